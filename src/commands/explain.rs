@@ -1,0 +1,84 @@
+//! `explain`: the gate's decision, offline, from AWS CLI captures.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::cli::{ExplainArgs, Format};
+use crate::decide::decide;
+use crate::decision::Outcome;
+use crate::error::{RunError, exit};
+use crate::facts::awscli::{batches_from_json, builds_from_json};
+use crate::facts::{Batch, Facts};
+use crate::policy::Policy;
+use crate::render;
+
+/// Captures larger than this are refused: a real `batch-get-*` answer is a few hundred KiB.
+pub const MAX_CAPTURE_BYTES: u64 = 64 * 1024 * 1024;
+
+pub fn run(args: &ExplainArgs, out: &mut dyn Write) -> Result<i32, RunError> {
+    let policy = match &args.policy {
+        Some(path) => Policy::load(path)?,
+        None => Policy::builtin(),
+    };
+    let facts = load_facts(&args.batch, &args.builds, &args.history)?;
+    let decision = decide(&policy, &facts);
+    let text = match args.format {
+        Format::Text => render::text::render(&decision),
+        Format::Json => render::json::render(&decision, false),
+    };
+    out.write_all(text.as_bytes())
+        .map_err(|e| RunError::Runtime(format!("cannot write the report: {e}")))?;
+    Ok(
+        if args.fail_on_refusal && decision.decision == Outcome::Refuse {
+            exit::REFUSED
+        } else {
+            exit::OK
+        },
+    )
+}
+
+/// Reads the batch (the first batch of the file), builds and history captures into facts.
+pub fn load_facts(
+    batch: &Path,
+    builds: &[impl AsRef<Path>],
+    history: &[impl AsRef<Path>],
+) -> Result<Facts, RunError> {
+    let mut batches = batches_from_json(&read(batch)?).map_err(|e| at(batch, e))?;
+    let main: Batch = batches.remove(0);
+    let mut facts = Facts {
+        batch: main,
+        ..Facts::default()
+    };
+    // Further batches in the same file count as history.
+    facts.history.extend(batches);
+    for path in builds {
+        let path = path.as_ref();
+        for build in builds_from_json(&read(path)?).map_err(|e| at(path, e))? {
+            facts.builds.insert(build.id.clone(), build);
+        }
+    }
+    for path in history {
+        let path = path.as_ref();
+        facts
+            .history
+            .extend(batches_from_json(&read(path)?).map_err(|e| at(path, e))?);
+    }
+    Ok(facts)
+}
+
+fn at(path: &Path, e: impl std::fmt::Display) -> RunError {
+    RunError::Input(format!("{}: {e}", path.display()))
+}
+
+fn read(path: &Path) -> Result<String, RunError> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| at(path, format!("cannot read: {e}")))?;
+    let mut text = String::new();
+    file.take(MAX_CAPTURE_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| at(path, format!("cannot read: {e}")))?;
+    if text.len() as u64 > MAX_CAPTURE_BYTES {
+        return Err(at(path, "larger than 64 MiB; not a CodeBuild capture"));
+    }
+    Ok(text)
+}

@@ -1,0 +1,6 @@
+//! The subcommands: each reads its inputs, calls the judgment or the validator, and writes
+//! to the writers it is given. `main` maps their results to exit codes.
+
+pub mod explain;
+pub mod schema;
+pub mod validate;

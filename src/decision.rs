@@ -1,0 +1,245 @@
+//! The judgment's result: one value that every rendering (terminal, JSON, job summary,
+//! commit status) is built from.
+
+use serde::Serialize;
+
+use crate::facts::Context;
+
+/// What the gate does about the batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Call `RetryBuildBatch`.
+    Retry,
+    /// Do not retry; report why.
+    Refuse,
+    /// The batch succeeded.
+    Pass,
+    /// The batch is still running (or was just retried by someone else).
+    Wait,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Retry => "retry",
+            Outcome::Refuse => "refuse",
+            Outcome::Pass => "pass",
+            Outcome::Wait => "wait",
+        }
+    }
+}
+
+/// Why the batch got its outcome. Stable codes, documented in docs/decisions.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DecisionCode {
+    /// retry: every root failure is allowed by a rule and budgets are left.
+    AllFailuresAllowed,
+    /// refuse: a root failure is refused by a rule, or no rule allows it.
+    FailureNotAllowed,
+    /// refuse: the only obstacle is a matched rule's `max-retries`.
+    RuleBudgetSpent,
+    /// refuse: the batch has used its per-batch budget.
+    BatchBudgetSpent,
+    /// refuse: the commit has used its per-commit budget.
+    CommitBudgetSpent,
+    /// refuse: no rule's `projects` matches the batch's project.
+    ProjectNotCovered,
+    /// refuse: the batch failed but no failed group or batch phase explains it.
+    NoFailureFound,
+    /// refuse: the batch status is missing or not one the gate knows.
+    UnknownBatchStatus,
+    /// pass: the batch succeeded.
+    BatchSucceeded,
+    /// wait: the batch is still in progress.
+    BatchInProgress,
+    /// wait: someone else retried the batch between our read and our retry.
+    RetriedElsewhere,
+}
+
+impl DecisionCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DecisionCode::AllFailuresAllowed => "all-failures-allowed",
+            DecisionCode::FailureNotAllowed => "failure-not-allowed",
+            DecisionCode::RuleBudgetSpent => "rule-budget-spent",
+            DecisionCode::BatchBudgetSpent => "batch-budget-spent",
+            DecisionCode::CommitBudgetSpent => "commit-budget-spent",
+            DecisionCode::ProjectNotCovered => "project-not-covered",
+            DecisionCode::NoFailureFound => "no-failure-found",
+            DecisionCode::UnknownBatchStatus => "unknown-batch-status",
+            DecisionCode::BatchSucceeded => "batch-succeeded",
+            DecisionCode::BatchInProgress => "batch-in-progress",
+            DecisionCode::RetriedElsewhere => "retried-elsewhere",
+        }
+    }
+}
+
+/// What was concluded about one group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VerdictCode {
+    /// Its build succeeded.
+    Succeeded,
+    /// Its build is still running.
+    InProgress,
+    /// It has no build yet.
+    NotStarted,
+    /// Its status is not one the gate knows (e.g. `PENDING`); shown, not judged.
+    UnknownStatus,
+    /// It failed but has `ignoreFailure: true`.
+    IgnoredFailure,
+    /// It was STOPPED because a group it depends on failed; judged by that group.
+    Collateral,
+    /// A root failure a `retry` rule allows.
+    AllowedByRule,
+    /// A root failure a `refuse` rule refuses.
+    RefusedByRule,
+    /// A root failure no rule matches.
+    NoMatchingRule,
+    /// A STOPPED root failure, and no rule names STOPPED.
+    StoppedNotNamed,
+    /// A root failure in a project no rule covers.
+    ProjectNotCovered,
+    /// Allowed by a rule whose `max-retries` is spent.
+    RuleBudgetSpent,
+}
+
+impl VerdictCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerdictCode::Succeeded => "succeeded",
+            VerdictCode::InProgress => "in-progress",
+            VerdictCode::NotStarted => "not-started",
+            VerdictCode::UnknownStatus => "unknown-status",
+            VerdictCode::IgnoredFailure => "ignored-failure",
+            VerdictCode::Collateral => "collateral",
+            VerdictCode::AllowedByRule => "allowed-by-rule",
+            VerdictCode::RefusedByRule => "refused-by-rule",
+            VerdictCode::NoMatchingRule => "no-matching-rule",
+            VerdictCode::StoppedNotNamed => "stopped-not-named",
+            VerdictCode::ProjectNotCovered => "project-not-covered",
+            VerdictCode::RuleBudgetSpent => "rule-budget-spent",
+        }
+    }
+
+    /// `retry`, `refuse` or `-`: the group's part in the decision.
+    pub fn verdict(self) -> &'static str {
+        match self {
+            VerdictCode::AllowedByRule => "retry",
+            VerdictCode::RefusedByRule
+            | VerdictCode::NoMatchingRule
+            | VerdictCode::StoppedNotNamed
+            | VerdictCode::ProjectNotCovered
+            | VerdictCode::RuleBudgetSpent => "refuse",
+            _ => "-",
+        }
+    }
+
+    /// Whether this group is a root failure the decision was made on.
+    pub fn is_root_failure(self) -> bool {
+        self.verdict() != "-"
+    }
+}
+
+/// The rule that decided a verdict, and where it is written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RuleRef {
+    pub name: String,
+    pub action: &'static str,
+    pub file: String,
+    pub line: usize,
+}
+
+/// The name shown for a failure of the batch itself (before any group ran).
+pub const BATCH_ITSELF: &str = "(batch)";
+
+/// One group's row in the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupVerdict {
+    /// Group identifier, or [`BATCH_ITSELF`].
+    pub group: String,
+    pub status: Option<String>,
+    pub build_id: Option<String>,
+    pub failed_phase: Option<String>,
+    pub contexts: Vec<ContextView>,
+    pub rule: Option<RuleRef>,
+    pub code: VerdictCode,
+    pub verdict: &'static str,
+    /// One sentence in plain words.
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContextView {
+    pub status_code: String,
+    pub message: String,
+}
+
+impl From<&Context> for ContextView {
+    fn from(c: &Context) -> ContextView {
+        ContextView {
+            status_code: c.status_code.clone(),
+            message: c.message.clone(),
+        }
+    }
+}
+
+/// Used, limit and what is left of one budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Figure {
+    pub used: u32,
+    pub limit: u32,
+    pub remaining: u32,
+}
+
+impl Figure {
+    pub fn new(used: u32, limit: u32) -> Figure {
+        Figure {
+            used,
+            limit,
+            remaining: limit.saturating_sub(used),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BudgetReport {
+    /// Retries of this batch, as CodeBuild records them.
+    pub per_batch: Figure,
+    /// Retries of all batches of this commit and project within the look-back.
+    pub per_commit: Figure,
+    /// Batches counted for the per-commit figure (this one included).
+    pub commit_batches: usize,
+    pub lookback_days: u32,
+    /// The tightest `max-retries` of the rules that allowed failures, if any.
+    pub rule_cap: Option<u32>,
+    /// Retries the gate may still make on this batch: the least of all limits.
+    pub remaining: u32,
+}
+
+/// The decision about one batch, with everything needed to explain it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    pub decision: Outcome,
+    pub code: DecisionCode,
+    /// One line, plain words.
+    pub reason: String,
+    pub batch_id: String,
+    pub batch_arn: Option<String>,
+    pub project: String,
+    pub commit: Option<String>,
+    pub batch_status: Option<String>,
+    /// Where the policy came from.
+    pub policy: String,
+    /// The commit-status context from the policy.
+    pub context: String,
+    /// `RETRY_FAILED_BUILDS` or `RETRY_ALL_BUILDS`.
+    pub retry_type: &'static str,
+    /// For `retry`: this is retry `attempt` of at most `attempt_limit`.
+    pub attempt: Option<u32>,
+    pub attempt_limit: u32,
+    pub groups: Vec<GroupVerdict>,
+    pub budget: BudgetReport,
+}

@@ -1,0 +1,234 @@
+//! Plain data about a CodeBuild batch: what the judgment looks at.
+//!
+//! These are our own types, not the SDK's. They are filled either from AWS CLI JSON
+//! ([`awscli`], for offline `explain`) or from the SDK's outputs (the live gate), so both
+//! paths share one judgment. Values outside the documented enums are kept as text.
+
+pub mod awscli;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A build or batch status (`StatusType` in the CodeBuild model).
+///
+/// Unknown values from the service (e.g. `PENDING`, `CLIENT_ERROR`, `RETRY`) are kept as
+/// [`Status::Other`] so they can be shown and judged (never retried by accident).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Status {
+    Succeeded,
+    Failed,
+    Fault,
+    TimedOut,
+    InProgress,
+    Stopped,
+    Other(String),
+}
+
+impl Status {
+    /// The documented values, in the service model's order.
+    pub const KNOWN: [Status; 6] = [
+        Status::Succeeded,
+        Status::Failed,
+        Status::Fault,
+        Status::TimedOut,
+        Status::InProgress,
+        Status::Stopped,
+    ];
+
+    pub fn parse(text: &str) -> Status {
+        match text {
+            "SUCCEEDED" => Status::Succeeded,
+            "FAILED" => Status::Failed,
+            "FAULT" => Status::Fault,
+            "TIMED_OUT" => Status::TimedOut,
+            "IN_PROGRESS" => Status::InProgress,
+            "STOPPED" => Status::Stopped,
+            other => Status::Other(other.to_string()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Status::Succeeded => "SUCCEEDED",
+            Status::Failed => "FAILED",
+            Status::Fault => "FAULT",
+            Status::TimedOut => "TIMED_OUT",
+            Status::InProgress => "IN_PROGRESS",
+            Status::Stopped => "STOPPED",
+            Status::Other(text) => text,
+        }
+    }
+
+    /// FAILED, FAULT, TIMED_OUT or STOPPED: the build ended and did not succeed.
+    pub fn is_failure(&self) -> bool {
+        matches!(
+            self,
+            Status::Failed | Status::Fault | Status::TimedOut | Status::Stopped
+        )
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    pub fn from_epoch_seconds(seconds: f64) -> Timestamp {
+        Timestamp((seconds * 1000.0).round() as i64)
+    }
+}
+
+/// `{statusCode, message}` of a phase. Empty pairs are dropped when facts are built.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Context {
+    pub status_code: String,
+    pub message: String,
+}
+
+impl Context {
+    pub fn is_empty(&self) -> bool {
+        self.status_code.trim().is_empty() && self.message.trim().is_empty()
+    }
+}
+
+/// A build phase or a batch phase.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Phase {
+    /// `phaseType`, as text (build and batch phase types share one namespace here).
+    pub phase_type: String,
+    /// `phaseStatus`; absent on the phase that is current or final.
+    pub status: Option<Status>,
+    /// Non-empty contexts only.
+    pub contexts: Vec<Context>,
+}
+
+/// `BuildSummary`: one build of a build group.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BuildSummary {
+    pub arn: Option<String>,
+    pub status: Option<Status>,
+    pub requested_on: Option<Timestamp>,
+}
+
+impl BuildSummary {
+    /// The build id (`project:uuid`) from the ARN (`...:build/project:uuid`).
+    pub fn build_id(&self) -> Option<&str> {
+        build_id_from_arn(self.arn.as_deref()?)
+    }
+}
+
+/// `arn:aws:codebuild:REGION:ACCOUNT:build/PROJECT:UUID` → `PROJECT:UUID`.
+pub fn build_id_from_arn(arn: &str) -> Option<&str> {
+    arn.split_once(":build/").map(|(_, id)| id)
+}
+
+/// A build group of a batch.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Group {
+    pub identifier: String,
+    pub depends_on: Vec<String>,
+    pub ignore_failure: bool,
+    pub current: Option<BuildSummary>,
+    pub prior: Vec<BuildSummary>,
+}
+
+impl Group {
+    pub fn status(&self) -> Option<&Status> {
+        self.current.as_ref()?.status.as_ref()
+    }
+}
+
+/// One build (from `BatchGetBuilds`), for its phases.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Build {
+    pub id: String,
+    pub arn: Option<String>,
+    pub status: Option<Status>,
+    pub phases: Vec<Phase>,
+    pub batch_arn: Option<String>,
+}
+
+/// A batch build.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Batch {
+    /// `project:uuid`.
+    pub id: String,
+    pub arn: Option<String>,
+    pub project: String,
+    pub status: Option<Status>,
+    pub complete: bool,
+    pub source_version: Option<String>,
+    pub resolved_source_version: Option<String>,
+    /// The primary source's location, e.g. `https://github.com/OWNER/REPO.git`.
+    pub source_location: Option<String>,
+    pub start_time: Option<Timestamp>,
+    pub end_time: Option<Timestamp>,
+    pub phases: Vec<Phase>,
+    pub groups: Vec<Group>,
+}
+
+impl Batch {
+    /// Retries recorded by CodeBuild itself: each `RetryBuildBatch` leaves a batch phase
+    /// `FAILED` with status `RETRY`, and the retried groups keep their earlier builds as prior
+    /// summaries. The larger of the two counts is taken, so a gap in one record never
+    /// lowers the count (fail closed).
+    pub fn retries_recorded(&self) -> u32 {
+        let phases = self
+            .phases
+            .iter()
+            .filter(|p| {
+                p.phase_type == "FAILED" && p.status.as_ref().is_some_and(|s| s.as_str() == "RETRY")
+            })
+            .count();
+        let prior = self.groups.iter().map(|g| g.prior.len()).max().unwrap_or(0);
+        u32::try_from(phases.max(prior)).unwrap_or(u32::MAX)
+    }
+
+    /// The batch phases of the current attempt: those after the last retry marker.
+    pub fn current_attempt_phases(&self) -> &[Phase] {
+        let start = self
+            .phases
+            .iter()
+            .rposition(|p| {
+                p.phase_type == "FAILED" && p.status.as_ref().is_some_and(|s| s.as_str() == "RETRY")
+            })
+            .map_or(0, |i| i + 1);
+        &self.phases[start..]
+    }
+
+    /// `OWNER/REPO` when the source is a GitHub (or GitHub Enterprise) repository URL.
+    pub fn github_repository(&self) -> Option<String> {
+        let location = self.source_location.as_deref()?;
+        let rest = location
+            .strip_prefix("https://")
+            .or_else(|| location.strip_prefix("http://"))?;
+        let (_host, path) = rest.split_once('/')?;
+        let path = path.trim_end_matches('/').trim_end_matches(".git");
+        let mut parts = path.rsplitn(3, '/');
+        let repo = parts.next()?;
+        let owner = parts.next()?;
+        (!owner.is_empty() && !repo.is_empty()).then(|| format!("{owner}/{repo}"))
+    }
+}
+
+/// Everything the judgment needs.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Facts {
+    pub batch: Batch,
+    /// Builds by id (`project:uuid`).
+    pub builds: BTreeMap<String, Build>,
+    /// Other batches of the project, for the per-commit budget.
+    pub history: Vec<Batch>,
+}
+
+impl Facts {
+    pub fn build_of(&self, summary: &BuildSummary) -> Option<&Build> {
+        self.builds.get(summary.build_id()?)
+    }
+}

@@ -1,0 +1,15 @@
+//! codebuild-retry-gate: a policy-checking CI gate for AWS CodeBuild batch builds.
+//!
+//! Fetch → decide → act → report. [`decide::decide`] is the pure judgment over a validated
+//! [`policy::Policy`] and plain [`facts::Facts`]; everything else reads, acts or renders.
+#![forbid(unsafe_code)]
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod cli;
+pub mod commands;
+pub mod decide;
+pub mod decision;
+pub mod error;
+pub mod facts;
+pub mod policy;
+pub mod render;

@@ -1,0 +1,34 @@
+//! The binary: parse arguments, run, map errors to exit codes. The only place that exits.
+#![forbid(unsafe_code)]
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+use codebuild_retry_gate::cli::{Cli, Command};
+use codebuild_retry_gate::commands;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    let mut out = stdout.lock();
+    let mut err = stderr.lock();
+    let result = match &cli.command {
+        Command::Explain(args) => commands::explain::run(args, &mut out),
+        Command::Validate(args) => commands::validate::run(&args.files, &mut out, &mut err),
+        Command::Schema => out
+            .write_all(commands::schema::render().as_bytes())
+            .map(|()| 0)
+            .map_err(|e| codebuild_retry_gate::error::RunError::Runtime(e.to_string())),
+    };
+    let code = match result {
+        Ok(code) => code,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            e.exit_code()
+        }
+    };
+    let _ = out.flush();
+    ExitCode::from(u8::try_from(code).unwrap_or(3))
+}

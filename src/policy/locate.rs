@@ -1,0 +1,224 @@
+//! Where each key and value of a YAML document stands, so that errors found after
+//! deserialisation (a bad glob, an unknown status, a duplicate name) can point at it.
+//!
+//! serde gives positions only for its own errors; this walks the parser's events once and
+//! records a position for every path such as `rules[2].statuses[1]` or `budget.per-batch`.
+//! Aliases are not expanded (the position of the alias itself is recorded).
+
+use std::collections::HashMap;
+
+use saphyr_parser::{Event, Parser, ScanError, Span};
+
+/// A 1-based line and column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Pos {
+    pub line: usize,
+    pub column: usize,
+}
+
+impl From<Span> for Pos {
+    fn from(span: Span) -> Pos {
+        Pos {
+            line: span.start.line(),
+            column: span.start.col() + 1,
+        }
+    }
+}
+
+/// Positions of the values and keys of one document, by path.
+#[derive(Debug, Default)]
+pub struct Locations {
+    values: HashMap<String, Pos>,
+    /// For each mapping (by path): its keys with their positions, in order.
+    mappings: Vec<(String, Vec<(String, Pos)>)>,
+}
+
+/// How deep the walk goes; deeper documents are not policies, and serde refuses them too.
+const MAX_DEPTH: usize = 64;
+
+impl Locations {
+    /// Walks the first document of `text`. A syntax error is returned with its position.
+    pub fn of(text: &str) -> Result<Locations, (Pos, String)> {
+        let mut walker = Walker {
+            parser: Parser::new_from_str(text),
+            found: Locations::default(),
+        };
+        walker.document().map_err(|e| {
+            let m = e.marker();
+            (
+                Pos {
+                    line: m.line(),
+                    column: m.col() + 1,
+                },
+                e.info().to_string(),
+            )
+        })?;
+        Ok(walker.found)
+    }
+
+    /// The position of the value at `path` (`""` is the document itself).
+    pub fn value(&self, path: &str) -> Pos {
+        self.values
+            .get(path)
+            .copied()
+            .unwrap_or(Pos { line: 1, column: 1 })
+    }
+
+    /// Every mapping's path with its keys and their positions.
+    pub fn mappings(&self) -> impl Iterator<Item = (&str, &[(String, Pos)])> {
+        self.mappings
+            .iter()
+            .map(|(p, k)| (p.as_str(), k.as_slice()))
+    }
+}
+
+struct Walker<'a> {
+    parser: Parser<'a, saphyr_parser::StrInput<'a>>,
+    found: Locations,
+}
+
+impl Walker<'_> {
+    fn next(&mut self) -> Result<(Event<'_>, Span), ScanError> {
+        match self.parser.next_event() {
+            Some(result) => result,
+            None => Ok((Event::StreamEnd, Span::default())),
+        }
+    }
+
+    fn document(&mut self) -> Result<(), ScanError> {
+        loop {
+            let (event, span) = self.next()?;
+            match event {
+                Event::StreamStart | Event::DocumentStart(_) | Event::Nothing => {}
+                Event::StreamEnd | Event::DocumentEnd => return Ok(()),
+                _ => {
+                    let kind = Kind::of(&event);
+                    return self.node(kind, span, String::new(), 0);
+                }
+            }
+        }
+    }
+
+    fn node(
+        &mut self,
+        kind: Kind,
+        span: Span,
+        path: String,
+        depth: usize,
+    ) -> Result<(), ScanError> {
+        self.found.values.insert(path.clone(), span.into());
+        if depth > MAX_DEPTH {
+            return Err(ScanError::new_str(
+                span.start,
+                "nesting is too deep for a policy",
+            ));
+        }
+        match kind {
+            Kind::Leaf => Ok(()),
+            Kind::Sequence => {
+                let mut index = 0;
+                loop {
+                    let (event, span) = self.next()?;
+                    if matches!(event, Event::SequenceEnd | Event::StreamEnd) {
+                        return Ok(());
+                    }
+                    let kind = Kind::of(&event);
+                    self.node(kind, span, format!("{path}[{index}]"), depth + 1)?;
+                    index += 1;
+                }
+            }
+            Kind::Mapping => {
+                let slot = self.found.mappings.len();
+                self.found.mappings.push((path.clone(), Vec::new()));
+                loop {
+                    let (event, key_span) = self.next()?;
+                    let key = match event {
+                        Event::MappingEnd | Event::StreamEnd => return Ok(()),
+                        Event::Scalar(ref text, ..) => text.to_string(),
+                        _ => String::from("?"),
+                    };
+                    let key_kind = Kind::of(&event);
+                    if key_kind != Kind::Leaf {
+                        // A complex key: walk it so the events stay balanced.
+                        self.node(key_kind, key_span, format!("{path}.?"), depth + 1)?;
+                    }
+                    self.found.mappings[slot]
+                        .1
+                        .push((key.clone(), key_span.into()));
+                    let (event, span) = self.next()?;
+                    let kind = Kind::of(&event);
+                    let child = if path.is_empty() {
+                        key
+                    } else {
+                        format!("{path}.{key}")
+                    };
+                    self.node(kind, span, child, depth + 1)?;
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Leaf,
+    Sequence,
+    Mapping,
+}
+
+impl Kind {
+    fn of(event: &Event<'_>) -> Kind {
+        match event {
+            Event::SequenceStart(..) => Kind::Sequence,
+            Event::MappingStart(..) => Kind::Mapping,
+            _ => Kind::Leaf,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_positions_of_nested_values_and_keys() {
+        let text = "version: 1\nrules:\n  - name: a\n    statuses: [FAULT, FAILD]\n";
+        let found = Locations::of(text).unwrap();
+        assert_eq!(
+            found.value("version"),
+            Pos {
+                line: 1,
+                column: 10
+            }
+        );
+        assert_eq!(
+            found.value("rules[0].name"),
+            Pos {
+                line: 3,
+                column: 11
+            }
+        );
+        assert_eq!(
+            found.value("rules[0].statuses[1]"),
+            Pos {
+                line: 4,
+                column: 24
+            }
+        );
+        let rule_keys: Vec<_> = found
+            .mappings()
+            .find(|(p, _)| *p == "rules[0]")
+            .unwrap()
+            .1
+            .iter()
+            .map(|(k, p)| (k.as_str(), p.line, p.column))
+            .collect();
+        assert_eq!(rule_keys, [("name", 3, 5), ("statuses", 4, 5)]);
+    }
+
+    #[test]
+    fn reports_syntax_errors_with_position() {
+        let (pos, _) = Locations::of("rules:\n  - name: [unclosed\n").unwrap_err();
+        assert!(pos.line >= 2, "{pos:?}");
+    }
+}

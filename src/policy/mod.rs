@@ -1,0 +1,241 @@
+//! The retry policy: what is retryable, and how often.
+//!
+//! A policy file is parsed into strict raw structs ([`raw`]), then validated into a
+//! [`Policy`] with compiled globs and checked ranges ([`validate`]). Every problem is a
+//! [`Diagnostic`] that points into the file.
+
+pub mod locate;
+pub mod raw;
+mod validate;
+
+use std::fmt;
+use std::path::Path;
+
+use globset::GlobSet;
+
+use crate::facts::Status;
+pub use locate::Pos;
+
+/// The built-in default policy, used when the repository has none.
+pub const DEFAULT_POLICY_YAML: &str = include_str!("../../policies/default.yml");
+/// How the built-in policy is named in reports.
+pub const DEFAULT_POLICY_NAME: &str = "built-in default policy";
+/// Policy files larger than this are refused before parsing.
+pub const MAX_POLICY_BYTES: u64 = 1024 * 1024;
+
+/// A validated policy.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Where it came from: a file path, or [`DEFAULT_POLICY_NAME`].
+    pub source: String,
+    pub context: String,
+    pub retry_type: RetryType,
+    pub budget: Budget,
+    pub rules: Vec<Rule>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryType {
+    FailedBuilds,
+    AllBuilds,
+}
+
+impl RetryType {
+    /// The value `RetryBuildBatch` takes.
+    pub fn api_value(self) -> &'static str {
+        match self {
+            RetryType::FailedBuilds => "RETRY_FAILED_BUILDS",
+            RetryType::AllBuilds => "RETRY_ALL_BUILDS",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    pub per_batch: u32,
+    pub per_commit: u32,
+    pub lookback_days: u32,
+}
+
+impl Default for Budget {
+    fn default() -> Budget {
+        Budget {
+            per_batch: 2,
+            per_commit: 3,
+            lookback_days: 14,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Retry,
+    Refuse,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Retry => "retry",
+            Action::Refuse => "refuse",
+        }
+    }
+}
+
+/// A list of globs, compiled, with the patterns kept for display.
+#[derive(Debug, Clone)]
+pub struct Globs {
+    pub patterns: Vec<String>,
+    set: GlobSet,
+}
+
+impl Globs {
+    pub fn is_match(&self, text: &str) -> bool {
+        self.set.is_match(text)
+    }
+}
+
+/// One rule. Selectors that are `None` match anything.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub name: String,
+    /// Line of the rule in its file (1-based).
+    pub line: usize,
+    pub action: Action,
+    pub projects: Option<Globs>,
+    pub groups: Option<Globs>,
+    pub statuses: Vec<Status>,
+    pub phases: Option<Vec<String>>,
+    pub status_codes: Option<Globs>,
+    pub messages: Option<Globs>,
+    pub max_retries: Option<u32>,
+}
+
+impl Rule {
+    /// Whether this rule's `projects` covers `project`.
+    pub fn covers_project(&self, project: &str) -> bool {
+        self.projects.as_ref().is_none_or(|g| g.is_match(project))
+    }
+}
+
+/// Severity-free: every diagnostic is an error (the gate fails closed on any of them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub file: String,
+    pub pos: Pos,
+    /// Stable kebab-case code, documented in docs/policy.md.
+    pub code: &'static str,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: error[{}]: {}",
+            self.file, self.pos.line, self.pos.column, self.code, self.message
+        )?;
+        if let Some(help) = &self.help {
+            write!(f, "\n  help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A policy that could not be loaded: one or more diagnostics.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct PolicyError {
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.diagnostics.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl PolicyError {
+    fn single(file: &str, pos: Pos, code: &'static str, message: String) -> PolicyError {
+        PolicyError {
+            diagnostics: vec![Diagnostic {
+                file: file.to_string(),
+                pos,
+                code,
+                message,
+                help: None,
+            }],
+        }
+    }
+}
+
+impl Policy {
+    /// The built-in default policy.
+    pub fn builtin() -> Policy {
+        Policy::from_yaml(DEFAULT_POLICY_YAML, DEFAULT_POLICY_NAME)
+            .expect("the built-in policy is validated by the test suite")
+    }
+
+    /// Parses and validates policy text; `file` names it in diagnostics.
+    pub fn from_yaml(text: &str, file: &str) -> Result<Policy, PolicyError> {
+        validate::parse(text, file)
+    }
+
+    /// Reads and validates a policy file (at most [`MAX_POLICY_BYTES`]).
+    pub fn load(path: &Path) -> Result<Policy, PolicyError> {
+        let file = path.display().to_string();
+        let bytes = read_bounded(path).map_err(|message| {
+            PolicyError::single(
+                &file,
+                Pos { line: 1, column: 1 },
+                "unreadable-file",
+                message,
+            )
+        })?;
+        Policy::from_bytes(&bytes, &file)
+    }
+
+    /// Validates policy bytes (e.g. from the GitHub contents API); `file` names them.
+    pub fn from_bytes(bytes: &[u8], file: &str) -> Result<Policy, PolicyError> {
+        if bytes.len() as u64 > MAX_POLICY_BYTES {
+            return Err(PolicyError::single(
+                file,
+                Pos { line: 1, column: 1 },
+                "file-too-large",
+                format!(
+                    "the policy is larger than 1 MiB ({MAX_POLICY_BYTES} bytes); it is refused unread"
+                ),
+            ));
+        }
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            let valid = &bytes[..e.valid_up_to()];
+            let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+            let column =
+                valid.len() - valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) + 1;
+            PolicyError::single(
+                file,
+                Pos { line, column },
+                "not-utf8",
+                format!("the policy is not valid UTF-8 (byte {})", e.valid_up_to()),
+            )
+        })?;
+        Policy::from_yaml(text, file)
+    }
+}
+
+/// Reads a file, refusing ones over [`MAX_POLICY_BYTES`] without reading them whole.
+fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read the policy: {e}"))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_POLICY_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read the policy: {e}"))?;
+    Ok(bytes)
+}

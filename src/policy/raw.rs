@@ -1,0 +1,123 @@
+//! The policy file as written: strict serde structs, also the source of the JSON Schema.
+//!
+//! Enumerated values (statuses, phases, action, retry type) are read as text here and checked
+//! in [`super::validate`], so that every wrong value in a file is reported with its position
+//! and a suggestion, not only the first. Their schema still lists the allowed values.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// A codebuild-retry-gate policy (version 1).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[schemars(title = "codebuild-retry-gate policy")]
+pub struct RawPolicy {
+    /// Policy format version; must be 1.
+    #[schemars(range(min = 1, max = 1))]
+    pub version: u32,
+    /// Commit-status context the gate reports under.
+    #[schemars(length(min = 1, max = 255))]
+    pub context: Option<String>,
+    /// Which builds `RetryBuildBatch` reruns: only the failed ones (default) or all of them.
+    #[schemars(with = "Option<RetryTypeName>")]
+    pub retry_type: Option<String>,
+    /// Retry budgets.
+    pub budget: Option<RawBudget>,
+    /// Ordered rules; for each failure the first rule whose selectors all match decides it.
+    pub rules: Vec<RawRule>,
+}
+
+/// How many retries the gate may make.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[schemars(rename = "Budget")]
+pub struct RawBudget {
+    /// Retries of one batch (default 2).
+    #[schemars(range(min = 1, max = 10))]
+    pub per_batch: Option<u32>,
+    /// Retries of all batches of one commit and project (default 3).
+    #[schemars(range(min = 1, max = 50))]
+    pub per_commit: Option<u32>,
+    /// How far back per-commit counting looks, in days (default 14).
+    #[schemars(range(min = 1, max = 90))]
+    pub lookback_days: Option<u32>,
+}
+
+/// One rule: selectors that must all match a failure, and what to do with it.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[schemars(rename = "Rule")]
+pub struct RawRule {
+    /// Unique name, shown in every verdict this rule decides.
+    #[schemars(length(min = 1, max = 100))]
+    pub name: String,
+    /// `retry` (default) or `refuse`.
+    #[schemars(with = "Option<ActionName>")]
+    pub action: Option<String>,
+    /// Globs over project names (default: all).
+    pub projects: Option<Vec<String>>,
+    /// Globs over build-group identifiers (default: all). A rule that names groups does not
+    /// match a failure of the batch itself (one that happened before any group ran).
+    pub groups: Option<Vec<String>>,
+    /// Build statuses this rule matches (default: FAILED, FAULT, TIMED_OUT).
+    #[schemars(with = "Option<Vec<StatusName>>")]
+    pub statuses: Option<Vec<String>>,
+    /// Build or batch phase types in which the failure happened (default: any).
+    #[schemars(with = "Option<Vec<PhaseName>>")]
+    pub phases: Option<Vec<String>>,
+    /// Globs over the failed phase's context `statusCode` (default: any).
+    pub status_codes: Option<Vec<String>>,
+    /// Globs over the failed phase's context `message`, case-insensitive (default: any).
+    pub messages: Option<Vec<String>>,
+    /// Per-batch cap on retries for failures this rule allows.
+    #[schemars(range(min = 1, max = 10))]
+    pub max_retries: Option<u32>,
+}
+
+// Schema-only enums: the values the validator accepts, listed for editors.
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum RetryTypeName {
+    FailedBuilds,
+    AllBuilds,
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum ActionName {
+    Retry,
+    Refuse,
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub(crate) enum StatusName {
+    Failed,
+    Fault,
+    TimedOut,
+    Stopped,
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub(crate) enum PhaseName {
+    Submitted,
+    Queued,
+    Provisioning,
+    DownloadSource,
+    Install,
+    PreBuild,
+    Build,
+    PostBuild,
+    UploadArtifacts,
+    Finalizing,
+    Completed,
+    DownloadBatchspec,
+    InProgress,
+    CombineArtifacts,
+}

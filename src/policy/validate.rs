@@ -1,0 +1,471 @@
+//! Raw policy → validated [`Policy`], collecting every problem with its position.
+
+use globset::{GlobBuilder, GlobSetBuilder};
+
+use super::locate::{Locations, Pos};
+use super::raw::{RawPolicy, RawRule};
+use super::{Action, Budget, Diagnostic, Globs, Policy, PolicyError, RetryType, Rule};
+use crate::facts::Status;
+
+/// Statuses a rule may name (IN_PROGRESS and SUCCEEDED are never failures).
+pub const RULE_STATUSES: [&str; 4] = ["FAILED", "FAULT", "TIMED_OUT", "STOPPED"];
+/// Build phase types and batch phase types a rule may name.
+pub const RULE_PHASES: [&str; 14] = [
+    "SUBMITTED",
+    "QUEUED",
+    "PROVISIONING",
+    "DOWNLOAD_SOURCE",
+    "INSTALL",
+    "PRE_BUILD",
+    "BUILD",
+    "POST_BUILD",
+    "UPLOAD_ARTIFACTS",
+    "FINALIZING",
+    "COMPLETED",
+    "DOWNLOAD_BATCHSPEC",
+    "IN_PROGRESS",
+    "COMBINE_ARTIFACTS",
+];
+pub const ACTIONS: [&str; 2] = ["retry", "refuse"];
+pub const RETRY_TYPES: [&str; 2] = ["failed-builds", "all-builds"];
+
+pub const PER_BATCH: (u32, u32) = (1, 10);
+pub const PER_COMMIT: (u32, u32) = (1, 50);
+pub const LOOKBACK_DAYS: (u32, u32) = (1, 90);
+pub const MAX_RETRIES: (u32, u32) = (1, 10);
+
+struct Checker<'a> {
+    file: &'a str,
+    at: Locations,
+    problems: Vec<Diagnostic>,
+}
+
+pub(super) fn parse(text: &str, file: &str) -> Result<Policy, PolicyError> {
+    // 1. Syntax, aliases, duplicate keys: libyaml via yaml_serde, the parser of record.
+    if let Err(e) = yaml_serde::from_str::<yaml_serde::Value>(text) {
+        return Err(serde_error(file, &e, "yaml-syntax"));
+    }
+    // 2. Positions of everything, for the checks serde cannot place.
+    let at = Locations::of(text)
+        .map_err(|(pos, message)| PolicyError::single(file, pos, "yaml-syntax", message))?;
+    let mut check = Checker {
+        file,
+        at,
+        problems: Vec::new(),
+    };
+    // 3. Unknown keys, all of them, with suggestions.
+    check.unknown_keys();
+    if !check.problems.is_empty() {
+        return Err(PolicyError {
+            diagnostics: check.problems,
+        });
+    }
+    // 4. Shapes and types.
+    let raw: RawPolicy =
+        yaml_serde::from_str(text).map_err(|e| serde_error(file, &e, "wrong-type"))?;
+    // 5. Values.
+    let policy = check.policy(raw, file);
+    if check.problems.is_empty() {
+        Ok(policy)
+    } else {
+        Err(PolicyError {
+            diagnostics: check.problems,
+        })
+    }
+}
+
+fn serde_error(file: &str, err: &yaml_serde::Error, code: &'static str) -> PolicyError {
+    let pos = err.location().map_or(Pos { line: 1, column: 1 }, |l| Pos {
+        line: l.line(),
+        column: l.column(),
+    });
+    // yaml_serde appends " at line L column C"; the position is shown in front already.
+    let message = err.to_string();
+    let message = match message.rfind(" at line ") {
+        Some(i) if err.location().is_some() => message[..i].to_string(),
+        _ => message,
+    };
+    let code = if message.contains("missing field") {
+        "missing-key"
+    } else if message.contains("duplicate") {
+        "duplicate-key"
+    } else if message.contains("recursion limit") || message.contains("repetition limit") {
+        "too-complex"
+    } else {
+        code
+    };
+    PolicyError::single(file, pos, code, message)
+}
+
+/// The keys each kind of mapping allows, taken from the JSON Schema of the raw types so the
+/// two can never disagree.
+fn allowed_keys() -> [(Place, Vec<String>); 3] {
+    let schema = serde_json::to_value(schemars::schema_for!(RawPolicy)).unwrap_or_default();
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        v.get("properties")
+            .and_then(|p| p.as_object())
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let defs = schema.get("$defs").cloned().unwrap_or_default();
+    [
+        (Place::Top, keys(&schema)),
+        (Place::Budget, keys(&defs["Budget"])),
+        (Place::Rule, keys(&defs["Rule"])),
+    ]
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Top,
+    Budget,
+    Rule,
+}
+
+impl Place {
+    fn of(path: &str) -> Option<Place> {
+        if path.is_empty() {
+            Some(Place::Top)
+        } else if path == "budget" {
+            Some(Place::Budget)
+        } else if path.starts_with("rules[")
+            && path.ends_with(']')
+            && !path[6..].contains(['[', '.'])
+        {
+            Some(Place::Rule)
+        } else {
+            None
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Place::Top => "at the top level",
+            Place::Budget => "in `budget`",
+            Place::Rule => "in a rule",
+        }
+    }
+}
+
+impl Checker<'_> {
+    fn error(&mut self, path: &str, code: &'static str, message: String, help: Option<String>) {
+        let pos = self.at.value(path);
+        self.error_at(pos, code, message, help);
+    }
+
+    fn error_at(&mut self, pos: Pos, code: &'static str, message: String, help: Option<String>) {
+        self.problems.push(Diagnostic {
+            file: self.file.to_string(),
+            pos,
+            code,
+            message,
+            help,
+        });
+    }
+
+    fn unknown_keys(&mut self) {
+        let allowed = allowed_keys();
+        let mut found = Vec::new();
+        for (path, keys) in self.at.mappings() {
+            let Some(place) = Place::of(path) else {
+                continue;
+            };
+            let Some((_, names)) = allowed.iter().find(|(p, _)| *p == place) else {
+                continue;
+            };
+            for (key, pos) in keys {
+                if !names.iter().any(|n| n == key) {
+                    let candidates: Vec<&str> = names.iter().map(String::as_str).collect();
+                    let help = suggest(key, &candidates)
+                        .map(|s| format!("did you mean `{s}`?"))
+                        .or_else(|| Some(format!("allowed here: {}", candidates.join(", "))));
+                    found.push((
+                        *pos,
+                        format!("unknown key `{key}` {}", place.describe()),
+                        help,
+                    ));
+                }
+            }
+        }
+        for (pos, message, help) in found {
+            self.error_at(pos, "unknown-key", message, help);
+        }
+    }
+
+    fn policy(&mut self, raw: RawPolicy, file: &str) -> Policy {
+        if raw.version != 1 {
+            self.error(
+                "version",
+                "unsupported-version",
+                format!(
+                    "unsupported policy version {}; this gate reads version 1",
+                    raw.version
+                ),
+                Some("set `version: 1`".into()),
+            );
+        }
+        let context = raw
+            .context
+            .unwrap_or_else(|| "codebuild/retry-gate".to_string());
+        if context.trim().is_empty() || context.len() > 255 {
+            self.error(
+                "context",
+                "out-of-range",
+                "`context` must be 1 to 255 characters".into(),
+                None,
+            );
+        }
+        let retry_type = match raw.retry_type.as_deref() {
+            None | Some("failed-builds") => RetryType::FailedBuilds,
+            Some("all-builds") => RetryType::AllBuilds,
+            Some(other) => {
+                self.unknown_value("retry-type", "retry-type", other, &RETRY_TYPES);
+                RetryType::FailedBuilds
+            }
+        };
+        let defaults = Budget::default();
+        let budget = match raw.budget {
+            None => defaults,
+            Some(b) => Budget {
+                per_batch: self.number(
+                    "budget.per-batch",
+                    b.per_batch,
+                    defaults.per_batch,
+                    PER_BATCH,
+                ),
+                per_commit: self.number(
+                    "budget.per-commit",
+                    b.per_commit,
+                    defaults.per_commit,
+                    PER_COMMIT,
+                ),
+                lookback_days: self.number(
+                    "budget.lookback-days",
+                    b.lookback_days,
+                    defaults.lookback_days,
+                    LOOKBACK_DAYS,
+                ),
+            },
+        };
+        let mut rules: Vec<Rule> = Vec::with_capacity(raw.rules.len());
+        for (i, rule) in raw.rules.into_iter().enumerate() {
+            let path = format!("rules[{i}]");
+            if let Some(first) = rules.iter().find(|r| r.name == rule.name) {
+                let first_line = first.line;
+                self.error(
+                    &format!("{path}.name"),
+                    "duplicate-rule",
+                    format!("duplicate rule name `{}`", rule.name),
+                    Some(format!("the first rule with this name is at line {first_line}; rule names must be unique")),
+                );
+            }
+            rules.push(self.rule(rule, &path));
+        }
+        Policy {
+            source: file.to_string(),
+            context,
+            retry_type,
+            budget,
+            rules,
+        }
+    }
+
+    fn rule(&mut self, raw: RawRule, path: &str) -> Rule {
+        if raw.name.trim().is_empty() {
+            self.error(
+                &format!("{path}.name"),
+                "out-of-range",
+                "a rule's `name` must not be empty".into(),
+                None,
+            );
+        }
+        let action = match raw.action.as_deref() {
+            None | Some("retry") => Action::Retry,
+            Some("refuse") => Action::Refuse,
+            Some(other) => {
+                self.unknown_value(&format!("{path}.action"), "action", other, &ACTIONS);
+                Action::Refuse
+            }
+        };
+        let statuses = match raw.statuses {
+            None => vec![Status::Failed, Status::Fault, Status::TimedOut],
+            Some(list) => {
+                let key = format!("{path}.statuses");
+                self.non_empty(&key, &list);
+                list.iter()
+                    .enumerate()
+                    .filter_map(|(j, s)| {
+                        if RULE_STATUSES.contains(&s.as_str()) {
+                            Some(Status::parse(s))
+                        } else {
+                            self.unknown_value(&format!("{key}[{j}]"), "status", s, &RULE_STATUSES);
+                            None
+                        }
+                    })
+                    .collect()
+            }
+        };
+        let phases = raw.phases.inspect(|list| {
+            let key = format!("{path}.phases");
+            self.non_empty(&key, list);
+            for (j, p) in list.iter().enumerate() {
+                if !RULE_PHASES.contains(&p.as_str()) {
+                    self.unknown_value(&format!("{key}[{j}]"), "phase", p, &RULE_PHASES);
+                }
+            }
+        });
+        let max_retries = raw
+            .max_retries
+            .map(|n| self.number(&format!("{path}.max-retries"), Some(n), n, MAX_RETRIES));
+        Rule {
+            line: self.at.value(path).line,
+            action,
+            projects: self.globs(&format!("{path}.projects"), raw.projects, false),
+            groups: self.globs(&format!("{path}.groups"), raw.groups, false),
+            statuses,
+            phases,
+            status_codes: self.globs(&format!("{path}.status-codes"), raw.status_codes, false),
+            messages: self.globs(&format!("{path}.messages"), raw.messages, true),
+            max_retries,
+            name: raw.name,
+        }
+    }
+
+    fn non_empty(&mut self, key: &str, list: &[String]) {
+        if list.is_empty() {
+            self.error(
+                key,
+                "empty-list",
+                format!("`{}` is empty, so the rule can never match", leaf(key)),
+                Some("remove the key to match anything, or list at least one value".into()),
+            );
+        }
+    }
+
+    fn globs(
+        &mut self,
+        key: &str,
+        patterns: Option<Vec<String>>,
+        case_insensitive: bool,
+    ) -> Option<Globs> {
+        let patterns = patterns?;
+        self.non_empty(key, &patterns);
+        let mut set = GlobSetBuilder::new();
+        for (j, pattern) in patterns.iter().enumerate() {
+            if pattern.is_empty() {
+                self.error(
+                    &format!("{key}[{j}]"),
+                    "bad-glob",
+                    "an empty pattern matches only empty text".into(),
+                    Some("use \"*\" to match anything".into()),
+                );
+                continue;
+            }
+            match GlobBuilder::new(pattern)
+                .case_insensitive(case_insensitive)
+                .literal_separator(false)
+                .backslash_escape(true)
+                .build()
+            {
+                Ok(glob) => {
+                    set.add(glob);
+                }
+                Err(e) => self.error(
+                    &format!("{key}[{j}]"),
+                    "bad-glob",
+                    format!("bad glob `{pattern}`: {}", e.kind()),
+                    Some(
+                        "globs use * ? [abc] {a,b}; escape a literal character with a backslash"
+                            .into(),
+                    ),
+                ),
+            }
+        }
+        let set = set.build().unwrap_or_else(|_| globset::GlobSet::empty());
+        Some(Globs { patterns, set })
+    }
+
+    fn number(
+        &mut self,
+        key: &str,
+        value: Option<u32>,
+        default: u32,
+        (min, max): (u32, u32),
+    ) -> u32 {
+        let Some(n) = value else { return default };
+        if n < min || n > max {
+            let why = if n == 0 {
+                " (0 would never retry; remove the rule or use `action: refuse`)"
+            } else {
+                ""
+            };
+            self.error(
+                key,
+                "out-of-range",
+                format!(
+                    "`{}` is {n}; it must be between {min} and {max}{why}",
+                    leaf(key)
+                ),
+                None,
+            );
+            return default.clamp(min, max);
+        }
+        n
+    }
+
+    fn unknown_value(&mut self, path: &str, what: &str, value: &str, allowed: &[&str]) {
+        let help = match suggest(value, allowed) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!("allowed: {}", allowed.join(", ")),
+        };
+        self.error(
+            path,
+            "unknown-value",
+            format!("unknown {what} `{value}`"),
+            Some(help),
+        );
+    }
+}
+
+fn leaf(key: &str) -> &str {
+    key.rsplit('.').next().unwrap_or(key)
+}
+
+/// The closest allowed value, if it is close enough to be a likely typo.
+fn suggest<'a>(value: &str, allowed: &[&'a str]) -> Option<&'a str> {
+    let folded = value.to_ascii_uppercase().replace('-', "_");
+    allowed
+        .iter()
+        .map(|a| {
+            let candidate = a.to_ascii_uppercase().replace('-', "_");
+            (strsim::damerau_levenshtein(&folded, &candidate), *a)
+        })
+        .filter(|(d, a)| *d <= 2.max(a.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, a)| a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_close_values_only() {
+        assert_eq!(suggest("FAULTY", &RULE_STATUSES), Some("FAULT"));
+        assert_eq!(suggest("timed-out", &RULE_STATUSES), Some("TIMED_OUT"));
+        assert_eq!(
+            suggest("per_comit", &["per-batch", "per-commit"]),
+            Some("per-commit")
+        );
+        assert_eq!(suggest("BANANA", &RULE_STATUSES), None);
+    }
+
+    #[test]
+    fn allowed_keys_come_from_the_schema() {
+        let keys = allowed_keys();
+        assert!(keys[0].1.contains(&"retry-type".to_string()));
+        assert!(keys[1].1.contains(&"lookback-days".to_string()));
+        assert!(keys[2].1.contains(&"status-codes".to_string()));
+        assert_eq!(keys[2].1.len(), 9);
+    }
+}
