@@ -124,7 +124,7 @@ impl VerdictCode {
         }
     }
 
-    /// `retry`, `refuse` or `-`: the group's part in the decision.
+    /// `retry`, `refuse` or `none`: the group's part in the decision.
     pub fn verdict(self) -> &'static str {
         match self {
             VerdictCode::AllowedByRule => "retry",
@@ -133,13 +133,13 @@ impl VerdictCode {
             | VerdictCode::StoppedNotNamed
             | VerdictCode::ProjectNotCovered
             | VerdictCode::RuleBudgetSpent => "refuse",
-            _ => "-",
+            _ => "none",
         }
     }
 
     /// Whether this group is a root failure the decision was made on.
     pub fn is_root_failure(self) -> bool {
-        self.verdict() != "-"
+        self.verdict() != "none"
     }
 }
 

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use codebuild_retry_gate::cli::{Cli, Command};
 use codebuild_retry_gate::commands;
+use codebuild_retry_gate::error::RunError;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -20,12 +21,20 @@ fn main() -> ExitCode {
         Command::Schema => out
             .write_all(commands::schema::render().as_bytes())
             .map(|()| 0)
-            .map_err(|e| codebuild_retry_gate::error::RunError::Runtime(e.to_string())),
+            .map_err(|e| RunError::Runtime(e.to_string())),
     };
     let code = match result {
         Ok(code) => code,
         Err(e) => {
-            let _ = writeln!(err, "error: {e}");
+            match &e {
+                // Diagnostics carry their own `file:line:col: error[code]:` prefix.
+                RunError::Policy(_) => {
+                    let _ = writeln!(err, "{e}");
+                }
+                _ => {
+                    let _ = writeln!(err, "error: {e}");
+                }
+            }
             e.exit_code()
         }
     };

@@ -79,12 +79,8 @@ fn serde_error(file: &str, err: &yaml_serde::Error, code: &'static str) -> Polic
         line: l.line(),
         column: l.column(),
     });
-    // yaml_serde appends " at line L column C"; the position is shown in front already.
-    let message = err.to_string();
-    let message = match message.rfind(" at line ") {
-        Some(i) if err.location().is_some() => message[..i].to_string(),
-        _ => message,
-    };
+    // yaml_serde puts " at line L column C" into the text; the position is shown in front.
+    let message = strip_position(&err.to_string());
     let code = if message.contains("missing field") {
         "missing-key"
     } else if message.contains("duplicate") {
@@ -427,6 +423,27 @@ impl Checker<'_> {
     }
 }
 
+/// Removes every " at line L column C" from a message.
+fn strip_position(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(i) = rest.find(" at line ") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + " at line ".len()..];
+        let digits = |s: &str| s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        let n = digits(after);
+        match after[n..].strip_prefix(" column ") {
+            Some(col) if n > 0 => rest = &col[digits(col)..],
+            _ => {
+                out.push_str(" at line ");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 fn leaf(key: &str) -> &str {
     key.rsplit('.').next().unwrap_or(key)
 }
@@ -458,6 +475,17 @@ mod tests {
             Some("per-commit")
         );
         assert_eq!(suggest("BANANA", &RULE_STATUSES), None);
+    }
+
+    #[test]
+    fn strips_positions_from_messages() {
+        assert_eq!(
+            strip_position(
+                "did not find ',' at line 4 column 13, while parsing at line 9 column 1"
+            ),
+            "did not find ',', while parsing"
+        );
+        assert_eq!(strip_position("at line one"), "at line one");
     }
 
     #[test]

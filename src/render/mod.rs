@@ -1,6 +1,9 @@
 //! Renderings of one [`crate::decision::Decision`]: each a pure function to a `String`.
 
 pub mod json;
+pub mod links;
+pub mod markdown;
+pub mod status;
 pub mod text;
 
 /// Text from a build or the service made safe to show: control characters (newlines, ESC,

@@ -146,7 +146,7 @@ fn row(g: &GroupVerdict) -> [String; 6] {
         context,
         g.rule.as_ref().map_or_else(dash, |r| clean(&r.name, 40)),
         match g.verdict {
-            "-" => g.code.as_str().to_string(),
+            "none" => g.code.as_str().to_string(),
             v => v.to_string(),
         },
     ]

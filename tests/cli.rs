@@ -1,0 +1,231 @@
+//! The binary as a user runs it: exit codes, messages, snapshots of `explain`.
+
+mod common;
+
+use common::{explain_example, gate, run};
+
+const SCENARIOS: [(&str, &str); 9] = [
+    ("provisioning-fault", "retry"),
+    ("test-failure", "refuse"),
+    ("collateral-stopped", "retry"),
+    ("batchspec-failure", "refuse"),
+    ("retried-twice", "refuse"),
+    ("succeeded-after-retry", "pass"),
+    ("commit-budget-spent", "refuse"),
+    ("wire-format", "retry"),
+    ("in-progress", "wait"),
+];
+
+#[test]
+fn explain_text_snapshots_for_every_example() {
+    for (name, _) in SCENARIOS {
+        let r = explain_example(name, &[]);
+        assert_eq!(r.code, 0, "{name}: {}", r.stderr);
+        assert_eq!(r.stderr, "", "{name}");
+        insta::assert_snapshot!(format!("explain_text_{name}"), r.stdout);
+    }
+}
+
+#[test]
+fn explain_json_snapshots_and_decisions() {
+    for (name, expected) in SCENARIOS {
+        let r = explain_example(name, &["--format", "json"]);
+        assert_eq!(r.code, 0, "{name}: {}", r.stderr);
+        let report: serde_json::Value = serde_json::from_str(&r.stdout).expect("JSON report");
+        assert_eq!(report["version"], 1, "{name}");
+        assert_eq!(report["decision"], expected, "{name}");
+        assert_eq!(report["acted"], false, "{name}");
+        for key in ["reason", "batch_id", "groups", "budget", "code"] {
+            assert!(report.get(key).is_some(), "{name}: no `{key}`");
+        }
+        insta::assert_snapshot!(format!("explain_json_{name}"), r.stdout);
+    }
+}
+
+#[test]
+fn fail_on_refusal_exits_1_only_on_refusal() {
+    assert_eq!(
+        explain_example("test-failure", &["--fail-on-refusal"]).code,
+        1
+    );
+    assert_eq!(
+        explain_example("provisioning-fault", &["--fail-on-refusal"]).code,
+        0
+    );
+    assert_eq!(
+        explain_example("in-progress", &["--fail-on-refusal"]).code,
+        0
+    );
+}
+
+#[test]
+fn explain_with_a_policy_file() {
+    let r = explain_example(
+        "test-failure",
+        &["--policy", "tests/fixtures/policies/retry-everything.yml"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .starts_with("RETRY  Retry 1/1: unit_tests failed in BUILD"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("tests/fixtures/policies/retry-everything.yml"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn explain_with_a_broken_policy_exits_2_and_points_into_it() {
+    let r = explain_example(
+        "test-failure",
+        &["--policy", "tests/fixtures/policies/bad-values.yml"],
+    );
+    assert_eq!(r.code, 2);
+    assert_eq!(r.stdout, "", "no report for a bad policy");
+    assert!(
+        r.stderr.contains("tests/fixtures/policies/bad-values.yml:8:16: error[unknown-value]: unknown status `FAULTY`"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn explain_with_a_missing_or_malformed_capture_exits_2() {
+    let r = run(gate().args(["explain", "examples/batches/nope/batch.json"]));
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("examples/batches/nope/batch.json: cannot read"),
+        "{}",
+        r.stderr
+    );
+
+    let r = run(gate().args(["explain", "Cargo.toml"]));
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("Cargo.toml: not a CodeBuild batch capture"),
+        "{}",
+        r.stderr
+    );
+
+    let r = run(gate().args(["explain", "tests/fixtures/captures/bad-timestamp.json"]));
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("is neither ISO-8601 nor epoch seconds"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn explain_with_a_missing_policy_file_exits_2() {
+    let r = explain_example("test-failure", &["--policy", "no/such/policy.yml"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("no/such/policy.yml:1:1: error[unreadable-file]"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn validate_accepts_every_shipped_policy() {
+    let mut files = vec!["policies/default.yml".to_string()];
+    for entry in std::fs::read_dir(common::root().join("policies/examples")).unwrap() {
+        files.push(format!(
+            "policies/examples/{}",
+            entry.unwrap().file_name().to_string_lossy()
+        ));
+    }
+    assert!(
+        files.len() >= 4,
+        "at least three example policies: {files:?}"
+    );
+    let r = run(gate().arg("validate").args(&files));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for f in &files {
+        assert!(
+            r.stdout.contains(&format!("{f}: ok")),
+            "{f} not ok:\n{}",
+            r.stdout
+        );
+    }
+}
+
+#[test]
+fn validate_reports_every_problem_of_every_file() {
+    let r = run(gate().args([
+        "validate",
+        "policies/default.yml",
+        "tests/fixtures/policies/bad-values.yml",
+        "tests/fixtures/policies/unknown-keys.yml",
+        "tests/fixtures/policies/syntax-error.yml",
+    ]));
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stdout.contains("policies/default.yml: ok"),
+        "{}",
+        r.stdout
+    );
+    insta::assert_snapshot!("validate_bad_files", r.stderr);
+}
+
+#[test]
+fn validate_refuses_a_huge_file_and_non_utf8() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.yml");
+    std::fs::write(&big, "#".repeat(1024 * 1024 + 1)).unwrap();
+    let binary = dir.path().join("binary.yml");
+    std::fs::write(&binary, b"version: 1\nrules:\n  - name: \xff\xfe\n").unwrap();
+    let r = run(gate().arg("validate").arg(&big).arg(&binary));
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("big.yml:1:1: error[file-too-large]"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("binary.yml:3:11: error[not-utf8]"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn validate_needs_a_file() {
+    let r = run(gate().arg("validate"));
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("required"), "{}", r.stderr);
+}
+
+#[test]
+fn unknown_subcommand_is_a_usage_error() {
+    let r = run(gate().arg("frobnicate"));
+    assert_eq!(r.code, 2);
+}
+
+#[test]
+fn help_and_version_read_well() {
+    let r = run(gate().arg("--help"));
+    assert_eq!(r.code, 0);
+    for word in ["explain", "validate", "schema", "Exit codes"] {
+        assert!(
+            r.stdout.contains(word),
+            "--help lacks {word}:\n{}",
+            r.stdout
+        );
+    }
+    let r = run(gate().arg("--version"));
+    assert_eq!(r.code, 0);
+    assert_eq!(
+        r.stdout,
+        format!("codebuild-retry-gate {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
