@@ -34,10 +34,20 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Print the JSON Schema of the policy file
     Schema,
+    /// Fetch a batch from CodeBuild, decide, retry or refuse, and report to GitHub
+    #[command(
+        long_about = "Fetch a batch from CodeBuild, decide, then call RetryBuildBatch or \
+        post a commit status that says why not.\n\n\
+        Every flag falls back to the Action input (INPUT_<NAME>, e.g. INPUT_BATCH-ID), then to the \
+        standard variable named in its help. AWS configuration comes from the standard AWS chain \
+        (AWS_REGION, AWS_ENDPOINT_URL_CODEBUILD, credentials, ...); GitHub's API from GITHUB_API_URL."
+    )]
+    Gate(GateArgs),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub enum Format {
+    #[default]
     /// For people
     Text,
     /// A versioned report object
@@ -71,4 +81,43 @@ pub struct ValidateArgs {
     /// Policy files to check
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct GateArgs {
+    /// The batch: PROJECT:UUID or a build-batch ARN [input: batch-id; else the `status`
+    /// event's target_url; else the newest batch of --project for the commit]
+    #[arg(long, value_name = "ID")]
+    pub batch_id: Option<String>,
+    /// CodeBuild project, to find the commit's newest batch when no batch id is given
+    /// [input: project]
+    #[arg(long, value_name = "NAME")]
+    pub project: Option<String>,
+    /// Policy file [input: policy; default: .github/codebuild-retry-gate.yml if it exists,
+    /// else the built-in default policy]
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// OWNER/REPO for the commit status [input: repository; env: GITHUB_REPOSITORY; else the
+    /// batch's GitHub source]
+    #[arg(long, value_name = "OWNER/REPO")]
+    pub repository: Option<String>,
+    /// Commit to report on [input: sha; in a `status` event its `sha`; else the batch's
+    /// resolvedSourceVersion]
+    #[arg(long, value_name = "SHA")]
+    pub sha: Option<String>,
+    /// GitHub token [input: github-token; env: GITHUB_TOKEN]; never printed
+    #[arg(long, value_name = "TOKEN", hide = true)]
+    pub github_token: Option<crate::github::Token>,
+    /// Decide and report, but call neither RetryBuildBatch nor the status API [input: dry-run]
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Exit 1 when the decision is `refuse` [input: fail-on-refusal]
+    #[arg(long)]
+    pub fail_on_refusal: bool,
+    /// Output format on stdout
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Say what the gate does, step by step, on stderr [env: RUNNER_DEBUG=1]
+    #[arg(long, short)]
+    pub verbose: bool,
 }

@@ -224,11 +224,12 @@ impl Judge<'_> {
             .filter(|&i| groups[i].code == VerdictCode::NoMatchingRule)
             .collect();
         if roots.is_empty() {
-            let any_ran = self.batch.groups.iter().any(|g| g.current.is_some());
-            if any_ran {
-                return (Outcome::Refuse, DecisionCode::NoFailureFound);
+            // No group failure explains it: the batch failed on its own (before any group
+            // ran, e.g. in DOWNLOAD_BATCHSPEC, or after, e.g. in COMBINE_ARTIFACTS).
+            match self.batch_failure() {
+                Some(verdict) => groups.push(verdict),
+                None => return (Outcome::Refuse, DecisionCode::NoFailureFound),
             }
-            groups.push(self.batch_failure());
         } else {
             for i in roots {
                 let group = &self.batch.groups[i];
@@ -275,10 +276,10 @@ impl Judge<'_> {
         (Outcome::Retry, DecisionCode::AllFailuresAllowed)
     }
 
-    /// The batch failed before any group ran: judge its own failed phase.
-    fn batch_failure(&mut self) -> GroupVerdict {
+    /// No group failed: judge the batch by its own failed phase, if it has one.
+    fn batch_failure(&mut self) -> Option<GroupVerdict> {
         let status = self.batch.status.as_ref().unwrap_or(&Status::Failed);
-        let phase = failed_phase(self.batch.current_attempt_phases());
+        let phase = Some(failed_phase(self.batch.current_attempt_phases())?);
         let failure = Failure {
             group: None,
             status,
@@ -303,7 +304,7 @@ impl Judge<'_> {
             detail: String::new(),
         };
         self.apply_rules(&failure, &mut verdict, false);
-        verdict
+        Some(verdict)
     }
 
     fn apply_rules(&mut self, failure: &Failure<'_>, verdict: &mut GroupVerdict, no_details: bool) {
@@ -343,13 +344,16 @@ impl Judge<'_> {
                 format!("refused by rule `{}`", r.name),
             ),
             Some(r) => match r.max_retries {
-                Some(cap) if self.retries_used >= cap => (
-                    VerdictCode::RuleBudgetSpent,
-                    format!(
-                        "allowed by rule `{}`, but its max-retries {cap} is spent ({} made)",
-                        r.name, self.retries_used
-                    ),
-                ),
+                Some(cap) if self.retries_used >= cap => {
+                    self.caps.push(cap);
+                    (
+                        VerdictCode::RuleBudgetSpent,
+                        format!(
+                            "allowed by rule `{}`, but its max-retries {cap} is spent ({} made)",
+                            r.name, self.retries_used
+                        ),
+                    )
+                }
                 cap => {
                     self.caps.extend(cap);
                     (

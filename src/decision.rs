@@ -30,7 +30,7 @@ impl Outcome {
     }
 }
 
-/// Why the batch got its outcome. Stable codes, documented in docs/decisions.md.
+/// Why the batch got its outcome. Stable codes, documented in docs/policy.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DecisionCode {

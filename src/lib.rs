@@ -5,11 +5,15 @@
 #![forbid(unsafe_code)]
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod actions;
+pub mod batch_ref;
 pub mod cli;
+pub mod codebuild;
 pub mod commands;
 pub mod decide;
 pub mod decision;
 pub mod error;
 pub mod facts;
+pub mod github;
 pub mod policy;
 pub mod render;

@@ -9,6 +9,25 @@ use codebuild_retry_gate::cli::{Cli, Command};
 use codebuild_retry_gate::commands;
 use codebuild_retry_gate::error::RunError;
 
+fn gate(
+    args: &codebuild_retry_gate::cli::GateArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<i32, RunError> {
+    use commands::gate::{Config, Log, run};
+    let config = Config::resolve(args, &|key| std::env::var(key).ok())?;
+    let mut log = Log {
+        err,
+        verbose: config.verbose,
+        in_actions: config.in_actions,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| RunError::Runtime(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(run(config, out, &mut log))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let stdout = std::io::stdout();
@@ -18,6 +37,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Explain(args) => commands::explain::run(args, &mut out),
         Command::Validate(args) => commands::validate::run(&args.files, &mut out, &mut err),
+        Command::Gate(args) => gate(args, &mut out, &mut err),
         Command::Schema => out
             .write_all(commands::schema::render().as_bytes())
             .map(|()| 0)

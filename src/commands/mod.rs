@@ -2,5 +2,6 @@
 //! to the writers it is given. `main` maps their results to exit codes.
 
 pub mod explain;
+pub mod gate;
 pub mod schema;
 pub mod validate;

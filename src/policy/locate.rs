@@ -64,6 +64,19 @@ impl Locations {
             .unwrap_or(Pos { line: 1, column: 1 })
     }
 
+    /// The position of the first key that repeats an earlier key of the same mapping.
+    pub fn first_duplicate_key(&self) -> Option<Pos> {
+        self.mappings
+            .iter()
+            .flat_map(|(_, keys)| {
+                keys.iter()
+                    .enumerate()
+                    .filter(|(i, (k, _))| keys[..*i].iter().any(|(earlier, _)| earlier == k))
+                    .map(|(_, (_, pos))| *pos)
+            })
+            .min_by_key(|p| (p.line, p.column))
+    }
+
     /// Every mapping's path with its keys and their positions.
     pub fn mappings(&self) -> impl Iterator<Item = (&str, &[(String, Pos)])> {
         self.mappings

@@ -43,7 +43,16 @@ struct Checker<'a> {
 pub(super) fn parse(text: &str, file: &str) -> Result<Policy, PolicyError> {
     // 1. Syntax, aliases, duplicate keys: libyaml via yaml_serde, the parser of record.
     if let Err(e) = yaml_serde::from_str::<yaml_serde::Value>(text) {
-        return Err(serde_error(file, &e, "yaml-syntax"));
+        let mut error = serde_error(file, &e, "yaml-syntax");
+        // libyaml places a duplicate key at its mapping; the walk below finds the key.
+        if error.diagnostics[0].code == "duplicate-key"
+            && let Some(pos) = Locations::of(text)
+                .ok()
+                .and_then(|at| at.first_duplicate_key())
+        {
+            error.diagnostics[0].pos = pos;
+        }
+        return Err(error);
     }
     // 2. Positions of everything, for the checks serde cannot place.
     let at = Locations::of(text)
@@ -203,7 +212,7 @@ impl Checker<'_> {
         let context = raw
             .context
             .unwrap_or_else(|| "codebuild/retry-gate".to_string());
-        if context.trim().is_empty() || context.len() > 255 {
+        if context.trim().is_empty() || context.chars().count() > 255 {
             self.error(
                 "context",
                 "out-of-range",
@@ -267,11 +276,11 @@ impl Checker<'_> {
     }
 
     fn rule(&mut self, raw: RawRule, path: &str) -> Rule {
-        if raw.name.trim().is_empty() {
+        if raw.name.trim().is_empty() || raw.name.chars().count() > 100 {
             self.error(
                 &format!("{path}.name"),
                 "out-of-range",
-                "a rule's `name` must not be empty".into(),
+                "a rule's `name` must be 1 to 100 characters".into(),
                 None,
             );
         }

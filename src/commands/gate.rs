@@ -1,0 +1,568 @@
+//! `gate`: fetch → decide → act → report, against CodeBuild and GitHub.
+//!
+//! Order and failure: the decision is made before anything is changed; any failure before
+//! it fails closed (no retry). Then the retry, then the commit status. If the status cannot
+//! be posted after a retry, the run fails (exit 3) and says the retry happened; a re-run
+//! sees the batch in progress and reports `wait`, so nothing is lost or doubled.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::actions;
+use crate::batch_ref::{BatchId, ConsoleTarget, parse_console_url};
+use crate::cli::{Format, GateArgs};
+use crate::codebuild::{
+    AwsError, CodeBuild, ListPage, MAX_LIST_PAGES, RetryResult, idempotency_token,
+};
+use crate::decide::decide;
+use crate::decision::{Decision, DecisionCode, Outcome};
+use crate::error::{RunError, exit};
+use crate::facts::{Batch, Facts, Timestamp};
+use crate::github::{GitHub, Repo, Token};
+use crate::policy::{DEFAULT_POLICY_NAME, Policy};
+use crate::render;
+
+/// Where the repository's own policy lives, relative to the workspace.
+pub const DEFAULT_POLICY_PATH: &str = ".github/codebuild-retry-gate.yml";
+/// Event payloads larger than this are refused (GitHub's are a few KiB).
+const MAX_EVENT_BYTES: u64 = 4 * 1024 * 1024;
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Everything `gate` needs from its flags and environment, resolved once.
+#[derive(Debug, Default)]
+pub struct Config {
+    pub batch_id: Option<String>,
+    pub project: Option<String>,
+    pub policy: Option<PathBuf>,
+    pub repository: Option<String>,
+    pub sha: Option<String>,
+    pub token: Option<Token>,
+    pub dry_run: bool,
+    pub fail_on_refusal: bool,
+    pub format: Format,
+    pub verbose: bool,
+    /// A `status` event from `GITHUB_EVENT_PATH`.
+    pub event: Option<StatusEvent>,
+    pub api_url: String,
+    /// The workflow run's page, for the status's target_url.
+    pub run_url: Option<String>,
+    pub output_file: Option<PathBuf>,
+    pub summary_file: Option<PathBuf>,
+    /// Running under GitHub Actions: notices become workflow commands.
+    pub in_actions: bool,
+}
+
+/// The parts of a `status` event the gate uses.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct StatusEvent {
+    pub sha: Option<String>,
+    pub state: Option<String>,
+    pub context: Option<String>,
+    pub target_url: Option<String>,
+    pub repository: Option<EventRepository>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct EventRepository {
+    pub full_name: Option<String>,
+}
+
+impl Config {
+    /// Flags first, then Action inputs (`INPUT_*`), then the standard variables.
+    pub fn resolve(
+        args: &GateArgs,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, RunError> {
+        let input = |name: &str| actions::input(env, name);
+        let flag = |name: &str, given: bool| -> Result<bool, RunError> {
+            if given {
+                return Ok(true);
+            }
+            input(name)
+                .map(|v| actions::parse_bool(name, &v).map_err(RunError::Input))
+                .transpose()
+                .map(|v| v.unwrap_or(false))
+        };
+        let set = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+        let event = match (
+            env("GITHUB_EVENT_NAME").as_deref(),
+            env("GITHUB_EVENT_PATH"),
+        ) {
+            (Some("status"), Some(path)) => Some(read_event(Path::new(&path))?),
+            _ => None,
+        };
+        let repository = args
+            .repository
+            .clone()
+            .or_else(|| input("repository"))
+            .or_else(|| set(env("GITHUB_REPOSITORY")));
+        let run_url = match (
+            set(env("GITHUB_SERVER_URL")),
+            set(env("GITHUB_REPOSITORY")),
+            set(env("GITHUB_RUN_ID")),
+        ) {
+            (Some(server), Some(repo), Some(run)) => Some(format!(
+                "{}/{repo}/actions/runs/{run}",
+                server.trim_end_matches('/')
+            )),
+            _ => None,
+        };
+        Ok(Config {
+            batch_id: args.batch_id.clone().or_else(|| input("batch-id")),
+            project: args.project.clone().or_else(|| input("project")),
+            policy: args
+                .policy
+                .clone()
+                .or_else(|| input("policy").map(PathBuf::from)),
+            sha: args.sha.clone().or_else(|| input("sha")),
+            token: args
+                .github_token
+                .clone()
+                .or_else(|| input("github-token").map(Token::new))
+                .or_else(|| set(env("GITHUB_TOKEN")).map(Token::new)),
+            dry_run: flag("dry-run", args.dry_run)?,
+            fail_on_refusal: flag("fail-on-refusal", args.fail_on_refusal)?,
+            format: args.format,
+            verbose: args.verbose || env("RUNNER_DEBUG").as_deref() == Some("1"),
+            event,
+            api_url: set(env("GITHUB_API_URL"))
+                .unwrap_or_else(|| "https://api.github.com".to_string()),
+            run_url,
+            output_file: set(env("GITHUB_OUTPUT")).map(PathBuf::from),
+            summary_file: set(env("GITHUB_STEP_SUMMARY")).map(PathBuf::from),
+            in_actions: env("GITHUB_ACTIONS").as_deref() == Some("true"),
+            repository,
+        })
+    }
+}
+
+fn read_event(path: &Path) -> Result<StatusEvent, RunError> {
+    use std::io::Read;
+    let bad = |e: String| RunError::Input(format!("the event payload {}: {e}", path.display()));
+    let file = std::fs::File::open(path).map_err(|e| bad(format!("cannot read: {e}")))?;
+    let mut text = String::new();
+    file.take(MAX_EVENT_BYTES)
+        .read_to_string(&mut text)
+        .map_err(|e| bad(format!("cannot read: {e}")))?;
+    serde_json::from_str(&text).map_err(|e| bad(format!("not a status event: {e}")))
+}
+
+/// Messages for the person reading the log: stderr, as workflow commands under Actions.
+pub struct Log<'a> {
+    pub err: &'a mut dyn Write,
+    pub verbose: bool,
+    pub in_actions: bool,
+}
+
+impl Log<'_> {
+    pub fn notice(&mut self, message: &str) {
+        let line = if self.in_actions {
+            actions::command("notice", &[], message)
+        } else {
+            format!("note: {message}")
+        };
+        let _ = writeln!(self.err, "{line}");
+    }
+
+    pub fn warning(&mut self, message: &str) {
+        let line = if self.in_actions {
+            actions::command("warning", &[], message)
+        } else {
+            format!("warning: {message}")
+        };
+        let _ = writeln!(self.err, "{line}");
+    }
+
+    pub fn debug(&mut self, message: &str) {
+        if self.verbose {
+            let line = if self.in_actions {
+                actions::command("debug", &[], message)
+            } else {
+                format!("debug: {message}")
+            };
+            let _ = writeln!(self.err, "{line}");
+        }
+    }
+}
+
+fn aws(e: AwsError) -> RunError {
+    RunError::Runtime(e.to_string())
+}
+
+pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Result<i32, RunError> {
+    // Inputs that would stop us after acting are checked before anything is read.
+    if !config.dry_run && config.token.is_none() {
+        return Err(RunError::Runtime(
+            "no GitHub token: set the `github-token` input or GITHUB_TOKEN (or use --dry-run); nothing was retried"
+                .into(),
+        ));
+    }
+    let policy = load_policy(&config, log)?;
+    if config.event.as_ref().and_then(|e| e.context.as_deref()) == Some(policy.context.as_str()) {
+        log.notice("this status event was posted by the gate itself; nothing to do");
+        return Ok(exit::OK);
+    }
+
+    let codebuild = CodeBuild::from_env().await;
+    let mut known: BTreeMap<String, Batch> = BTreeMap::new();
+    let (id, first_page) = resolve_batch(&config, &codebuild, &mut known, log).await?;
+    log.debug(&format!("judging batch {id}"));
+
+    // Round trip 1: the batch and the first history page, together.
+    let (batch, page) = match known.remove(&id.to_string()) {
+        Some(batch) => (batch, Ok(first_page.unwrap_or_default())),
+        None => {
+            let ids = [id.to_string()];
+            let (batches, page) = tokio::join!(
+                codebuild.batches(&ids),
+                codebuild.list_page(id.project(), None)
+            );
+            let batch = batches
+                .map_err(|e| {
+                    if e.is_bad_input() {
+                        RunError::Input(e.to_string())
+                    } else {
+                        aws(e)
+                    }
+                })?
+                .into_iter()
+                .find(|b| b.id == ids[0])
+                .ok_or_else(|| RunError::Input(format!("batch {id} was not found in CodeBuild")))?;
+            (batch, page)
+        }
+    };
+
+    let mut facts = Facts {
+        batch,
+        ..Facts::default()
+    };
+    if facts.batch.status.as_ref().is_some_and(|s| s.is_failure()) {
+        // Round trip 2: the failed builds and the history batches, together.
+        let page = page.map_err(aws)?;
+        let build_ids: Vec<String> = facts
+            .batch
+            .groups
+            .iter()
+            .filter(|g| !g.ignore_failure && g.status().is_some_and(|s| s.is_failure()))
+            .filter_map(|g| g.current.as_ref()?.build_id().map(str::to_string))
+            .collect();
+        let since = facts
+            .batch
+            .start_time
+            .map(|t| Timestamp(t.0 - i64::from(policy.budget.lookback_days) * DAY_MS));
+        let (builds, history) = tokio::join!(
+            codebuild.builds(&build_ids),
+            read_history(&codebuild, &facts.batch.project, page, &mut known, since)
+        );
+        for build in builds.map_err(aws)? {
+            facts.builds.insert(build.id.clone(), build);
+        }
+        history.map_err(aws)?;
+        let current = facts.batch.id.clone();
+        facts.history = known.into_values().filter(|b| b.id != current).collect();
+    }
+
+    let mut decision = decide(&policy, &facts);
+    log.debug(&format!(
+        "decision: {} ({})",
+        decision.decision.as_str(),
+        decision.code.as_str()
+    ));
+
+    // Act.
+    let mut acted = false;
+    if decision.decision == Outcome::Retry && !config.dry_run {
+        let attempt = decision.attempt.unwrap_or(1);
+        let token = idempotency_token(&facts.batch.id, attempt);
+        log.debug(&format!(
+            "RetryBuildBatch {} attempt {attempt} token {token}",
+            facts.batch.id
+        ));
+        match codebuild.retry(&facts.batch.id, &token, decision.retry_type).await.map_err(|e| {
+            RunError::Runtime(format!(
+                "{e}. The retry may not have happened; running the gate again is safe (it sends the same idempotency token)"
+            ))
+        })? {
+            RetryResult::Retried(_) => acted = true,
+            RetryResult::NotRetryable(why) => {
+                let ids = [facts.batch.id.clone()];
+                let now = codebuild.batches(&ids).await.map_err(aws)?;
+                match now.first() {
+                    Some(b) if !b.status.as_ref().is_some_and(|s| s.is_failure()) => {
+                        log.debug(&format!("CodeBuild refused the retry ({why}); the batch is now {:?}", b.status));
+                        retried_elsewhere(&mut decision);
+                    }
+                    _ => {
+                        return Err(RunError::Runtime(format!(
+                            "CodeBuild refused RetryBuildBatch: {why}; no retry was made"
+                        )));
+                    }
+                }
+            }
+        }
+    }
+
+    // Report.
+    let target_url = config
+        .run_url
+        .clone()
+        .or_else(|| render::links::batch_url(facts.batch.arn.as_deref()?, &facts.batch.id));
+    let status = render::status::render(&decision, target_url);
+    let mut status_error = None;
+    if !config.dry_run {
+        match post_status(&config, &facts.batch, &status).await {
+            Ok(()) => acted = true,
+            Err(e) => status_error = Some(e),
+        }
+    }
+    write_reports(&config, &decision, acted, log);
+    let text = match config.format {
+        Format::Text => render::text::render(&decision),
+        Format::Json => render::json::render(&decision, acted),
+    };
+    let _ = out.write_all(text.as_bytes());
+    if decision.decision == Outcome::Refuse {
+        log.warning(&decision.reason);
+    }
+    if let Some(e) = status_error {
+        let done = if decision.decision == Outcome::Retry && !config.dry_run {
+            format!(
+                "the batch WAS retried (attempt {}/{}), but ",
+                decision.attempt.unwrap_or(1),
+                decision.attempt_limit
+            )
+        } else {
+            String::new()
+        };
+        return Err(RunError::Runtime(format!(
+            "{done}the commit status could not be posted: {e}"
+        )));
+    }
+    Ok(
+        if config.fail_on_refusal && decision.decision == Outcome::Refuse {
+            exit::REFUSED
+        } else {
+            exit::OK
+        },
+    )
+}
+
+fn load_policy(config: &Config, log: &mut Log<'_>) -> Result<Policy, RunError> {
+    if let Some(path) = &config.policy {
+        return Ok(Policy::load(path)?);
+    }
+    let default = Path::new(DEFAULT_POLICY_PATH);
+    if default.exists() {
+        return Ok(Policy::load(default)?);
+    }
+    log.notice(&format!(
+        "no {DEFAULT_POLICY_PATH} in the workspace; using the {DEFAULT_POLICY_NAME}"
+    ));
+    Ok(Policy::builtin())
+}
+
+/// Which batch: the flag or input, else the status event, else the commit's newest batch of
+/// `--project`. Returns the first listing page when one was read on the way.
+async fn resolve_batch(
+    config: &Config,
+    codebuild: &CodeBuild,
+    known: &mut BTreeMap<String, Batch>,
+    log: &mut Log<'_>,
+) -> Result<(BatchId, Option<ListPage>), RunError> {
+    if let Some(text) = &config.batch_id {
+        return Ok((BatchId::parse(text).map_err(RunError::Input)?, None));
+    }
+    if let Some(event) = &config.event {
+        let url = event
+            .target_url
+            .as_deref()
+            .ok_or_else(|| RunError::Input("the status event has no target_url".into()))?;
+        return match parse_console_url(url).map_err(RunError::Input)? {
+            ConsoleTarget::Batch(id) => Ok((id, None)),
+            ConsoleTarget::Build(build) => {
+                log.debug(&format!(
+                    "the status names build {build}; looking up its batch"
+                ));
+                let builds = codebuild.builds(&[build.to_string()]).await.map_err(aws)?;
+                let arn = builds
+                    .first()
+                    .and_then(|b| b.batch_arn.clone())
+                    .ok_or_else(|| {
+                        RunError::Input(format!("build {build} is not part of a batch"))
+                    })?;
+                Ok((BatchId::parse(&arn).map_err(RunError::Input)?, None))
+            }
+        };
+    }
+    let (Some(project), Some(sha)) = (&config.project, &config.sha) else {
+        return Err(RunError::Input(
+            "no batch to judge: give --batch-id (input batch-id), run on a `status` event, or give --project and --sha"
+                .into(),
+        ));
+    };
+    let mut next = None;
+    let mut first = None;
+    for _ in 0..MAX_LIST_PAGES {
+        let page = codebuild
+            .list_page(project, next.take())
+            .await
+            .map_err(|e| {
+                if e.is_bad_input() {
+                    RunError::Input(e.to_string())
+                } else {
+                    aws(e)
+                }
+            })?;
+        for batch in codebuild.batches(&page.ids).await.map_err(aws)? {
+            known.insert(batch.id.clone(), batch);
+        }
+        let found = page.ids.iter().find(|id| {
+            known.get(*id).is_some_and(|b| {
+                b.resolved_source_version.as_deref() == Some(sha.as_str())
+                    || b.source_version.as_deref() == Some(sha.as_str())
+            })
+        });
+        if let Some(id) = found {
+            let id = BatchId::parse(id).map_err(RunError::Input)?;
+            let page = first.unwrap_or(page);
+            return Ok((id, Some(page)));
+        }
+        next = page.next.clone();
+        first.get_or_insert(page);
+        if next.is_none() {
+            break;
+        }
+    }
+    Err(RunError::Input(format!(
+        "no batch of project {project} for commit {sha} among its newest batches"
+    )))
+}
+
+/// Reads listing pages (newest first) and their batches until the look-back is passed, the
+/// listing ends, or [`MAX_LIST_PAGES`] pages were read. Batches already read are not read
+/// again.
+async fn read_history(
+    codebuild: &CodeBuild,
+    project: &str,
+    first: ListPage,
+    known: &mut BTreeMap<String, Batch>,
+    since: Option<Timestamp>,
+) -> Result<(), AwsError> {
+    let mut page = first;
+    let mut pages = 1;
+    loop {
+        let missing: Vec<String> = page
+            .ids
+            .iter()
+            .filter(|id| !known.contains_key(*id))
+            .cloned()
+            .collect();
+        for batch in codebuild.batches(&missing).await? {
+            known.insert(batch.id.clone(), batch);
+        }
+        let oldest = page
+            .ids
+            .iter()
+            .filter_map(|id| known.get(id)?.start_time)
+            .min();
+        let passed = matches!((oldest, since), (Some(o), Some(s)) if o < s);
+        if passed || pages >= MAX_LIST_PAGES {
+            return Ok(());
+        }
+        let Some(next) = page.next.take() else {
+            return Ok(());
+        };
+        page = codebuild.list_page(project, Some(next)).await?;
+        pages += 1;
+    }
+}
+
+/// CodeBuild said the batch is not failed any more: someone else retried it.
+fn retried_elsewhere(decision: &mut Decision) {
+    decision.decision = Outcome::Wait;
+    decision.code = DecisionCode::RetriedElsewhere;
+    decision.attempt = None;
+    decision.reason = "Batch was retried by someone else; waiting for it".to_string();
+}
+
+async fn post_status(
+    config: &Config,
+    batch: &Batch,
+    status: &crate::github::CommitStatus,
+) -> Result<(), RunError> {
+    let repo_text = config
+        .repository
+        .clone()
+        .or_else(|| {
+            config
+                .event
+                .as_ref()?
+                .repository
+                .as_ref()?
+                .full_name
+                .clone()
+        })
+        .or_else(|| batch.github_repository())
+        .ok_or_else(|| {
+            RunError::Input("no repository: set --repository or GITHUB_REPOSITORY".into())
+        })?;
+    let repo = Repo::parse(&repo_text).ok_or_else(|| {
+        RunError::Input(format!(
+            "`{}` is not OWNER/REPO",
+            render::clean(&repo_text, 200)
+        ))
+    })?;
+    let sha = config
+        .sha
+        .clone()
+        .or_else(|| config.event.as_ref()?.sha.clone())
+        .or_else(|| batch.resolved_source_version.clone())
+        .ok_or_else(|| {
+            RunError::Input(
+                "no commit: set --sha (the batch has no resolved source version)".into(),
+            )
+        })?;
+    if sha.len() != 40 || !sha.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(RunError::Input(format!(
+            "`{}` is not a commit SHA",
+            render::clean(&sha, 80)
+        )));
+    }
+    let token = config
+        .token
+        .as_ref()
+        .ok_or_else(|| RunError::Runtime("no GitHub token".into()))?;
+    let github =
+        GitHub::new(&config.api_url, token).map_err(|e| RunError::Runtime(e.to_string()))?;
+    github
+        .post_status(&repo, &sha, status)
+        .await
+        .map_err(|e| RunError::Runtime(e.to_string()))
+}
+
+fn write_reports(config: &Config, decision: &Decision, acted: bool, log: &mut Log<'_>) {
+    if let Some(path) = &config.output_file {
+        let outputs = [
+            ("decision", decision.decision.as_str().to_string()),
+            ("reason", decision.reason.clone()),
+            ("batch-id", decision.batch_id.clone()),
+            ("retries-used", decision.budget.per_batch.used.to_string()),
+            ("retries-remaining", decision.budget.remaining.to_string()),
+        ];
+        if let Err(e) = actions::write_outputs(path, &outputs) {
+            log.warning(&format!(
+                "cannot write GITHUB_OUTPUT {}: {e}",
+                path.display()
+            ));
+        }
+    }
+    if let Some(path) = &config.summary_file
+        && let Err(e) = actions::write_summary(path, &render::markdown::render(decision, acted))
+    {
+        log.warning(&format!(
+            "cannot write GITHUB_STEP_SUMMARY {}: {e}",
+            path.display()
+        ));
+    }
+}

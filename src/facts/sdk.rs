@@ -1,0 +1,106 @@
+//! SDK outputs → facts. Enum values the SDK does not know arrive as its `Unknown` variant;
+//! `as_str()` keeps their text, so nothing is lost and nothing panics.
+
+use aws_sdk_codebuild::primitives::DateTime;
+use aws_sdk_codebuild::types as cb;
+
+use super::{Batch, Build, BuildSummary, Context, Group, Phase, Status, Timestamp};
+
+fn time(t: Option<&DateTime>) -> Option<Timestamp> {
+    t.and_then(|t| t.to_millis().ok()).map(Timestamp)
+}
+
+fn status(s: Option<&cb::StatusType>) -> Option<Status> {
+    s.map(|s| Status::parse(s.as_str()))
+}
+
+fn contexts(list: &[cb::PhaseContext]) -> Vec<Context> {
+    list.iter()
+        .map(|c| Context {
+            status_code: c.status_code().unwrap_or_default().to_string(),
+            message: c.message().unwrap_or_default().to_string(),
+        })
+        .filter(|c| !c.is_empty())
+        .collect()
+}
+
+fn summary(s: &cb::BuildSummary) -> BuildSummary {
+    BuildSummary {
+        arn: s.arn().map(str::to_string),
+        status: status(s.build_status()),
+        requested_on: time(s.requested_on()),
+    }
+}
+
+pub fn batch(b: &cb::BuildBatch) -> Batch {
+    let id = b.id().unwrap_or_default().to_string();
+    let project = b
+        .project_name()
+        .map(str::to_string)
+        .or_else(|| id.split_once(':').map(|(p, _)| p.to_string()))
+        .unwrap_or_default();
+    Batch {
+        arn: b.arn().map(str::to_string),
+        project,
+        status: status(b.build_batch_status()),
+        complete: b.complete(),
+        source_version: b.source_version().map(str::to_string),
+        resolved_source_version: b.resolved_source_version().map(str::to_string),
+        source_location: b.source().and_then(|s| s.location()).map(str::to_string),
+        start_time: time(b.start_time()),
+        end_time: time(b.end_time()),
+        phases: b
+            .phases()
+            .iter()
+            .map(|p| Phase {
+                phase_type: p
+                    .phase_type()
+                    .map(|t| t.as_str().to_string())
+                    .unwrap_or_default(),
+                status: status(p.phase_status()),
+                contexts: contexts(p.contexts()),
+            })
+            .collect(),
+        groups: b
+            .build_groups()
+            .iter()
+            .map(|g| Group {
+                identifier: g.identifier().unwrap_or_default().to_string(),
+                depends_on: g.depends_on().to_vec(),
+                ignore_failure: g.ignore_failure(),
+                current: g.current_build_summary().map(summary),
+                prior: g.prior_build_summary_list().iter().map(summary).collect(),
+            })
+            .collect(),
+        id,
+    }
+}
+
+pub fn build(b: &cb::Build) -> Build {
+    Build {
+        id: b
+            .id()
+            .map(str::to_string)
+            .or_else(|| {
+                b.arn()
+                    .and_then(super::build_id_from_arn)
+                    .map(str::to_string)
+            })
+            .unwrap_or_default(),
+        arn: b.arn().map(str::to_string),
+        status: status(b.build_status()),
+        phases: b
+            .phases()
+            .iter()
+            .map(|p| Phase {
+                phase_type: p
+                    .phase_type()
+                    .map(|t| t.as_str().to_string())
+                    .unwrap_or_default(),
+                status: status(p.phase_status()),
+                contexts: contexts(p.contexts()),
+            })
+            .collect(),
+        batch_arn: b.build_batch_arn().map(str::to_string),
+    }
+}

@@ -1,0 +1,346 @@
+//! The GitHub side: commit statuses (and policy files from a trusted ref), through octocrab.
+//!
+//! The base URL comes from `GITHUB_API_URL` (GitHub Enterprise Server's `/api/v3` works the
+//! same way). 5xx, 429 and secondary rate limits (403 with `retry-after`) are retried with
+//! backoff, a bounded number of times. The token is a [`Token`]: it never prints.
+
+use std::fmt;
+use std::time::Duration;
+
+use octocrab::Octocrab;
+use octocrab::models::StatusState;
+use octocrab::service::middleware::retry::RetryConfig;
+use thiserror::Error;
+
+/// Attempts per GitHub call (the first one included).
+pub const MAX_ATTEMPTS: u32 = 4;
+/// The longest `retry-after` the gate is willing to wait for.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A GitHub token. `Debug` and `Display` print `***`; only [`Token::expose`] gives the text.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token(String);
+
+impl Token {
+    pub fn new(text: impl Into<String>) -> Token {
+        Token(text.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(***)")
+    }
+}
+
+impl fmt::Display for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl std::str::FromStr for Token {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Token, Self::Err> {
+        Ok(Token::new(s))
+    }
+}
+
+/// `OWNER/REPO`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repo {
+    pub owner: String,
+    pub name: String,
+}
+
+impl Repo {
+    pub fn parse(text: &str) -> Option<Repo> {
+        let (owner, name) = text.trim().split_once('/')?;
+        let ok = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 100
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        };
+        (ok(owner) && ok(name) && name != "." && name != "..").then(|| Repo {
+            owner: owner.to_string(),
+            name: name.to_string(),
+        })
+    }
+}
+
+impl fmt::Display for Repo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.owner, self.name)
+    }
+}
+
+/// `pending`, `success`, `failure` or `error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Pending,
+    Success,
+    Failure,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Success => "success",
+            State::Failure => "failure",
+        }
+    }
+}
+
+/// A commit status to post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitStatus {
+    pub state: State,
+    pub context: String,
+    /// At most 140 characters (GitHub answers 422 to longer ones).
+    pub description: String,
+    pub target_url: Option<String>,
+}
+
+/// A GitHub call that failed; names the call, says why.
+#[derive(Debug, Error)]
+#[error("GitHub {call} failed{}: {detail}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
+pub struct GitHubError {
+    pub call: &'static str,
+    pub status: Option<u16>,
+    pub detail: String,
+}
+
+pub struct GitHub {
+    crab: Octocrab,
+}
+
+impl GitHub {
+    /// A client for `api_url` (e.g. `https://api.github.com` or `https://HOST/api/v3`).
+    pub fn new(api_url: &str, token: &Token) -> Result<GitHub, GitHubError> {
+        let bad = |detail: String| GitHubError {
+            call: "client setup",
+            status: None,
+            detail,
+        };
+        let crab = Octocrab::builder()
+            .base_uri(api_url.trim_end_matches('/'))
+            .map_err(|_| bad(format!("GITHUB_API_URL `{api_url}` is not a URL")))?
+            .personal_token(token.expose().to_string())
+            // Retries are ours: with backoff, and honouring retry-after.
+            .add_retry_config(RetryConfig::None)
+            .set_connect_timeout(Some(Duration::from_secs(3)))
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .build()
+            .map_err(|e| bad(e.to_string()))?;
+        Ok(GitHub { crab })
+    }
+
+    /// Posts a commit status, retrying what is worth retrying.
+    pub async fn post_status(
+        &self,
+        repo: &Repo,
+        sha: &str,
+        status: &CommitStatus,
+    ) -> Result<(), GitHubError> {
+        let state = match status.state {
+            State::Pending => StatusState::Pending,
+            State::Success => StatusState::Success,
+            State::Failure => StatusState::Failure,
+        };
+        with_retries("create commit status", || async {
+            let handler = self.crab.repos(&repo.owner, &repo.name);
+            let mut request = handler
+                .create_status(sha.to_string(), state)
+                .context(status.context.clone())
+                .description(status.description.clone());
+            if let Some(url) = &status.target_url {
+                request = request.target(url.clone());
+            }
+            request.send().await.map(|_| ())
+        })
+        .await
+    }
+
+    /// A file's bytes at a ref, through the contents API; `None` when it does not exist.
+    pub async fn file(
+        &self,
+        repo: &Repo,
+        path: &str,
+        git_ref: &str,
+    ) -> Result<Option<Vec<u8>>, GitHubError> {
+        let result = with_retries("get repository content", || async {
+            self.crab
+                .repos(&repo.owner, &repo.name)
+                .get_content()
+                .path(path)
+                .r#ref(git_ref)
+                .send()
+                .await
+        })
+        .await;
+        let items = match result {
+            Ok(items) => items,
+            Err(e) if e.status == Some(404) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let Some(file) = items.items.into_iter().find(|i| i.r#type == "file") else {
+            return Ok(None);
+        };
+        file.decoded_content()
+            .map(|text| Some(text.into_bytes()))
+            .ok_or_else(|| GitHubError {
+                call: "get repository content",
+                status: None,
+                detail: format!(
+                    "{path} at {git_ref} is not a UTF-8 file the contents API could return"
+                ),
+            })
+    }
+
+    /// The repository's default branch.
+    pub async fn default_branch(&self, repo: &Repo) -> Result<String, GitHubError> {
+        let found = with_retries("get repository", || async {
+            self.crab.repos(&repo.owner, &repo.name).get().await
+        })
+        .await?;
+        found.default_branch.ok_or_else(|| GitHubError {
+            call: "get repository",
+            status: None,
+            detail: "the answer names no default branch".into(),
+        })
+    }
+}
+
+/// Runs `call` up to [`MAX_ATTEMPTS`] times while its failure is worth retrying.
+async fn with_retries<T, F, Fut>(name: &'static str, mut call: F) -> Result<T, GitHubError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, octocrab::Error>>,
+{
+    let mut attempt = 1;
+    loop {
+        let outcome = match tokio::time::timeout(ATTEMPT_TIMEOUT, call()).await {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(e)) => classify(name, &e),
+            Err(_) => Failure {
+                error: GitHubError {
+                    call: name,
+                    status: None,
+                    detail: format!("no answer within {} s", ATTEMPT_TIMEOUT.as_secs()),
+                },
+                retry_after: Some(None),
+            },
+        };
+        match outcome.retry_after {
+            Some(wait) if attempt < MAX_ATTEMPTS => {
+                let backoff = Duration::from_millis(250 * 2u64.pow(attempt - 1));
+                tokio::time::sleep(wait.unwrap_or(backoff).min(MAX_RETRY_AFTER)).await;
+                attempt += 1;
+            }
+            _ => {
+                let mut error = outcome.error;
+                if attempt > 1 {
+                    error.detail = format!("{} (after {attempt} attempts)", error.detail);
+                }
+                return Err(error);
+            }
+        }
+    }
+}
+
+struct Failure {
+    error: GitHubError,
+    /// `None`: do not retry. `Some(None)`: retry after the usual backoff.
+    /// `Some(Some(d))`: retry after `d`, as the server asked.
+    retry_after: Option<Option<Duration>>,
+}
+
+fn classify(call: &'static str, err: &octocrab::Error) -> Failure {
+    match err {
+        octocrab::Error::GitHub { source, .. } => {
+            let status = source.status_code.as_u16();
+            let retry_after = source
+                .headers
+                .as_ref()
+                .and_then(|h| h.get("retry-after"))
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            let secondary = source
+                .message
+                .to_ascii_lowercase()
+                .contains("secondary rate limit");
+            let retry = match status {
+                500..=599 | 429 => Some(retry_after),
+                403 if retry_after.is_some() || secondary => Some(retry_after),
+                _ => None,
+            };
+            let mut detail = first_line(&source.message);
+            if let Some(errors) = &source.errors {
+                for e in errors {
+                    if let Some(m) = e.get("message").and_then(|m| m.as_str()) {
+                        detail.push_str("; ");
+                        detail.push_str(&first_line(m));
+                    }
+                }
+            }
+            Failure {
+                error: GitHubError {
+                    call,
+                    status: Some(status),
+                    detail,
+                },
+                retry_after: retry,
+            }
+        }
+        // Transport failures (refused, reset, timed out) and bodies that are not GitHub's
+        // JSON (a load balancer's HTML 502) are worth another try.
+        other => Failure {
+            error: GitHubError {
+                call,
+                status: None,
+                detail: first_line(&other.to_string()),
+            },
+            retry_after: Some(None),
+        },
+    }
+}
+
+fn first_line(text: &str) -> String {
+    crate::render::clean(text.lines().next().unwrap_or_default(), 300)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_never_prints() {
+        let token = Token::new("ghp_supersecret");
+        assert_eq!(format!("{token:?}"), "Token(***)");
+        assert_eq!(format!("{token}"), "***");
+        assert_eq!(format!("{:?}", Some(token)), "Some(Token(***))");
+    }
+
+    #[test]
+    fn repo_parses_owner_and_name_only() {
+        assert_eq!(Repo::parse("acme/web").unwrap().to_string(), "acme/web");
+        for bad in [
+            "acme",
+            "acme/",
+            "/web",
+            "acme/web/x",
+            "acme/..",
+            "ac me/web",
+        ] {
+            assert!(Repo::parse(bad).is_none(), "{bad}");
+        }
+    }
+}
