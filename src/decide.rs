@@ -37,10 +37,24 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
     };
 
     let (outcome, code) = match batch.status.as_ref() {
-        Some(Status::Succeeded) => (Outcome::Pass, DecisionCode::BatchSucceeded),
-        Some(Status::InProgress) => (Outcome::Wait, DecisionCode::BatchInProgress),
         Some(s) if s.is_failure() => judge.failed_batch(&mut groups, per_batch, per_commit),
-        _ => (Outcome::Refuse, DecisionCode::UnknownBatchStatus),
+        other => {
+            // Not judged: failed groups are shown as such, not as refusals.
+            let shown = other.map_or("(missing)", |s| s.as_str());
+            for g in groups
+                .iter_mut()
+                .filter(|g| g.code == VerdictCode::NoMatchingRule)
+            {
+                g.code = VerdictCode::NotJudged;
+                g.verdict = g.code.verdict();
+                g.detail = format!("failed; not judged while the batch is {shown}");
+            }
+            match other {
+                Some(Status::Succeeded) => (Outcome::Pass, DecisionCode::BatchSucceeded),
+                Some(Status::InProgress) => (Outcome::Wait, DecisionCode::BatchInProgress),
+                _ => (Outcome::Refuse, DecisionCode::UnknownBatchStatus),
+            }
+        }
     };
 
     let rule_cap = judge.caps.iter().copied().min();
@@ -94,7 +108,7 @@ fn commit_retries(policy: &Policy, facts: &Facts) -> (u32, usize) {
         let same = other.project == batch.project
             && other.resolved_source_version.as_deref() == Some(commit);
         let recent = match (batch.start_time, other.start_time) {
-            (Some(now), Some(then)) => then.0 >= now.0 - window,
+            (Some(now), Some(then)) => then.0 >= now.0.saturating_sub(window),
             _ => true,
         };
         if same && recent && seen.insert(other.id.as_str()) {
@@ -149,7 +163,9 @@ fn classify_groups(batch: &Batch, facts: &Facts) -> Vec<GroupVerdict> {
                 build_id: summary.and_then(|s| s.build_id()).map(str::to_string),
                 failed_phase: if judged { failed.map(|p| p.phase_type.clone()) } else { None },
                 contexts: if judged {
-                    failed.map(|p| p.contexts.iter().map(ContextView::from).collect()).unwrap_or_default()
+                    failed
+                        .map(|p| meaningful_contexts(p).into_iter().map(ContextView::from).collect())
+                        .unwrap_or_default()
                 } else {
                     Vec::new()
                 },
@@ -160,6 +176,12 @@ fn classify_groups(batch: &Batch, facts: &Facts) -> Vec<GroupVerdict> {
             }
         })
         .collect()
+}
+
+/// A phase's contexts without the empty `{statusCode: "", message: ""}` ones, which mean
+/// nothing (loaders drop them too; this holds whatever filled the facts).
+fn meaningful_contexts(phase: &Phase) -> Vec<&Context> {
+    phase.contexts.iter().filter(|c| !c.is_empty()).collect()
 }
 
 /// The first phase that did not succeed (phases without a status are current or final).
@@ -242,9 +264,7 @@ impl Judge<'_> {
                     group: Some(group.identifier.as_str()),
                     status,
                     phase: phase.map(|p| p.phase_type.as_str()),
-                    contexts: phase
-                        .map(|p| p.contexts.iter().collect())
-                        .unwrap_or_default(),
+                    contexts: phase.map(meaningful_contexts).unwrap_or_default(),
                 };
                 let no_details = build.is_none_or(|b| b.phases.is_empty());
                 self.apply_rules(&failure, verdict, no_details);
@@ -284,9 +304,7 @@ impl Judge<'_> {
             group: None,
             status,
             phase: phase.map(|p| p.phase_type.as_str()),
-            contexts: phase
-                .map(|p| p.contexts.iter().collect())
-                .unwrap_or_default(),
+            contexts: phase.map(meaningful_contexts).unwrap_or_default(),
         };
         let mut verdict = GroupVerdict {
             group: BATCH_ITSELF.to_string(),

@@ -104,6 +104,8 @@ pub enum VerdictCode {
     ProjectNotCovered,
     /// Allowed by a rule whose `max-retries` is spent.
     RuleBudgetSpent,
+    /// It failed, but the batch is not judged (still running, or of an unknown status).
+    NotJudged,
 }
 
 impl VerdictCode {
@@ -121,6 +123,7 @@ impl VerdictCode {
             VerdictCode::StoppedNotNamed => "stopped-not-named",
             VerdictCode::ProjectNotCovered => "project-not-covered",
             VerdictCode::RuleBudgetSpent => "rule-budget-spent",
+            VerdictCode::NotJudged => "not-judged",
         }
     }
 

@@ -215,7 +215,7 @@ mod tests {
             found.value("rules[0].statuses[1]"),
             Pos {
                 line: 4,
-                column: 24
+                column: 23
             }
         );
         let rule_keys: Vec<_> = found

@@ -1,0 +1,1725 @@
+//! Table-driven tests of the pure judgment `decide(&Policy, &Facts) -> Decision`
+//! (SPEC.md, "Decision"). Facts are built in code with the small helpers below; each case
+//! names the policy (flow-style YAML), the facts, and what the decision and every group's
+//! verdict must be.
+
+use std::collections::BTreeMap;
+
+use codebuild_retry_gate::decide::decide;
+use codebuild_retry_gate::decision::{Decision, DecisionCode, Outcome, VerdictCode};
+use codebuild_retry_gate::facts::{
+    Batch, Build, BuildSummary, Context, Facts, Group, Phase, Status, Timestamp,
+};
+use codebuild_retry_gate::policy::Policy;
+
+use DecisionCode as D;
+use VerdictCode as V;
+
+// ---------------------------------------------------------------------------------------
+// Helpers: facts
+// ---------------------------------------------------------------------------------------
+
+const PROJECT: &str = "web";
+const BATCH_ID: &str = "web:0000-batch";
+const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+const OTHER_SHA: &str = "fedcba9876543210fedcba9876543210fedcba98";
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+/// The start time of the batch under judgment.
+const T0: i64 = 1_750_000_000_000;
+
+/// Build phases in the order CodeBuild runs them.
+const BUILD_PHASES: [&str; 10] = [
+    "SUBMITTED",
+    "QUEUED",
+    "PROVISIONING",
+    "DOWNLOAD_SOURCE",
+    "INSTALL",
+    "PRE_BUILD",
+    "BUILD",
+    "POST_BUILD",
+    "UPLOAD_ARTIFACTS",
+    "FINALIZING",
+];
+
+fn build_id(group: &str) -> String {
+    format!("{PROJECT}:{}-build", group.to_lowercase())
+}
+
+fn build_arn(id: &str) -> String {
+    format!("arn:aws:codebuild:eu-west-1:123456789012:build/{id}")
+}
+
+fn ctx(status_code: &str, message: &str) -> Context {
+    Context {
+        status_code: status_code.into(),
+        message: message.into(),
+    }
+}
+
+/// A phase; `status` "" means no `phaseStatus` (the current or final phase).
+fn phase(phase_type: &str, status: &str, contexts: &[(&str, &str)]) -> Phase {
+    Phase {
+        phase_type: phase_type.into(),
+        status: (!status.is_empty()).then(|| Status::parse(status)),
+        contexts: contexts.iter().map(|(c, m)| ctx(c, m)).collect(),
+    }
+}
+
+fn ok(phase_type: &str) -> Phase {
+    phase(phase_type, "SUCCEEDED", &[])
+}
+
+/// The batch phase CodeBuild records for each `RetryBuildBatch`.
+fn retry_marker() -> Phase {
+    phase("FAILED", "RETRY", &[])
+}
+
+/// The phases of a build that succeeded up to `failed`, which ended with `status` and
+/// `contexts`; the final COMPLETED phase has no status.
+fn failing_phases(failed: &str, status: &str, contexts: &[(&str, &str)]) -> Vec<Phase> {
+    let mut phases: Vec<Phase> = BUILD_PHASES
+        .iter()
+        .take_while(|p| **p != failed)
+        .map(|p| ok(p))
+        .collect();
+    phases.push(phase(failed, status, contexts));
+    phases.push(ok("FINALIZING"));
+    phases.push(phase("COMPLETED", "", &[]));
+    phases
+}
+
+/// A build group and (optionally) its current build's details.
+struct G {
+    group: Group,
+    phases: Option<Vec<Phase>>,
+}
+
+/// A group whose current build has `status` (no phase details unless added).
+fn g(id: &str, status: &str) -> G {
+    G {
+        group: Group {
+            identifier: id.into(),
+            current: Some(BuildSummary {
+                arn: Some(build_arn(&build_id(id))),
+                status: Some(Status::parse(status)),
+                requested_on: Some(Timestamp(T0)),
+            }),
+            ..Group::default()
+        },
+        phases: None,
+    }
+}
+
+/// A group with no build yet.
+fn not_started(id: &str) -> G {
+    G {
+        group: Group {
+            identifier: id.into(),
+            ..Group::default()
+        },
+        phases: None,
+    }
+}
+
+impl G {
+    /// Phase details: failed in `phase_type` with `status` and contexts.
+    fn failed_in(self, phase_type: &str, status: &str, contexts: &[(&str, &str)]) -> G {
+        self.phases(failing_phases(phase_type, status, contexts))
+    }
+    fn phases(mut self, phases: Vec<Phase>) -> G {
+        self.phases = Some(phases);
+        self
+    }
+    fn deps(mut self, deps: &[&str]) -> G {
+        self.group.depends_on = deps.iter().map(|d| d.to_string()).collect();
+        self
+    }
+    fn ignore(mut self) -> G {
+        self.group.ignore_failure = true;
+        self
+    }
+    /// `n` earlier builds of this group (one per retry of the batch).
+    fn prior(mut self, n: usize) -> G {
+        self.group.prior = (0..n)
+            .map(|i| BuildSummary {
+                arn: Some(build_arn(&format!(
+                    "{}-prior{i}",
+                    build_id(&self.group.identifier)
+                ))),
+                status: Some(Status::Failed),
+                requested_on: Some(Timestamp(T0 - 1000)),
+            })
+            .collect();
+        self
+    }
+}
+
+/// A batch of project `web` on commit `SHA`, started at `T0`.
+fn batch_with(id: &str, project: &str, sha: Option<&str>, start: Option<i64>) -> Batch {
+    Batch {
+        id: id.into(),
+        arn: Some(format!(
+            "arn:aws:codebuild:eu-west-1:123456789012:build-batch/{id}"
+        )),
+        project: project.into(),
+        status: Some(Status::Failed),
+        complete: true,
+        source_version: Some("refs/heads/main".into()),
+        resolved_source_version: sha.map(str::to_string),
+        source_location: Some("https://github.com/acme/web.git".into()),
+        start_time: start.map(Timestamp),
+        end_time: start.map(|t| Timestamp(t + 60_000)),
+        phases: Vec::new(),
+        groups: Vec::new(),
+    }
+}
+
+/// A history batch with `retries` retry markers, started `days_ago` days before `T0`.
+fn hist(id: &str, project: &str, sha: &str, days_ago: i64, retries: usize) -> Batch {
+    let mut b = batch_with(id, project, Some(sha), Some(T0 - days_ago * DAY_MS));
+    b.phases = (0..retries).map(|_| retry_marker()).collect();
+    b
+}
+
+/// The facts under judgment; built with the methods below.
+struct Fx(Facts);
+
+/// A batch with this status (`""`: no status).
+fn batch(status: &str) -> Fx {
+    let mut b = batch_with(BATCH_ID, PROJECT, Some(SHA), Some(T0));
+    b.status = (!status.is_empty()).then(|| Status::parse(status));
+    b.complete = !matches!(status, "IN_PROGRESS");
+    Fx(Facts {
+        batch: b,
+        builds: BTreeMap::new(),
+        history: Vec::new(),
+    })
+}
+
+impl Fx {
+    fn group(mut self, spec: G) -> Fx {
+        if let Some(phases) = spec.phases {
+            let id = build_id(&spec.group.identifier);
+            let build = Build {
+                id: id.clone(),
+                arn: Some(build_arn(&id)),
+                status: spec.group.status().cloned(),
+                phases,
+                batch_arn: self.0.batch.arn.clone(),
+            };
+            self.0.builds.insert(id, build);
+        }
+        self.0.batch.groups.push(spec.group);
+        self
+    }
+    fn batch_phases(mut self, phases: Vec<Phase>) -> Fx {
+        self.0.batch.phases.extend(phases);
+        self
+    }
+    /// `n` retries recorded as batch phases.
+    fn retries(self, n: usize) -> Fx {
+        self.batch_phases((0..n).map(|_| retry_marker()).collect())
+    }
+    fn project(mut self, project: &str) -> Fx {
+        self.0.batch.project = project.into();
+        self
+    }
+    fn history(mut self, batches: Vec<Batch>) -> Fx {
+        self.0.history.extend(batches);
+        self
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Helpers: policies
+// ---------------------------------------------------------------------------------------
+
+/// A policy from the text after `version: 1` (flow style keeps the cases short).
+fn policy(body: &str) -> Policy {
+    let text = format!("version: 1\n{body}\n");
+    Policy::from_yaml(&text, "test.yml").unwrap_or_else(|e| panic!("bad test policy:\n{e}\n{text}"))
+}
+
+/// Retries FAULT anywhere, and failures before the buildspec's commands; refuses command errors.
+const INFRA: &str = "rules: [
+  {name: service-fault, statuses: [FAULT]},
+  {name: infrastructure, phases: [SUBMITTED, QUEUED, PROVISIONING, DOWNLOAD_SOURCE]},
+  {name: command-failures, action: refuse, status-codes: [COMMAND_EXECUTION_ERROR]}]";
+
+/// Retries every FAILED, FAULT or TIMED_OUT failure.
+const ANY: &str = "rules: [{name: any}]";
+
+// ---------------------------------------------------------------------------------------
+// The table
+// ---------------------------------------------------------------------------------------
+
+type Check = Box<dyn Fn(&Decision)>;
+
+struct Case {
+    name: &'static str,
+    policy: Policy,
+    facts: Facts,
+    outcome: Outcome,
+    code: DecisionCode,
+    /// Every group verdict, in order: (group, code, deciding rule).
+    groups: Vec<(&'static str, VerdictCode, Option<&'static str>)>,
+    /// Further assertions.
+    check: Option<Check>,
+    check_names_only: bool,
+}
+
+fn case(
+    name: &'static str,
+    policy_body: &str,
+    facts: Fx,
+    (outcome, code): (Outcome, DecisionCode),
+    groups: &[(&'static str, VerdictCode, Option<&'static str>)],
+) -> Case {
+    Case {
+        name,
+        policy: policy(policy_body),
+        facts: facts.0,
+        outcome,
+        code,
+        groups: groups.to_vec(),
+        check: None,
+        check_names_only: false,
+    }
+}
+
+impl Case {
+    fn also(mut self, check: impl Fn(&Decision) + 'static) -> Case {
+        self.check = Some(Box::new(check));
+        self
+    }
+    /// Only the groups' names are checked (their verdicts are asserted elsewhere).
+    fn names_only(mut self) -> Case {
+        self.check_names_only = true;
+        self
+    }
+}
+
+fn retry() -> (Outcome, DecisionCode) {
+    (Outcome::Retry, D::AllFailuresAllowed)
+}
+
+fn refuse(code: DecisionCode) -> (Outcome, DecisionCode) {
+    (Outcome::Refuse, code)
+}
+
+/// Runs every case, reporting all failures at once.
+fn run(cases: Vec<Case>) {
+    let mut failures = Vec::new();
+    for case in cases {
+        let d = decide(&case.policy, &case.facts);
+        let got_groups: Vec<(String, VerdictCode, Option<String>)> = d
+            .groups
+            .iter()
+            .map(|g| {
+                (
+                    g.group.clone(),
+                    g.code,
+                    g.rule.as_ref().map(|r| r.name.clone()),
+                )
+            })
+            .collect();
+        let want_groups: Vec<(String, VerdictCode, Option<String>)> = case
+            .groups
+            .iter()
+            .map(|(g, c, r)| (g.to_string(), *c, r.map(str::to_string)))
+            .collect();
+        let names = |gs: &[(String, VerdictCode, Option<String>)]| -> Vec<String> {
+            gs.iter().map(|g| g.0.clone()).collect()
+        };
+        let groups_differ = if case.check_names_only {
+            names(&got_groups) != names(&want_groups)
+        } else {
+            got_groups != want_groups
+        };
+        let mut problems = Vec::new();
+        if d.decision != case.outcome || d.code != case.code {
+            problems.push(format!(
+                "decision: want {:?}/{:?}, got {:?}/{:?}",
+                case.outcome, case.code, d.decision, d.code
+            ));
+        }
+        if groups_differ {
+            problems.push(format!(
+                "groups:\n    want {want_groups:?}\n    got  {got_groups:?}"
+            ));
+        }
+        for g in &d.groups {
+            if g.verdict != g.code.verdict() {
+                problems.push(format!(
+                    "{}: verdict {} for {:?}",
+                    g.group, g.verdict, g.code
+                ));
+            }
+        }
+        if d.reason.contains(['\n', '\r']) || d.reason.is_empty() {
+            problems.push(format!("reason is not one line: {:?}", d.reason));
+        }
+        if let Some(check) = &case.check {
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&d)));
+            if let Err(e) = outcome {
+                let msg = e
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                problems.push(format!("check: {msg}"));
+            }
+        }
+        if !problems.is_empty() {
+            failures.push(format!(
+                "case `{}` (reason: {:?}):\n  {}",
+                case.name,
+                d.reason,
+                problems.join("\n  ")
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}\n", failures.join("\n\n"));
+}
+
+fn group<'a>(d: &'a Decision, id: &str) -> &'a codebuild_retry_gate::decision::GroupVerdict {
+    d.groups
+        .iter()
+        .find(|g| g.group == id)
+        .unwrap_or_else(|| panic!("no verdict for {id}"))
+}
+
+// ---------------------------------------------------------------------------------------
+// Batch status and group states
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn batch_and_group_states() {
+    run(vec![
+        case(
+            "succeeded batch passes",
+            INFRA,
+            batch("SUCCEEDED")
+                .group(g("a", "SUCCEEDED"))
+                .group(g("b", "SUCCEEDED")),
+            (Outcome::Pass, D::BatchSucceeded),
+            &[("a", V::Succeeded, None), ("b", V::Succeeded, None)],
+        )
+        .also(|d| {
+            assert_eq!(d.reason, "Batch succeeded");
+            assert_eq!(d.attempt, None);
+        }),
+        case(
+            "succeeded after a retry says so",
+            INFRA,
+            batch("SUCCEEDED")
+                .retries(1)
+                .group(g("a", "SUCCEEDED").prior(1)),
+            (Outcome::Pass, D::BatchSucceeded),
+            &[("a", V::Succeeded, None)],
+        )
+        .also(|d| {
+            assert_eq!(d.reason, "Batch succeeded after 1 retry");
+            assert_eq!(d.budget.per_batch.used, 1);
+        }),
+        case(
+            "in-progress batch waits; running and unstarted groups shown",
+            INFRA,
+            batch("IN_PROGRESS")
+                .group(g("a", "SUCCEEDED"))
+                .group(g("b", "IN_PROGRESS"))
+                .group(not_started("c"))
+                .group(g("d", "PENDING")),
+            (Outcome::Wait, D::BatchInProgress),
+            &[
+                ("a", V::Succeeded, None),
+                ("b", V::InProgress, None),
+                ("c", V::NotStarted, None),
+                ("d", V::UnknownStatus, None),
+            ],
+        )
+        .also(|d| {
+            assert_eq!(d.attempt, None);
+            assert_eq!(d.reason, "Batch is still in progress");
+        }),
+        case(
+            "in-progress batch with a failed group still waits",
+            ANY,
+            batch("IN_PROGRESS")
+                .group(g("a", "FAILED").failed_in("BUILD", "FAILED", &[]))
+                .group(g("b", "IN_PROGRESS")),
+            (Outcome::Wait, D::BatchInProgress),
+            &[("a", V::NoMatchingRule, None), ("b", V::InProgress, None)],
+        )
+        // The failed group's provisional verdict: see unjudged_groups_have_no_refusal_verdict.
+        .names_only()
+        .also(|d| {
+            assert_eq!(d.attempt, None);
+            assert!(group(d, "a").rule.is_none(), "not judged by a rule yet");
+            assert_eq!(group(d, "b").code, V::InProgress);
+        }),
+        case(
+            "failed batch with running, unstarted and PENDING groups: only the failure is judged",
+            INFRA,
+            batch("FAILED")
+                .group(g("a", "FAULT").failed_in("BUILD", "FAULT", &[]))
+                .group(g("b", "IN_PROGRESS"))
+                .group(not_started("c"))
+                .group(g("d", "PENDING")),
+            retry(),
+            &[
+                ("a", V::AllowedByRule, Some("service-fault")),
+                ("b", V::InProgress, None),
+                ("c", V::NotStarted, None),
+                ("d", V::UnknownStatus, None),
+            ],
+        )
+        .also(|d| {
+            assert_eq!(group(d, "d").status.as_deref(), Some("PENDING"));
+            assert!(group(d, "d").detail.contains("PENDING"));
+        }),
+        case(
+            "unknown batch status (PENDING) refuses",
+            ANY,
+            batch("PENDING").group(g("a", "SUCCEEDED")),
+            refuse(D::UnknownBatchStatus),
+            &[("a", V::Succeeded, None)],
+        )
+        .also(|d| {
+            assert_eq!(d.batch_status.as_deref(), Some("PENDING"));
+            assert!(d.reason.contains("PENDING"), "{}", d.reason);
+        }),
+        case(
+            "missing batch status refuses",
+            ANY,
+            batch("").group(g("a", "FAULT")),
+            refuse(D::UnknownBatchStatus),
+            &[("a", V::NoMatchingRule, None)],
+        )
+        .names_only()
+        .also(|d| assert!(d.reason.contains("(missing)"), "{}", d.reason)),
+        case(
+            "failed batch whose groups ran but none failed: no failure found",
+            ANY,
+            batch("FAILED")
+                .group(g("a", "SUCCEEDED"))
+                .group(g("b", "IN_PROGRESS"))
+                .group(g("c", "PENDING")),
+            refuse(D::NoFailureFound),
+            &[
+                ("a", V::Succeeded, None),
+                ("b", V::InProgress, None),
+                ("c", V::UnknownStatus, None),
+            ],
+        ),
+        case(
+            "only ignored failures: no failure found",
+            ANY,
+            batch("FAILED")
+                .group(g("a", "SUCCEEDED"))
+                .group(g("lint", "FAILED").ignore()),
+            refuse(D::NoFailureFound),
+            &[("a", V::Succeeded, None), ("lint", V::IgnoredFailure, None)],
+        ),
+        case(
+            "ignoreFailure group shown, the other failure decides",
+            INFRA,
+            batch("FAILED")
+                .group(g("lint", "FAILED").ignore().failed_in(
+                    "BUILD",
+                    "FAILED",
+                    &[("COMMAND_EXECUTION_ERROR", "exit status 1")],
+                ))
+                .group(g("test", "TIMED_OUT").failed_in("QUEUED", "TIMED_OUT", &[])),
+            retry(),
+            &[
+                ("lint", V::IgnoredFailure, None),
+                ("test", V::AllowedByRule, Some("infrastructure")),
+            ],
+        )
+        .also(|d| {
+            // Not judged, so no failed phase is shown for it.
+            assert_eq!(group(d, "lint").failed_phase, None);
+            assert_eq!(group(d, "test").failed_phase.as_deref(), Some("QUEUED"));
+        }),
+        case(
+            "an ignored STOPPED group is ignored too",
+            ANY,
+            batch("FAILED")
+                .group(g("a", "STOPPED").ignore())
+                .group(g("b", "FAILED")),
+            retry(),
+            &[
+                ("a", V::IgnoredFailure, None),
+                ("b", V::AllowedByRule, Some("any")),
+            ],
+        ),
+        case(
+            "a STOPPED batch is judged like a failed one",
+            INFRA,
+            batch("STOPPED")
+                .group(g("a", "STOPPED"))
+                .group(g("b", "SUCCEEDED")),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::StoppedNotNamed, None), ("b", V::Succeeded, None)],
+        ),
+        case(
+            "a FAULT batch is judged like a failed one",
+            INFRA,
+            batch("FAULT").group(g("a", "FAULT")),
+            retry(),
+            &[("a", V::AllowedByRule, Some("service-fault"))],
+        ),
+        case(
+            "a TIMED_OUT batch is judged like a failed one",
+            "rules: [{name: slow, statuses: [TIMED_OUT]}]",
+            batch("TIMED_OUT").group(g("a", "TIMED_OUT")),
+            retry(),
+            &[("a", V::AllowedByRule, Some("slow"))],
+        ),
+    ]);
+}
+
+// ---------------------------------------------------------------------------------------
+// STOPPED: collateral and root
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn stopped_groups() {
+    let named_stopped = "rules: [{name: stopped-ok, statuses: [STOPPED]}, {name: any}]";
+    run(vec![
+        case(
+            "STOPPED dependant of a failed group is collateral",
+            INFRA,
+            batch("FAILED")
+                .group(g("a", "FAULT").failed_in("PROVISIONING", "FAULT", &[]))
+                .group(g("b", "STOPPED").deps(&["a"])),
+            retry(),
+            &[
+                ("a", V::AllowedByRule, Some("service-fault")),
+                ("b", V::Collateral, None),
+            ],
+        )
+        .also(|d| {
+            assert!(
+                group(d, "b").detail.contains("`a`"),
+                "{}",
+                group(d, "b").detail
+            );
+            assert!(!group(d, "b").code.is_root_failure());
+        }),
+        case(
+            "collateral is judged by its dependency: a refused root refuses",
+            INFRA,
+            batch("FAILED")
+                .group(g("a", "FAILED").failed_in(
+                    "BUILD",
+                    "FAILED",
+                    &[(
+                        "COMMAND_EXECUTION_ERROR",
+                        "Error while executing command: make",
+                    )],
+                ))
+                .group(g("b", "STOPPED").deps(&["a"])),
+            refuse(D::FailureNotAllowed),
+            &[
+                ("a", V::RefusedByRule, Some("command-failures")),
+                ("b", V::Collateral, None),
+            ],
+        ),
+        case(
+            "chain: c depends on b depends on a; a FAILED, b and c STOPPED",
+            ANY,
+            batch("FAILED")
+                .group(g("a", "FAILED"))
+                .group(g("b", "STOPPED").deps(&["a"]))
+                .group(g("c", "STOPPED").deps(&["b"])),
+            retry(),
+            &[
+                ("a", V::AllowedByRule, Some("any")),
+                ("b", V::Collateral, None),
+                ("c", V::Collateral, None),
+            ],
+        )
+        .also(|d| {
+            let c = group(d, "c");
+            assert!(c.detail.contains("`a`"), "c is judged by a: {}", c.detail);
+            assert_eq!(d.attempt, Some(1));
+        }),
+        case(
+            "chain listed in reverse order is the same",
+            ANY,
+            batch("FAILED")
+                .group(g("c", "STOPPED").deps(&["b"]))
+                .group(g("b", "STOPPED").deps(&["a"]))
+                .group(g("a", "FAILED")),
+            retry(),
+            &[
+                ("c", V::Collateral, None),
+                ("b", V::Collateral, None),
+                ("a", V::AllowedByRule, Some("any")),
+            ],
+        ),
+        case(
+            "implicit dependency on a failed DOWNLOAD_SOURCE group",
+            INFRA,
+            batch("FAILED")
+                .group(g("DOWNLOAD_SOURCE", "FAILED").failed_in(
+                    "DOWNLOAD_SOURCE",
+                    "FAILED",
+                    &[("CLIENT_ERROR", "repository not found or rate limited")],
+                ))
+                .group(g("build", "STOPPED"))
+                .group(g("test", "STOPPED").deps(&["build"])),
+            retry(),
+            &[
+                ("DOWNLOAD_SOURCE", V::AllowedByRule, Some("infrastructure")),
+                ("build", V::Collateral, None),
+                ("test", V::Collateral, None),
+            ],
+        )
+        .also(|d| {
+            assert!(
+                group(d, "build").detail.contains("DOWNLOAD_SOURCE"),
+                "{}",
+                group(d, "build").detail
+            );
+        }),
+        case(
+            "DOWNLOAD_SOURCE succeeded: a STOPPED group without failed dependencies is a root",
+            INFRA,
+            batch("FAILED")
+                .group(g("DOWNLOAD_SOURCE", "SUCCEEDED"))
+                .group(g("build", "STOPPED")),
+            refuse(D::FailureNotAllowed),
+            &[
+                ("DOWNLOAD_SOURCE", V::Succeeded, None),
+                ("build", V::StoppedNotNamed, None),
+            ],
+        ),
+        case(
+            "STOPPED root refused unless a rule names STOPPED",
+            ANY,
+            batch("FAILED").group(g("a", "STOPPED")),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::StoppedNotNamed, None)],
+        )
+        .also(|d| assert!(d.reason.contains("was stopped"), "{}", d.reason)),
+        case(
+            "STOPPED root allowed by a rule that names STOPPED",
+            named_stopped,
+            batch("FAILED").group(g("a", "STOPPED")),
+            retry(),
+            &[("a", V::AllowedByRule, Some("stopped-ok"))],
+        ),
+        case(
+            "a rule names STOPPED but does not match: no matching rule, not stopped-not-named",
+            "rules: [{name: stopped-x, statuses: [STOPPED], groups: [x]}, {name: any}]",
+            batch("FAILED").group(g("a", "STOPPED")),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::NoMatchingRule, None)],
+        ),
+        case(
+            "dependency failed but with ignoreFailure: the STOPPED group is a root",
+            ANY,
+            batch("FAILED")
+                .group(g("a", "FAILED").ignore())
+                .group(g("b", "STOPPED").deps(&["a"])),
+            refuse(D::FailureNotAllowed),
+            &[
+                ("a", V::IgnoredFailure, None),
+                ("b", V::StoppedNotNamed, None),
+            ],
+        ),
+        case(
+            "dependency succeeded: the STOPPED group is a root",
+            named_stopped,
+            batch("FAILED")
+                .group(g("a", "SUCCEEDED"))
+                .group(g("b", "STOPPED").deps(&["a"])),
+            retry(),
+            &[
+                ("a", V::Succeeded, None),
+                ("b", V::AllowedByRule, Some("stopped-ok")),
+            ],
+        ),
+        case(
+            "a FAILED (not STOPPED) dependant of a failed group is a root of its own",
+            "rules: [{name: a-only, groups: [a]}]",
+            batch("FAILED")
+                .group(g("a", "FAILED"))
+                .group(g("b", "FAILED").deps(&["a"])),
+            refuse(D::FailureNotAllowed),
+            &[
+                ("a", V::AllowedByRule, Some("a-only")),
+                ("b", V::NoMatchingRule, None),
+            ],
+        ),
+        case(
+            "a dependsOn cycle of STOPPED groups does not hang; both are roots",
+            ANY,
+            batch("FAILED")
+                .group(g("a", "STOPPED").deps(&["b"]))
+                .group(g("b", "STOPPED").deps(&["a"])),
+            refuse(D::FailureNotAllowed),
+            &[
+                ("a", V::StoppedNotNamed, None),
+                ("b", V::StoppedNotNamed, None),
+            ],
+        ),
+        case(
+            "dependsOn naming a group that is not in the batch is ignored",
+            ANY,
+            batch("FAILED").group(g("b", "STOPPED").deps(&["gone"])),
+            refuse(D::FailureNotAllowed),
+            &[("b", V::StoppedNotNamed, None)],
+        ),
+    ]);
+}
+
+// ---------------------------------------------------------------------------------------
+// The batch itself failed before any group ran
+// ---------------------------------------------------------------------------------------
+
+fn batchspec_failure(code: &str, message: &str) -> Fx {
+    batch("FAILED").batch_phases(vec![
+        ok("SUBMITTED"),
+        phase("DOWNLOAD_BATCHSPEC", "FAILED", &[(code, message)]),
+        phase("FAILED", "", &[]),
+    ])
+}
+
+#[test]
+fn batch_failed_before_any_group_ran() {
+    let batchspec_rule =
+        "rules: [{name: batchspec, phases: [DOWNLOAD_BATCHSPEC], status-codes: [CLIENT_ERROR]}]";
+    run(vec![
+        case(
+            "judged by its failed batch phase and that phase's contexts",
+            batchspec_rule,
+            batchspec_failure("CLIENT_ERROR", "Too Many Requests"),
+            retry(),
+            &[("(batch)", V::AllowedByRule, Some("batchspec"))],
+        )
+        .also(|d| {
+            let b = group(d, "(batch)");
+            assert_eq!(b.failed_phase.as_deref(), Some("DOWNLOAD_BATCHSPEC"));
+            assert_eq!(b.status.as_deref(), Some("FAILED"));
+            assert_eq!(b.contexts.len(), 1);
+            assert_eq!(b.contexts[0].status_code, "CLIENT_ERROR");
+            assert_eq!(b.build_id, None);
+            assert!(d.reason.starts_with("Retry 1/2: the batch failed in DOWNLOAD_BATCHSPEC (CLIENT_ERROR)"), "{}", d.reason);
+        }),
+        case(
+            "its contexts must match",
+            batchspec_rule,
+            batchspec_failure("YAML_FILE_ERROR", "bad buildspec"),
+            refuse(D::FailureNotAllowed),
+            &[("(batch)", V::NoMatchingRule, None)],
+        ),
+        case(
+            "a rule with explicit groups does not match the batch itself",
+            "rules: [{name: every-group, groups: ['*']}]",
+            batchspec_failure("CLIENT_ERROR", "Too Many Requests"),
+            refuse(D::FailureNotAllowed),
+            &[("(batch)", V::NoMatchingRule, None)],
+        ),
+        case(
+            "groups that never started do not count as having run",
+            "rules: [{name: batchspec, phases: [DOWNLOAD_BATCHSPEC]}]",
+            batchspec_failure("CLIENT_ERROR", "x")
+                .group(not_started("a"))
+                .group(not_started("b")),
+            retry(),
+            &[
+                ("a", V::NotStarted, None),
+                ("b", V::NotStarted, None),
+                ("(batch)", V::AllowedByRule, Some("batchspec")),
+            ],
+        ),
+        case(
+            "a refuse rule refuses the batch itself",
+            "rules: [{name: yaml, action: refuse, status-codes: [YAML_FILE_ERROR]}, {name: any}]",
+            batchspec_failure("YAML_FILE_ERROR", "YAML_FILE_ERROR: line 3"),
+            refuse(D::FailureNotAllowed),
+            &[("(batch)", V::RefusedByRule, Some("yaml"))],
+        ),
+        case(
+            "only the current attempt's batch phases count (after the last retry marker)",
+            "rules: [{name: throttled, phases: [DOWNLOAD_BATCHSPEC], status-codes: [CLIENT_ERROR]}]",
+            batch("FAILED").batch_phases(vec![
+                phase("DOWNLOAD_BATCHSPEC", "FAILED", &[("YAML_FILE_ERROR", "old")]),
+                retry_marker(),
+                ok("SUBMITTED"),
+                phase("DOWNLOAD_BATCHSPEC", "FAILED", &[("CLIENT_ERROR", "Too Many Requests")]),
+            ]),
+            retry(),
+            &[("(batch)", V::AllowedByRule, Some("throttled"))],
+        )
+        .also(|d| {
+            assert_eq!(d.budget.per_batch.used, 1);
+            assert_eq!(d.attempt, Some(2));
+        }),
+        case(
+            "the project must be covered for the batch itself too",
+            "rules: [{name: api, projects: ['api-*']}]",
+            batchspec_failure("CLIENT_ERROR", "x"),
+            refuse(D::ProjectNotCovered),
+            &[("(batch)", V::ProjectNotCovered, None)],
+        ),
+    ]);
+}
+
+// ---------------------------------------------------------------------------------------
+// The failed phase and its contexts
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn failed_phase_and_contexts() {
+    let phases_rule = "rules: [
+      {name: source, phases: [DOWNLOAD_SOURCE]},
+      {name: build, action: refuse, phases: [BUILD]}]";
+    run(vec![
+        case(
+            "the first phase whose status is not SUCCEEDED is the failed phase",
+            phases_rule,
+            batch("FAILED").group(g("a", "FAILED").phases(vec![
+                ok("SUBMITTED"),
+                ok("PROVISIONING"),
+                phase(
+                    "DOWNLOAD_SOURCE",
+                    "FAILED",
+                    &[("CLIENT_ERROR", "fetch failed")],
+                ),
+                phase("BUILD", "FAILED", &[("COMMAND_EXECUTION_ERROR", "exit 2")]),
+                phase("COMPLETED", "", &[]),
+            ])),
+            retry(),
+            &[("a", V::AllowedByRule, Some("source"))],
+        )
+        .also(|d| {
+            let a = group(d, "a");
+            assert_eq!(a.failed_phase.as_deref(), Some("DOWNLOAD_SOURCE"));
+            assert_eq!(a.contexts.len(), 1);
+            assert_eq!(a.contexts[0].status_code, "CLIENT_ERROR");
+            assert_eq!(a.build_id.as_deref(), Some("web:a-build"));
+        }),
+        case(
+            "phases without a status (current or final) are skipped",
+            phases_rule,
+            batch("FAILED").group(g("a", "FAILED").phases(vec![
+                phase("SUBMITTED", "", &[]),
+                ok("PROVISIONING"),
+                phase("BUILD", "FAILED", &[]),
+                phase("COMPLETED", "", &[]),
+            ])),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::RefusedByRule, Some("build"))],
+        ),
+        case(
+            "an unknown phase status (CLIENT_ERROR) is kept and still judged",
+            phases_rule,
+            batch("FAILED").group(g("a", "FAILED").failed_in(
+                "DOWNLOAD_SOURCE",
+                "CLIENT_ERROR",
+                &[("CLIENT_ERROR", "authorization failed")],
+            )),
+            retry(),
+            &[("a", V::AllowedByRule, Some("source"))],
+        )
+        .also(|d| {
+            assert_eq!(
+                group(d, "a").failed_phase.as_deref(),
+                Some("DOWNLOAD_SOURCE")
+            )
+        }),
+        case(
+            "an unknown phase type is kept as text; rules naming phases do not match it",
+            "rules: [{name: build, phases: [BUILD]}]",
+            batch("FAILED").group(
+                g("a", "FAILED").phases(vec![ok("SUBMITTED"), phase("WARP_DRIVE", "FAILED", &[])]),
+            ),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::NoMatchingRule, None)],
+        )
+        .also(|d| assert_eq!(group(d, "a").failed_phase.as_deref(), Some("WARP_DRIVE"))),
+        case(
+            "every phase succeeded: no failed phase; phase rules cannot match",
+            "rules: [{name: build, phases: [BUILD]}, {name: codes, status-codes: ['*']}]",
+            batch("FAILED")
+                .group(g("a", "FAILED").phases(vec![ok("BUILD"), phase("COMPLETED", "", &[])])),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::NoMatchingRule, None)],
+        )
+        .also(|d| assert_eq!(group(d, "a").failed_phase, None)),
+        case(
+            "a rule without selectors but statuses matches even without a failed phase",
+            ANY,
+            batch("FAILED").group(g("a", "FAILED").phases(vec![ok("BUILD")])),
+            retry(),
+            &[("a", V::AllowedByRule, Some("any"))],
+        ),
+    ]);
+}
+
+#[test]
+fn status_codes_and_messages() {
+    let throttle = "rules: [{name: throttle, status-codes: [CLIENT_ERROR], messages: ['*too many requests*']}]";
+    let contexts = |cs: &[(&str, &str)]| {
+        batch("FAILED").group(g("a", "FAILED").failed_in("PROVISIONING", "FAILED", cs))
+    };
+    run(vec![
+        case(
+            "status code and message match in one context",
+            throttle,
+            contexts(&[("CLIENT_ERROR", "Too Many Requests")]),
+            retry(),
+            &[("a", V::AllowedByRule, Some("throttle"))],
+        ),
+        case(
+            "messages are case-insensitive",
+            throttle,
+            contexts(&[("CLIENT_ERROR", "TOO MANY REQUESTS (429)")]),
+            retry(),
+            &[("a", V::AllowedByRule, Some("throttle"))],
+        ),
+        case(
+            "status codes are case-sensitive",
+            "rules: [{name: lower, status-codes: [client_error]}]",
+            contexts(&[("CLIENT_ERROR", "x")]),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::NoMatchingRule, None)],
+        ),
+        case(
+            "code and message matching in different contexts do not match",
+            throttle,
+            contexts(&[
+                ("CLIENT_ERROR", "access denied"),
+                ("RATE", "Too many requests"),
+            ]),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::NoMatchingRule, None)],
+        ),
+        case(
+            "any context of the failed phase may match",
+            throttle,
+            contexts(&[("OTHER", "first"), ("CLIENT_ERROR", "too many requests")]),
+            retry(),
+            &[("a", V::AllowedByRule, Some("throttle"))],
+        ),
+        case(
+            "status-code globs",
+            "rules: [{name: pull, status-codes: ['BUILD_CONTAINER_*_PULL_IMAGE']}]",
+            contexts(&[("BUILD_CONTAINER_UNABLE_TO_PULL_IMAGE", "toomanyrequests")]),
+            retry(),
+            &[("a", V::AllowedByRule, Some("pull"))],
+        ),
+        case(
+            "a context selector needs a context: a phase without contexts does not match",
+            "rules: [{name: m, messages: ['*']}]",
+            contexts(&[]),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::NoMatchingRule, None)],
+        ),
+        case(
+            "a context selector reads only the failed phase's contexts",
+            "rules: [{name: m, status-codes: [CLIENT_ERROR]}]",
+            batch("FAILED").group(g("a", "FAILED").phases(vec![
+                phase(
+                    "SUBMITTED",
+                    "SUCCEEDED",
+                    &[("CLIENT_ERROR", "earlier, but it succeeded")],
+                ),
+                phase("BUILD", "FAILED", &[("COMMAND_EXECUTION_ERROR", "exit 1")]),
+            ])),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::NoMatchingRule, None)],
+        ),
+    ]);
+}
+
+/// SPEC: "empty `{statusCode:"", message:""}` contexts mean nothing". `decide` relies on
+/// whoever builds the facts to drop them (the AWS CLI loader does; `Phase::contexts` says
+/// "non-empty contexts only"), and does not drop them itself.
+#[test]
+fn empty_contexts_mean_nothing_even_if_the_facts_keep_them() {
+    run(vec![
+        case(
+            "an empty context does not satisfy a context selector",
+            "rules: [{name: any-code, status-codes: ['*']}]",
+            batch("FAILED").group(g("a", "FAILED").failed_in("BUILD", "FAILED", &[("", "")])),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::NoMatchingRule, None)],
+        )
+        .also(|d| assert!(group(d, "a").contexts.is_empty())),
+        case(
+            "an empty first context does not hide the real code in the reason",
+            "rules: [{name: cmd, action: refuse, status-codes: [COMMAND_EXECUTION_ERROR]}]",
+            batch("FAILED").group(g("a", "FAILED").failed_in(
+                "BUILD",
+                "FAILED",
+                &[("", ""), ("COMMAND_EXECUTION_ERROR", "exit 1")],
+            )),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::RefusedByRule, Some("cmd"))],
+        )
+        .also(|d| {
+            assert!(
+                d.reason.contains("(COMMAND_EXECUTION_ERROR)"),
+                "{}",
+                d.reason
+            )
+        }),
+    ]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Rules: order, action, project coverage, missing details
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn rules_order_action_and_coverage() {
+    let cmd_failure = || {
+        batch("FAILED").group(g("a", "FAILED").failed_in(
+            "BUILD",
+            "FAILED",
+            &[(
+                "COMMAND_EXECUTION_ERROR",
+                "Error while executing command: npm test",
+            )],
+        ))
+    };
+    run(vec![
+        case(
+            "first matching rule wins: refuse before retry",
+            "rules: [{name: no-commands, action: refuse, phases: [BUILD]}, {name: any}]",
+            cmd_failure(),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::RefusedByRule, Some("no-commands"))],
+        )
+        .also(|d| {
+            let rule = group(d, "a").rule.as_ref().unwrap();
+            assert_eq!(rule.action, "refuse");
+            assert_eq!(rule.file, "test.yml");
+            assert!(
+                d.reason
+                    .starts_with("Not retried: a failed in BUILD (COMMAND_EXECUTION_ERROR)"),
+                "{}",
+                d.reason
+            );
+        }),
+        case(
+            "first matching rule wins: retry before refuse",
+            "rules: [{name: any}, {name: no-commands, action: refuse, phases: [BUILD]}]",
+            cmd_failure(),
+            retry(),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| assert_eq!(group(d, "a").rule.as_ref().unwrap().action, "retry")),
+        case(
+            "a rule that does not match is skipped",
+            "rules: [{name: faults, statuses: [FAULT]}, {name: tests, groups: ['a*'], phases: [BUILD]}]",
+            cmd_failure(),
+            retry(),
+            &[("a", V::AllowedByRule, Some("tests"))],
+        ),
+        case(
+            "group globs",
+            "rules: [{name: others, groups: ['b*', '{x,y}']}]",
+            cmd_failure(),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::NoMatchingRule, None)],
+        ),
+        case(
+            "no rule matches: refuse",
+            INFRA,
+            batch("FAILED").group(g("a", "TIMED_OUT").failed_in("BUILD", "TIMED_OUT", &[])),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::NoMatchingRule, None)],
+        )
+        .also(|d| assert!(group(d, "a").detail.contains("no rule matches"))),
+        case(
+            "every root failure must be allowed: one refused refuses the batch",
+            INFRA,
+            batch("FAILED")
+                .group(g("a", "FAULT").failed_in("BUILD", "FAULT", &[]))
+                .group(g("b", "FAILED").failed_in(
+                    "BUILD",
+                    "FAILED",
+                    &[("COMMAND_EXECUTION_ERROR", "exit 1")],
+                )),
+            refuse(D::FailureNotAllowed),
+            &[
+                ("a", V::AllowedByRule, Some("service-fault")),
+                ("b", V::RefusedByRule, Some("command-failures")),
+            ],
+        )
+        .also(|d| {
+            assert!(
+                d.reason.starts_with("Not retried: b failed"),
+                "{}",
+                d.reason
+            )
+        }),
+        case(
+            "several allowed root failures are retried once",
+            INFRA,
+            batch("FAILED")
+                .group(g("a", "FAULT").failed_in("BUILD", "FAULT", &[]))
+                .group(g("b", "FAILED").failed_in("PROVISIONING", "FAILED", &[])),
+            retry(),
+            &[
+                ("a", V::AllowedByRule, Some("service-fault")),
+                ("b", V::AllowedByRule, Some("infrastructure")),
+            ],
+        )
+        .also(|d| assert!(d.reason.ends_with("(and 1 more)"), "{}", d.reason)),
+        case(
+            "project not covered by any rule: refuse",
+            "rules: [{name: api, projects: ['api-*']}]",
+            batch("FAILED").group(g("a", "FAULT")),
+            refuse(D::ProjectNotCovered),
+            &[("a", V::ProjectNotCovered, None)],
+        )
+        .also(|d| {
+            assert!(d.reason.contains("covers project web"), "{}", d.reason);
+            assert_eq!(d.attempt, None);
+        }),
+        case(
+            "project covered only by a refuse rule is covered",
+            "rules: [{name: web-no, action: refuse, projects: [web], statuses: [FAULT]}, {name: api, projects: ['api-*']}]",
+            batch("FAILED").group(g("a", "FAILED")),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::NoMatchingRule, None)],
+        ),
+        case(
+            "project globs",
+            "rules: [{name: webs, projects: ['w?b', 'api-*']}]",
+            batch("FAILED").group(g("a", "FAILED")),
+            retry(),
+            &[("a", V::AllowedByRule, Some("webs"))],
+        ),
+        case(
+            "project not covered wins over budgets and other verdicts",
+            "rules: [{name: api, projects: [api]}]",
+            batch("FAILED")
+                .retries(5)
+                .project("web")
+                .group(g("a", "FAILED"))
+                .group(g("b", "STOPPED")),
+            refuse(D::ProjectNotCovered),
+            &[
+                ("a", V::ProjectNotCovered, None),
+                ("b", V::ProjectNotCovered, None),
+            ],
+        ),
+        case(
+            "no build details: rules with phases cannot match (fail closed)",
+            "rules: [{name: infra, phases: [PROVISIONING]}]",
+            batch("FAILED").group(g("a", "FAILED")),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::NoMatchingRule, None)],
+        )
+        .also(|d| {
+            assert_eq!(group(d, "a").failed_phase, None);
+            assert!(
+                group(d, "a").detail.contains("--builds"),
+                "{}",
+                group(d, "a").detail
+            );
+        }),
+        case(
+            "no build details: context selectors cannot match either",
+            "rules: [{name: pull, status-codes: ['*']}]",
+            batch("FAILED").group(g("a", "FAULT")),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::NoMatchingRule, None)],
+        ),
+        case(
+            "no build details: a rule on statuses alone still matches",
+            "rules: [{name: infra, phases: [PROVISIONING]}, {name: faults, statuses: [FAULT]}]",
+            batch("FAILED").group(g("a", "FAULT")),
+            retry(),
+            &[("a", V::AllowedByRule, Some("faults"))],
+        ),
+        case(
+            "retry-type and context come from the policy",
+            "context: ci/retry\nretry-type: all-builds\nrules: [{name: any}]",
+            batch("FAILED").group(g("a", "FAILED")),
+            retry(),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| {
+            assert_eq!(d.retry_type, "RETRY_ALL_BUILDS");
+            assert_eq!(d.context, "ci/retry");
+            assert_eq!(d.policy, "test.yml");
+            assert_eq!(d.commit.as_deref(), Some(SHA));
+            assert_eq!(d.batch_id, BATCH_ID);
+        }),
+    ]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Budgets
+// ---------------------------------------------------------------------------------------
+
+fn fault() -> G {
+    g("a", "FAULT").failed_in("PROVISIONING", "FAULT", &[])
+}
+
+#[test]
+fn per_batch_budget() {
+    run(vec![
+        case(
+            "first retry: attempt 1 of 2 (defaults)",
+            INFRA,
+            batch("FAILED").group(fault()),
+            retry(),
+            &[("a", V::AllowedByRule, Some("service-fault"))],
+        )
+        .also(|d| {
+            assert_eq!(d.attempt, Some(1));
+            assert_eq!(d.attempt_limit, 2);
+            assert_eq!(d.budget.per_batch.used, 0);
+            assert_eq!(d.budget.per_batch.limit, 2);
+            assert_eq!(d.budget.per_commit.limit, 3);
+            assert_eq!(d.budget.lookback_days, 14);
+            assert_eq!(d.budget.remaining, 2);
+            assert_eq!(d.budget.rule_cap, None);
+            assert_eq!(d.budget.commit_batches, 1);
+            assert!(
+                d.reason.starts_with("Retry 1/2: a faulted in PROVISIONING"),
+                "{}",
+                d.reason
+            );
+        }),
+        case(
+            "retries counted from FAILED/RETRY batch phases",
+            INFRA,
+            batch("FAILED").retries(1).group(fault()),
+            retry(),
+            &[("a", V::AllowedByRule, Some("service-fault"))],
+        )
+        .also(|d| {
+            assert_eq!(d.budget.per_batch.used, 1);
+            assert_eq!(d.attempt, Some(2));
+            assert_eq!(d.attempt_limit, 2);
+            assert_eq!(d.budget.remaining, 1);
+            assert!(d.reason.starts_with("Retry 2/2:"), "{}", d.reason);
+        }),
+        case(
+            "per-batch budget spent (phases)",
+            INFRA,
+            batch("FAILED").retries(2).group(fault()),
+            refuse(D::BatchBudgetSpent),
+            &[("a", V::AllowedByRule, Some("service-fault"))],
+        )
+        .also(|d| {
+            assert_eq!(d.budget.per_batch.used, 2);
+            assert_eq!(d.budget.per_batch.remaining, 0);
+            assert_eq!(d.budget.remaining, 0);
+            assert_eq!(d.attempt, None);
+            assert_eq!(d.attempt_limit, 2);
+            assert_eq!(
+                d.reason,
+                "Not retried: batch already retried 2 times (per-batch budget 2)"
+            );
+        }),
+        case(
+            "retries counted from prior build summaries",
+            INFRA,
+            batch("FAILED").group(fault().prior(2)),
+            refuse(D::BatchBudgetSpent),
+            &[("a", V::AllowedByRule, Some("service-fault"))],
+        )
+        .also(|d| assert_eq!(d.budget.per_batch.used, 2)),
+        case(
+            "the larger count wins: 1 retry phase, 3 prior builds",
+            "budget: {per-batch: 5, per-commit: 10}\nrules: [{name: any}]",
+            batch("FAILED")
+                .retries(1)
+                .group(g("a", "FAILED").prior(3))
+                .group(g("b", "SUCCEEDED").prior(1)),
+            retry(),
+            &[
+                ("a", V::AllowedByRule, Some("any")),
+                ("b", V::Succeeded, None),
+            ],
+        )
+        .also(|d| {
+            assert_eq!(d.budget.per_batch.used, 3);
+            assert_eq!(d.attempt, Some(4));
+            assert_eq!(d.attempt_limit, 5);
+        }),
+        case(
+            "the larger count wins: 3 retry phases, 1 prior build",
+            "budget: {per-batch: 3, per-commit: 10}\nrules: [{name: any}]",
+            batch("FAILED").retries(3).group(g("a", "FAILED").prior(1)),
+            refuse(D::BatchBudgetSpent),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| assert_eq!(d.budget.per_batch.used, 3)),
+        case(
+            "a budget is only checked once every failure is allowed",
+            INFRA,
+            batch("FAILED").retries(2).group(g("a", "FAILED")),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::NoMatchingRule, None)],
+        ),
+    ]);
+}
+
+#[test]
+fn rule_max_retries() {
+    let capped = "budget: {per-batch: 5, per-commit: 10}\nrules: [{name: capped, max-retries: 2}]";
+    run(vec![
+        case(
+            "max-retries spent: rule-budget-spent",
+            "rules: [{name: once, statuses: [FAULT], max-retries: 1}]",
+            batch("FAILED").retries(1).group(fault()),
+            refuse(D::RuleBudgetSpent),
+            &[("a", V::RuleBudgetSpent, Some("once"))],
+        )
+        .also(|d| {
+            assert_eq!(group(d, "a").verdict, "refuse");
+            assert!(group(d, "a").detail.contains("max-retries 1"), "{}", group(d, "a").detail);
+            assert!(d.reason.starts_with("Not retried: a faulted"), "{}", d.reason);
+            assert_eq!(d.attempt, None);
+        }),
+        case(
+            "max-retries left: the cap tightens the attempt limit",
+            capped,
+            batch("FAILED").retries(1).group(g("a", "FAILED")),
+            retry(),
+            &[("a", V::AllowedByRule, Some("capped"))],
+        )
+        .also(|d| {
+            assert_eq!(d.budget.rule_cap, Some(2));
+            assert_eq!(d.budget.remaining, 1);
+            assert_eq!(d.attempt, Some(2));
+            assert_eq!(d.attempt_limit, 2);
+            assert!(d.reason.starts_with("Retry 2/2:"), "{}", d.reason);
+        }),
+        case(
+            "the tightest cap of the allowing rules counts",
+            "budget: {per-batch: 5, per-commit: 10}\nrules: [{name: three, groups: [a], max-retries: 3}, {name: four, max-retries: 4}]",
+            batch("FAILED").group(g("a", "FAILED")).group(g("b", "FAILED")),
+            retry(),
+            &[("a", V::AllowedByRule, Some("three")), ("b", V::AllowedByRule, Some("four"))],
+        )
+        .also(|d| {
+            assert_eq!(d.budget.rule_cap, Some(3));
+            assert_eq!(d.attempt_limit, 3);
+        }),
+        case(
+            "one rule spent, another allowed: rule-budget-spent",
+            "rules: [{name: once, groups: [a], max-retries: 1}, {name: any}]",
+            batch("FAILED").retries(1).group(g("a", "FAILED")).group(g("b", "FAILED")),
+            refuse(D::RuleBudgetSpent),
+            &[("a", V::RuleBudgetSpent, Some("once")), ("b", V::AllowedByRule, Some("any"))],
+        ),
+        case(
+            "rule spent and another refused: failure-not-allowed",
+            "rules: [{name: once, groups: [a], max-retries: 1}, {name: no, action: refuse}]",
+            batch("FAILED").retries(1).group(g("a", "FAILED")).group(g("b", "FAILED")),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::RuleBudgetSpent, Some("once")), ("b", V::RefusedByRule, Some("no"))],
+        ),
+    ]);
+}
+
+#[test]
+fn per_commit_budget() {
+    // Two retries of this batch's commit elsewhere leave one of three.
+    let policy_body =
+        "budget: {per-batch: 3, per-commit: 3, lookback-days: 14}\nrules: [{name: any}]";
+    run(vec![
+        case(
+            "history: same project and commit within the look-back counts; others do not",
+            policy_body,
+            batch("FAILED").group(g("a", "FAILED")).history(vec![
+                hist("web:in-window", PROJECT, SHA, 2, 1),
+                hist("web:other-commit", PROJECT, OTHER_SHA, 1, 2),
+                hist("api:other-project", "api", SHA, 1, 2),
+                hist("web:too-old", PROJECT, SHA, 20, 2),
+            ]),
+            retry(),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| {
+            assert_eq!(d.budget.per_commit.used, 1);
+            assert_eq!(d.budget.commit_batches, 2);
+            assert_eq!(d.budget.per_commit.remaining, 2);
+            assert_eq!(d.attempt, Some(1));
+            assert_eq!(d.attempt_limit, 2);
+        }),
+        case(
+            "per-commit figures add this batch's retries to the history's",
+            policy_body,
+            batch("FAILED").retries(1).group(g("a", "FAILED")).history(vec![
+                hist("web:earlier", PROJECT, SHA, 3, 1),
+            ]),
+            retry(),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| {
+            assert_eq!(d.budget.per_batch.used, 1);
+            assert_eq!(d.budget.per_commit.used, 2);
+            assert_eq!(d.budget.remaining, 1);
+            assert_eq!(d.attempt, Some(2));
+            assert_eq!(d.attempt_limit, 2);
+        }),
+        case(
+            "per-commit budget spent",
+            policy_body,
+            batch("FAILED").retries(1).group(g("a", "FAILED")).history(vec![
+                hist("web:earlier", PROJECT, SHA, 3, 1),
+                hist("web:earliest", PROJECT, SHA, 13, 1),
+            ]),
+            refuse(D::CommitBudgetSpent),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| {
+            assert_eq!(d.budget.per_commit.used, 3);
+            assert_eq!(d.budget.commit_batches, 3);
+            assert_eq!(d.attempt, None);
+            assert_eq!(
+                d.reason,
+                "Not retried: commit 0123456 already retried 3 times across 3 batches of web (per-commit budget 3)"
+            );
+        }),
+        case(
+            "the look-back window is the policy's",
+            "budget: {per-batch: 3, per-commit: 3, lookback-days: 30}\nrules: [{name: any}]",
+            batch("FAILED").retries(1).group(g("a", "FAILED")).history(vec![
+                hist("web:earlier", PROJECT, SHA, 3, 1),
+                hist("web:20-days", PROJECT, SHA, 20, 1),
+            ]),
+            refuse(D::CommitBudgetSpent),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| {
+            assert_eq!(d.budget.per_commit.used, 3);
+            assert_eq!(d.budget.lookback_days, 30);
+        }),
+        case(
+            "the same batch in the history is not counted twice",
+            policy_body,
+            batch("FAILED").retries(1).group(g("a", "FAILED")).history(vec![
+                hist(BATCH_ID, PROJECT, SHA, 0, 1),
+                hist("web:earlier", PROJECT, SHA, 1, 1),
+                hist("web:earlier", PROJECT, SHA, 1, 1),
+            ]),
+            retry(),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| {
+            assert_eq!(d.budget.per_commit.used, 2);
+            assert_eq!(d.budget.commit_batches, 2);
+        }),
+        case(
+            "a history batch without a start time is counted (fail closed)",
+            policy_body,
+            batch("FAILED").retries(1).group(g("a", "FAILED")).history(vec![
+                hist("web:earlier", PROJECT, SHA, 1, 1),
+                {
+                    let mut b = hist("web:undated", PROJECT, SHA, 0, 1);
+                    b.start_time = None;
+                    b
+                },
+            ]),
+            refuse(D::CommitBudgetSpent),
+            &[("a", V::AllowedByRule, Some("any"))],
+        ),
+        case(
+            "both budgets spent: the per-batch one is reported",
+            policy_body,
+            batch("FAILED").retries(3).group(g("a", "FAILED")).history(vec![
+                hist("web:earlier", PROJECT, SHA, 1, 1),
+            ]),
+            refuse(D::BatchBudgetSpent),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| assert_eq!(d.budget.per_commit.used, 4)),
+    ]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Coverage of the codes
+// ---------------------------------------------------------------------------------------
+
+/// Every `DecisionCode` but `RetriedElsewhere` (set by the live gate) and every
+/// `VerdictCode` is produced by at least one of the cases above; the exhaustive matches
+/// make a new variant a compile error here until it is covered.
+#[test]
+fn every_code_is_covered_somewhere() {
+    fn decision_listed(c: DecisionCode) -> bool {
+        match c {
+            D::AllFailuresAllowed
+            | D::FailureNotAllowed
+            | D::RuleBudgetSpent
+            | D::BatchBudgetSpent
+            | D::CommitBudgetSpent
+            | D::ProjectNotCovered
+            | D::NoFailureFound
+            | D::UnknownBatchStatus
+            | D::BatchSucceeded
+            | D::BatchInProgress => true,
+            D::RetriedElsewhere => false,
+        }
+    }
+    fn verdict_listed(c: VerdictCode) -> bool {
+        match c {
+            V::Succeeded
+            | V::InProgress
+            | V::NotStarted
+            | V::UnknownStatus
+            | V::IgnoredFailure
+            | V::Collateral
+            | V::AllowedByRule
+            | V::RefusedByRule
+            | V::NoMatchingRule
+            | V::StoppedNotNamed
+            | V::ProjectNotCovered
+            | V::RuleBudgetSpent
+            | V::NotJudged => true,
+        }
+    }
+    let decisions = [
+        D::AllFailuresAllowed,
+        D::FailureNotAllowed,
+        D::RuleBudgetSpent,
+        D::BatchBudgetSpent,
+        D::CommitBudgetSpent,
+        D::ProjectNotCovered,
+        D::NoFailureFound,
+        D::UnknownBatchStatus,
+        D::BatchSucceeded,
+        D::BatchInProgress,
+    ];
+    assert!(decisions.iter().all(|c| decision_listed(*c)));
+    let verdicts = [
+        V::Succeeded,
+        V::InProgress,
+        V::NotStarted,
+        V::UnknownStatus,
+        V::IgnoredFailure,
+        V::Collateral,
+        V::AllowedByRule,
+        V::RefusedByRule,
+        V::NoMatchingRule,
+        V::StoppedNotNamed,
+        V::ProjectNotCovered,
+        V::RuleBudgetSpent,
+        V::NotJudged,
+    ];
+    assert!(verdicts.iter().all(|c| verdict_listed(*c)));
+
+    // One representative facts/policy pair per code, reached through `decide`.
+    let samples: Vec<(Policy, Fx)> = vec![
+        (policy(ANY), batch("FAILED").group(g("a", "FAILED"))),
+        (policy(INFRA), batch("FAILED").group(g("a", "FAILED"))),
+        (
+            policy("rules: [{name: once, max-retries: 1}]"),
+            batch("FAILED").retries(1).group(g("a", "FAILED")),
+        ),
+        (
+            policy(ANY),
+            batch("FAILED").retries(2).group(g("a", "FAILED")),
+        ),
+        (
+            policy(ANY),
+            batch("FAILED")
+                .group(g("a", "FAILED"))
+                .history(vec![hist("web:x", PROJECT, SHA, 1, 3)]),
+        ),
+        (
+            policy("rules: [{name: api, projects: [api]}]"),
+            batch("FAILED").group(g("a", "FAILED")),
+        ),
+        (policy(ANY), batch("FAILED").group(g("a", "SUCCEEDED"))),
+        (policy(ANY), batch("PENDING")),
+        (policy(ANY), batch("SUCCEEDED").group(g("a", "SUCCEEDED"))),
+        (
+            policy(ANY),
+            batch("IN_PROGRESS")
+                .group(g("d", "FAILED"))
+                .group(g("a", "IN_PROGRESS"))
+                .group(not_started("b"))
+                .group(g("c", "PENDING")),
+        ),
+        (
+            policy("rules: [{name: no, action: refuse}]"),
+            batch("FAILED")
+                .group(g("a", "FAILED"))
+                .group(g("b", "STOPPED").deps(&["a"]))
+                .group(g("c", "FAILED").ignore())
+                .group(g("d", "STOPPED")),
+        ),
+    ];
+    let mut seen_decisions = Vec::new();
+    let mut seen_verdicts = Vec::new();
+    for (p, f) in &samples {
+        let d = decide(p, &f.0);
+        seen_decisions.push(d.code);
+        seen_verdicts.extend(d.groups.iter().map(|g| g.code));
+    }
+    for c in decisions {
+        assert!(seen_decisions.contains(&c), "no sample produces {c:?}");
+    }
+    for c in verdicts {
+        assert!(seen_verdicts.contains(&c), "no sample produces {c:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Suspected bugs (ignored until fixed in src/decide.rs)
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn failed_batch_with_nothing_to_explain_it() {
+    run(vec![
+        case(
+            "no groups, no batch phases",
+            ANY,
+            batch("FAILED"),
+            refuse(D::NoFailureFound),
+            &[],
+        ),
+        case(
+            "no groups, every batch phase succeeded",
+            ANY,
+            batch("FAILED").batch_phases(vec![
+                ok("SUBMITTED"),
+                ok("DOWNLOAD_BATCHSPEC"),
+                phase("FAILED", "", &[]),
+            ]),
+            refuse(D::NoFailureFound),
+            &[],
+        ),
+    ]);
+}
+
+#[test]
+fn unjudged_groups_have_no_refusal_verdict() {
+    for status in ["IN_PROGRESS", "PENDING"] {
+        let d = decide(
+            &policy(ANY),
+            &batch(status)
+                .group(g("a", "FAILED").failed_in("BUILD", "FAILED", &[]))
+                .0,
+        );
+        let a = group(&d, "a");
+        assert!(
+            !a.detail.is_empty(),
+            "{status}: empty detail for a failed group"
+        );
+        if status == "IN_PROGRESS" {
+            assert!(
+                !a.code.is_root_failure(),
+                "{status}: a group of a running batch is shown as {:?}",
+                a.code
+            );
+        }
+    }
+}
