@@ -229,3 +229,54 @@ fn help_and_version_read_well() {
         format!("codebuild-retry-gate {}\n", env!("CARGO_PKG_VERSION"))
     );
 }
+
+/// The README's first command and its policy sketch work as copied.
+#[test]
+fn readme_examples_work_as_written() {
+    let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
+    let command = readme
+        .lines()
+        .find(|l| l.starts_with("cargo run -q -- explain "))
+        .expect("README shows the explain command");
+    let args: Vec<&str> = command
+        .trim_start_matches("cargo run -q -- ")
+        .split_whitespace()
+        .collect();
+    let r = run(gate().args(&args));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let shown = readme
+        .lines()
+        .skip_while(|l| *l != command)
+        .find(|l| l.starts_with("REFUSE") || l.starts_with("RETRY"))
+        .expect("README shows the output");
+    assert_eq!(
+        r.stdout.lines().next(),
+        Some(shown),
+        "README output is stale"
+    );
+    for line in readme
+        .lines()
+        .skip_while(|l| *l != command)
+        .skip(3)
+        .take_while(|l| !l.contains("..."))
+    {
+        if line.starts_with("```") {
+            continue;
+        }
+        assert!(
+            r.stdout.contains(line),
+            "README line not in the output: {line}"
+        );
+    }
+
+    let policy = readme
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("README has a policy sketch");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("policy.yml");
+    std::fs::write(&file, policy).unwrap();
+    let r = run(gate().arg("validate").arg(&file));
+    assert_eq!(r.code, 0, "README policy: {}", r.stderr);
+}
