@@ -251,6 +251,8 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
             .batch
             .start_time
             .map(|t| Timestamp(t.0 - i64::from(policy.budget.lookback_days) * DAY_MS));
+        // The batch itself is known: the history walk must not read it again.
+        known.insert(facts.batch.id.clone(), facts.batch.clone());
         let (builds, history) = tokio::join!(
             codebuild.builds(&build_ids),
             read_history(&codebuild, &facts.batch.project, page, &mut known, since)

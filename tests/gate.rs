@@ -1,0 +1,823 @@
+//! `gate` end to end: the real binary, driving the real aws-sdk-codebuild and octocrab clients
+//! against local fakes of CodeBuild (awsJson1_1) and GitHub (REST), reached only through
+//! AWS_ENDPOINT_URL_CODEBUILD and GITHUB_API_URL.
+
+mod common;
+mod fakes;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use fakes::{FakeCodeBuild, FakeGitHub, Fault, GitHubFault};
+use serde_json::{Value, json};
+
+const TOKEN: &str = "ghs_testtoken0123456789";
+const REPO: &str = "acme/web";
+
+struct World {
+    cb: FakeCodeBuild,
+    gh: FakeGitHub,
+    dir: tempfile::TempDir,
+}
+
+struct Outcome {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    outputs: BTreeMap<String, String>,
+    summary: String,
+}
+
+impl Outcome {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {}", self.stdout))
+    }
+}
+
+impl World {
+    async fn new() -> World {
+        World::with_github(FakeGitHub::start().await).await
+    }
+
+    async fn with_github(gh: FakeGitHub) -> World {
+        World {
+            cb: FakeCodeBuild::start().await,
+            gh,
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn example(&self, name: &str) -> String {
+        self.cb
+            .load_example(&common::root().join("examples/batches").join(name))
+    }
+
+    fn workspace(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The binary as the runner would start it: the workspace as working directory, the
+    /// runner's files, dummy AWS credentials, both endpoints from the standard variables.
+    fn command(&self, args: &[&str]) -> tokio::process::Command {
+        let mut cmd = common::gate();
+        cmd.current_dir(self.workspace())
+            .arg("gate")
+            .args(args)
+            .env("AWS_ENDPOINT_URL_CODEBUILD", self.cb.endpoint())
+            .env("AWS_ACCESS_KEY_ID", "AKIDTESTGATE")
+            .env("AWS_SECRET_ACCESS_KEY", "secret-aws-key-for-tests")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", self.workspace().join("no-aws-config"))
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                self.workspace().join("no-aws-credentials"),
+            )
+            .env("GITHUB_API_URL", self.gh.url())
+            .env("GITHUB_TOKEN", TOKEN)
+            .env("GITHUB_REPOSITORY", REPO)
+            .env("GITHUB_OUTPUT", self.workspace().join("output"))
+            .env("GITHUB_STEP_SUMMARY", self.workspace().join("summary.md"));
+        tokio::process::Command::from(cmd)
+    }
+
+    async fn gate(&self, args: &[&str]) -> Outcome {
+        self.gate_with(self.command(args)).await
+    }
+
+    async fn gate_with(&self, mut cmd: tokio::process::Command) -> Outcome {
+        let _ = std::fs::remove_file(self.workspace().join("output"));
+        let _ = std::fs::remove_file(self.workspace().join("summary.md"));
+        let out = cmd.output().await.expect("the binary runs");
+        Outcome {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            outputs: parse_outputs(&self.workspace().join("output")),
+            summary: std::fs::read_to_string(self.workspace().join("summary.md"))
+                .unwrap_or_default(),
+        }
+    }
+
+    /// CodeBuild operations in arrival order.
+    fn ops(&self) -> Vec<String> {
+        self.cb.calls().into_iter().map(|c| c.op).collect()
+    }
+}
+
+/// `name<<DELIM\nvalue\nDELIM` entries of a GITHUB_OUTPUT file.
+fn parse_outputs(path: &PathBuf) -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut out = BTreeMap::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        let (name, delimiter) = line.split_once("<<").expect("name<<DELIM");
+        let mut value = Vec::new();
+        for l in lines.by_ref() {
+            if l == delimiter {
+                break;
+            }
+            value.push(l);
+        }
+        out.insert(name.to_string(), value.join("\n"));
+    }
+    out
+}
+
+fn ops(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retry_an_infrastructure_failure_with_exactly_four_round_trips_of_calls() {
+    let w = World::new().await;
+    let id = w.example("provisioning-fault");
+    let r = w.gate(&["--batch-id", &id]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .starts_with("RETRY  Retry 1/2: linux_x86 failed in PROVISIONING"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(w.cb.retries_performed(&id), 1);
+
+    // Batch + listing together, then the failed build; nothing fetched twice.
+    let calls = w.ops();
+    assert_eq!(calls.len(), 4, "{calls:?}");
+    let mut first_two = calls[..2].to_vec();
+    first_two.sort();
+    assert_eq!(
+        first_two,
+        ops(&["BatchGetBuildBatches", "ListBuildBatchesForProject"])
+    );
+    assert_eq!(calls[2..], ops(&["BatchGetBuilds", "RetryBuildBatch"]));
+    let retry =
+        w.cb.calls()
+            .into_iter()
+            .find(|c| c.op == "RetryBuildBatch")
+            .unwrap();
+    assert_eq!(retry.body["retryType"], "RETRY_FAILED_BUILDS");
+    assert_eq!(
+        retry.body["idempotencyToken"],
+        codebuild_retry_gate::codebuild::idempotency_token(&id, 1)
+    );
+    let builds =
+        w.cb.calls()
+            .into_iter()
+            .find(|c| c.op == "BatchGetBuilds")
+            .unwrap();
+    assert_eq!(
+        builds.body["ids"].as_array().unwrap().len(),
+        1,
+        "only the failed group's build"
+    );
+
+    let statuses = w.gh.statuses();
+    assert_eq!(statuses.len(), 1);
+    let s = &statuses[0];
+    assert_eq!((s.repo.as_str(), s.state.as_str()), (REPO, "pending"));
+    assert_eq!(
+        s.sha, "b80469b84b2d451c62f746b484e61ceb95bd447e",
+        "the batch's resolvedSourceVersion"
+    );
+    assert_eq!(s.context, "codebuild/retry-gate");
+    assert_eq!(s.token.as_deref(), Some(TOKEN));
+    let description = s.description.clone().unwrap();
+    assert!(
+        description.starts_with("Retry 1/2: linux_x86"),
+        "{description}"
+    );
+    assert!(description.len() <= 140);
+    assert!(
+        s.target_url.as_deref().unwrap().starts_with("https://us-east-1.console.aws.amazon.com/codesuite/codebuild/111122223333/projects/acme%2Dapi/batch/"),
+        "no run URL known, so the batch's console page: {:?}",
+        s.target_url
+    );
+
+    assert_eq!(r.outputs["decision"], "retry");
+    assert_eq!(r.outputs["batch-id"], id);
+    assert_eq!(r.outputs["retries-used"], "0");
+    assert_eq!(r.outputs["retries-remaining"], "2");
+    assert!(r.outputs["reason"].starts_with("Retry 1/2"));
+    assert!(
+        r.summary.contains("### 🔁 codebuild-retry-gate: retried"),
+        "{}",
+        r.summary
+    );
+    assert!(
+        r.summary.contains("/build/acme%2Dapi%3A"),
+        "a link to the failed build: {}",
+        r.summary
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refuse_a_test_failure_by_rule_and_explain_it_on_the_commit() {
+    let w = World::new().await;
+    let id = w.example("test-failure");
+    let r = w.gate(&["--batch-id", &id, "--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report = r.json();
+    assert_eq!(report["decision"], "refuse");
+    assert_eq!(report["code"], "failure-not-allowed");
+    assert_eq!(report["acted"], true, "the status was posted");
+    assert_eq!(w.cb.count("RetryBuildBatch"), 0);
+    let s = &w.gh.statuses()[0];
+    assert_eq!(s.state, "failure");
+    assert_eq!(
+        s.description.as_deref(),
+        Some(
+            "Not retried: unit_tests failed in BUILD (COMMAND_EXECUTION_ERROR), refused by rule `command-failures`"
+        )
+    );
+    assert!(
+        r.stderr.contains("warning: Not retried: unit_tests"),
+        "{}",
+        r.stderr
+    );
+
+    let r = w.gate(&["--batch-id", &id, "--fail-on-refusal"]).await;
+    assert_eq!(r.code, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refuse_a_project_no_rule_covers() {
+    let w = World::new().await;
+    let id = w.example("provisioning-fault");
+    std::fs::create_dir_all(w.workspace().join(".github")).unwrap();
+    std::fs::write(
+        w.workspace().join(".github/codebuild-retry-gate.yml"),
+        "version: 1\nrules:\n  - name: web-only\n    projects: [\"acme-web\"]\n",
+    )
+    .unwrap();
+    let r = w.gate(&["--batch-id", &id]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.outputs["decision"], "refuse");
+    assert!(r.stdout.contains("[project-not-covered]"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains(".github/codebuild-retry-gate.yml"),
+        "the workspace policy was used"
+    );
+    assert!(
+        !r.stderr.contains("built-in default policy"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(w.cb.retries_performed(&id), 0);
+    assert_eq!(w.gh.statuses()[0].state, "failure");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refuse_when_the_per_batch_budget_is_spent() {
+    let w = World::new().await;
+    let id = w.example("retried-twice");
+    let r = w.gate(&["--batch-id", &id]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.outputs["decision"], "refuse");
+    assert_eq!(r.outputs["retries-used"], "2");
+    assert_eq!(r.outputs["retries-remaining"], "0");
+    assert_eq!(
+        w.gh.statuses()[0].description.as_deref(),
+        Some("Not retried: batch already retried 2 times (per-batch budget 2)")
+    );
+    assert_eq!(w.cb.count("RetryBuildBatch"), 0);
+    assert!(
+        r.stderr.contains("using the built-in default policy"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// A batch like `provisioning-fault`'s, with another id, commit, start time and retries.
+fn sibling(template: &Value, n: usize, commit: &str, start: f64, retries: usize) -> Value {
+    let mut b = template.clone();
+    let id = format!("acme-api:{n:08x}-0000-4000-8000-000000000000");
+    b["id"] = json!(id);
+    b["arn"] = json!(format!(
+        "arn:aws:codebuild:us-east-1:111122223333:build-batch/{id}"
+    ));
+    b["resolvedSourceVersion"] = json!(commit);
+    b["startTime"] = json!(start);
+    let mut phases =
+        vec![json!({"phaseType": "SUBMITTED", "phaseStatus": "SUCCEEDED", "startTime": start})];
+    for _ in 0..retries {
+        phases
+            .push(json!({"phaseType": "IN_PROGRESS", "phaseStatus": "FAILED", "startTime": start}));
+        phases.push(json!({"phaseType": "FAILED", "phaseStatus": "RETRY", "startTime": start}));
+    }
+    phases.push(json!({"phaseType": "SUCCEEDED", "startTime": start + 60.0}));
+    b["phases"] = json!(phases);
+    b["buildBatchStatus"] = json!("SUCCEEDED");
+    b
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refuse_when_the_per_commit_budget_is_spent_across_pages_of_history() {
+    let w = World::new().await;
+    let id = w.example("provisioning-fault");
+    let main = w.cb.batch(&id);
+    let commit = main["resolvedSourceVersion"].as_str().unwrap().to_string();
+    let start = main["startTime"].as_f64().unwrap();
+    // 250 older batches, newest first 10 minutes apart: other commits in between, and three
+    // retries on this commit spread over the first, second and third pages.
+    for n in 0..250 {
+        let (c, retries) = match n {
+            5 | 140 | 230 => (commit.as_str(), 1),
+            _ => ("0000000000000000000000000000000000000000", n % 2),
+        };
+        w.cb.add_batch(sibling(
+            &main,
+            n + 1,
+            c,
+            start - 600.0 * (n as f64 + 1.0),
+            retries,
+        ));
+    }
+    let r = w.gate(&["--batch-id", &id, "--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report = r.json();
+    assert_eq!(report["code"], "commit-budget-spent", "{report}");
+    assert_eq!(report["budget"]["per_commit"]["used"], 3);
+    assert_eq!(report["budget"]["commit_batches"], 4);
+    assert_eq!(
+        w.cb.count("ListBuildBatchesForProject"),
+        3,
+        "three pages of 100"
+    );
+    // The batch itself, then each page's batches once (the batch itself is not read again).
+    let read: Vec<usize> =
+        w.cb.calls()
+            .iter()
+            .filter(|c| c.op == "BatchGetBuildBatches")
+            .map(|c| c.body["ids"].as_array().unwrap().len())
+            .collect();
+    assert_eq!(read, vec![1, 99, 100, 51]);
+    assert_eq!(w.cb.count("RetryBuildBatch"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn history_stops_at_the_lookback() {
+    let w = World::new().await;
+    let id = w.example("provisioning-fault");
+    let main = w.cb.batch(&id);
+    let commit = main["resolvedSourceVersion"].as_str().unwrap().to_string();
+    let start = main["startTime"].as_f64().unwrap();
+    // One retry on this commit a day ago, then 300 batches older than 14 days.
+    w.cb.add_batch(sibling(&main, 1, &commit, start - 86_400.0, 1));
+    for n in 2..302 {
+        w.cb.add_batch(sibling(
+            &main,
+            n,
+            &commit,
+            start - 86_400.0 * 20.0 - n as f64,
+            1,
+        ));
+    }
+    let r = w
+        .gate(&["--batch-id", &id, "--format", "json", "--dry-run"])
+        .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report = r.json();
+    assert_eq!(
+        report["decision"], "retry",
+        "old batches do not count: {report}"
+    );
+    assert_eq!(report["budget"]["per_commit"]["used"], 1);
+    assert_eq!(
+        w.cb.count("ListBuildBatchesForProject"),
+        1,
+        "the first page already passes the look-back"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn collateral_stopped_groups_do_not_block_a_retry() {
+    let w = World::new().await;
+    let id = w.example("collateral-stopped");
+    let r = w.gate(&["--batch-id", &id, "--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report = r.json();
+    assert_eq!(report["decision"], "retry");
+    let codes: Vec<(&str, &str)> = report["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["group"].as_str().unwrap(), g["code"].as_str().unwrap()))
+        .collect();
+    assert!(codes.contains(&("test", "collateral")), "{codes:?}");
+    assert!(
+        codes.contains(&("deploy_staging", "collateral")),
+        "{codes:?}"
+    );
+    assert!(codes.contains(&("lint", "ignored-failure")), "{codes:?}");
+    assert_eq!(w.cb.retries_performed(&id), 1);
+    let builds =
+        w.cb.calls()
+            .into_iter()
+            .find(|c| c.op == "BatchGetBuilds")
+            .unwrap();
+    assert_eq!(
+        builds.body["ids"].as_array().unwrap().len(),
+        3,
+        "build, test and deploy_staging (not the ignored lint): {}",
+        builds.body
+    );
+}
+
+fn write_event(w: &World, payload: Value) -> PathBuf {
+    let path = w.workspace().join("event.json");
+    std::fs::write(&path, payload.to_string()).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_status_event_names_the_batch_and_the_commit() {
+    let w = World::new().await;
+    let id = w.example("provisioning-fault");
+    let sha = "1111111111111111111111111111111111111111";
+    let event = write_event(
+        &w,
+        json!({
+            "sha": sha,
+            "state": "failure",
+            "context": "AWS CodeBuild us-east-1 (acme-api)",
+            "target_url": format!(
+                "https://us-east-1.console.aws.amazon.com/codesuite/codebuild/111122223333/projects/acme-api/batch/{}?region=us-east-1",
+                id.replace(':', "%3A")
+            ),
+            "repository": {"full_name": "acme/api"},
+        }),
+    );
+    let mut cmd = w.command(&[]);
+    cmd.env("GITHUB_EVENT_NAME", "status")
+        .env("GITHUB_EVENT_PATH", &event)
+        .env("GITHUB_SHA", "2222222222222222222222222222222222222222")
+        .env("GITHUB_SERVER_URL", "https://github.com")
+        .env("GITHUB_RUN_ID", "987654321");
+    let r = w.gate_with(cmd).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.outputs["batch-id"], id);
+    assert_eq!(w.cb.retries_performed(&id), 1);
+    let s = &w.gh.statuses()[0];
+    assert_eq!(s.sha, sha, "the payload's sha, never GITHUB_SHA");
+    assert_eq!(s.repo, REPO, "GITHUB_REPOSITORY wins over the payload");
+    assert_eq!(
+        s.target_url.as_deref(),
+        Some("https://github.com/acme/web/actions/runs/987654321")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_status_event_for_one_member_build_is_resolved_to_its_batch() {
+    let w = World::new().await;
+    let id = w.example("provisioning-fault");
+    let batch = w.cb.batch(&id);
+    let build_arn = batch["buildGroups"][1]["currentBuildSummary"]["arn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let build_id = build_arn.split_once(":build/").unwrap().1.to_string();
+    let event = write_event(
+        &w,
+        json!({
+            "sha": batch["resolvedSourceVersion"],
+            "state": "failure",
+            "context": "AWS CodeBuild us-east-1 (acme-api)",
+            "target_url": format!(
+                "https://us-east-1.console.aws.amazon.com/codesuite/codebuild/projects/acme-api/build/{}/?region=us-east-1",
+                build_id.replace(':', "%3A")
+            ),
+        }),
+    );
+    let mut cmd = w.command(&["--dry-run"]);
+    cmd.env("GITHUB_EVENT_NAME", "status")
+        .env("GITHUB_EVENT_PATH", &event);
+    let r = w.gate_with(cmd).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.outputs["batch-id"], id);
+    let first = &w.cb.calls()[0];
+    assert_eq!(first.op, "BatchGetBuilds");
+    assert_eq!(first.body["ids"], json!([build_id]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_gates_own_status_event_is_ignored() {
+    let w = World::new().await;
+    let event = write_event(
+        &w,
+        json!({"sha": "1111111111111111111111111111111111111111", "state": "pending",
+               "context": "codebuild/retry-gate", "target_url": "https://github.com/acme/web/actions/runs/1"}),
+    );
+    let mut cmd = w.command(&[]);
+    cmd.env("GITHUB_EVENT_NAME", "status")
+        .env("GITHUB_EVENT_PATH", &event);
+    let r = w.gate_with(cmd).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("posted by the gate itself"),
+        "{}",
+        r.stderr
+    );
+    assert!(w.cb.calls().is_empty());
+    assert!(w.gh.calls().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dry_run_decides_and_reports_but_changes_nothing() {
+    let w = World::new().await;
+    let id = w.example("provisioning-fault");
+    let mut cmd = w.command(&["--batch-id", &id, "--dry-run", "--format", "json"]);
+    cmd.env_remove("GITHUB_TOKEN");
+    let r = w.gate_with(cmd).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report = r.json();
+    assert_eq!(report["decision"], "retry");
+    assert_eq!(report["acted"], false);
+    assert_eq!(w.cb.count("RetryBuildBatch"), 0);
+    assert!(w.gh.calls().is_empty());
+    assert_eq!(r.outputs["decision"], "retry");
+    assert!(r.summary.contains("would retry (dry run)"), "{}", r.summary);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pass_and_wait_post_their_status_without_reading_more() {
+    let w = World::new().await;
+    let passed = w.example("succeeded-after-retry");
+    let running = w.example("in-progress");
+    let r = w.gate(&["--batch-id", &passed]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.outputs["decision"], "pass");
+    let r = w.gate(&["--batch-id", &running]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.outputs["decision"], "wait");
+    let states: Vec<String> = w.gh.statuses().into_iter().map(|s| s.state).collect();
+    assert_eq!(states, ["success", "pending"]);
+    assert_eq!(w.cb.count("BatchGetBuilds"), 0);
+    assert_eq!(w.cb.count("RetryBuildBatch"), 0);
+    assert_eq!(
+        w.cb.count("BatchGetBuildBatches"),
+        2,
+        "one read per run, no history read"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn throttling_is_retried_by_the_sdk_then_succeeds() {
+    let w = World::new().await;
+    let id = w.example("provisioning-fault");
+    w.cb.inject("BatchGetBuildBatches", Fault::Throttle, 2);
+    let r = w.gate(&["--batch-id", &id]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(w.cb.count("BatchGetBuildBatches"), 3);
+    assert_eq!(w.cb.retries_performed(&id), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_github_502_is_retried_then_the_status_is_posted() {
+    let w = World::new().await;
+    let id = w.example("test-failure");
+    w.gh.inject(GitHubFault::Status(502), 1);
+    let r = w.gate(&["--batch-id", &id]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(w.gh.count_posts(), 2);
+    assert_eq!(w.gh.statuses().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn github_down_after_a_retry_exits_3_and_a_rerun_waits() {
+    let w = World::new().await;
+    let id = w.example("provisioning-fault");
+    w.gh.inject(GitHubFault::Status(502), 100);
+    let r = w.gate(&["--batch-id", &id]).await;
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("the batch WAS retried (attempt 1/2)"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("GitHub create commit status failed (HTTP 502)"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(w.gh.count_posts(), 4, "bounded: four attempts");
+    assert_eq!(
+        r.outputs["decision"], "retry",
+        "outputs are written even so"
+    );
+    assert_eq!(w.cb.retries_performed(&id), 1);
+
+    // The re-run: GitHub is back, the batch is running its retry.
+    w.gh.inject(GitHubFault::Status(502), 0);
+    let gh = FakeGitHub::start().await;
+    let mut cmd = w.command(&["--batch-id", &id]);
+    cmd.env("GITHUB_API_URL", gh.url());
+    let r = w.gate_with(cmd).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.outputs["decision"], "wait");
+    assert_eq!(w.cb.retries_performed(&id), 1, "never a second retry");
+    assert_eq!(gh.statuses()[0].state, "pending");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_gates_at_once_cause_exactly_one_retry() {
+    let w = World::new().await;
+    let id = w.example("provisioning-fault");
+    let args = ["--batch-id", id.as_str()];
+    let (a, b) = tokio::join!(w.gate(&args), w.gate(&args));
+    for r in [&a, &b] {
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    assert_eq!(w.cb.retries_performed(&id), 1);
+    let tokens: Vec<Value> =
+        w.cb.calls()
+            .into_iter()
+            .filter(|c| c.op == "RetryBuildBatch")
+            .map(|c| c.body["idempotencyToken"].clone())
+            .collect();
+    assert!(
+        !tokens.is_empty() && tokens.iter().all(|t| *t == tokens[0]),
+        "{tokens:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_retried_by_someone_else_meanwhile_is_wait_not_an_error() {
+    let w = World::new().await;
+    let id = w.example("provisioning-fault");
+    w.cb.inject("RetryBuildBatch", Fault::RetriedByHandFirst, 1);
+    let r = w.gate(&["--batch-id", &id, "--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report = r.json();
+    assert_eq!(report["decision"], "wait");
+    assert_eq!(report["code"], "retried-elsewhere");
+    assert_eq!(w.cb.retries_performed(&id), 1, "the person's retry only");
+    let calls = w.ops();
+    assert_eq!(
+        calls[calls.len() - 2..],
+        ops(&["RetryBuildBatch", "BatchGetBuildBatches"])
+    );
+    assert_eq!(w.gh.statuses()[0].state, "pending");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_long_reason_is_cut_to_140_characters_that_keep_the_why() {
+    let w = World::new().await;
+    let id = w.example("test-failure");
+    let long_group = format!("unit_tests_{}", "x".repeat(120));
+    w.cb.update_batch(&id, |b| {
+        for g in b["buildGroups"].as_array_mut().unwrap() {
+            if g["identifier"] == "unit_tests" {
+                g["identifier"] = json!(long_group);
+            }
+        }
+    });
+    let r = w.gate(&["--batch-id", &id]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = &w.gh.statuses()[0];
+    let d = s.description.clone().unwrap();
+    assert!(d.len() <= 140, "{} > 140: {d}", d.len());
+    assert!(d.starts_with("Not retried: unit_tests_xxx"), "{d}");
+    assert!(
+        d.ends_with("BUILD COMMAND_EXECUTION_ERROR; refused by command-failures"),
+        "{d}"
+    );
+    assert!(
+        r.outputs["reason"].len() > 140,
+        "the output keeps the whole reason"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn github_enterprise_server_paths_work() {
+    let w = World::with_github(FakeGitHub::start_with_prefix("/api/v3").await).await;
+    let id = w.example("test-failure");
+    let r = w.gate(&["--batch-id", &id]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        w.gh.calls()[0]
+            .path
+            .starts_with("/api/v3/repos/acme/web/statuses/")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_newest_batch_of_a_project_for_a_commit() {
+    let w = World::new().await;
+    let id = w.example("commit-budget-spent");
+    let sha = w.cb.batch(&id)["resolvedSourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = w
+        .gate(&[
+            "--project",
+            "billing-worker",
+            "--sha",
+            &sha,
+            "--format",
+            "json",
+        ])
+        .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report = r.json();
+    assert_eq!(report["batch_id"], id);
+    assert_eq!(report["code"], "commit-budget-spent");
+    assert_eq!(
+        w.cb.count("ListBuildBatchesForProject"),
+        1,
+        "the listing is read once"
+    );
+    assert_eq!(
+        w.cb.count("BatchGetBuildBatches"),
+        1,
+        "its batches are read once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_inputs_fail_before_anything_is_called() {
+    let w = World::new().await;
+    let r = w.gate(&["--batch-id", "not a batch id"]).await;
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("is not a batch id"), "{}", r.stderr);
+
+    let r = w
+        .gate(&[
+            "--batch-id",
+            "acme-api:00000000-0000-0000-0000-000000000000",
+        ])
+        .await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("was not found in CodeBuild"),
+        "{}",
+        r.stderr
+    );
+
+    let mut cmd = w.command(&[
+        "--batch-id",
+        "acme-api:00000000-0000-0000-0000-000000000000",
+    ]);
+    cmd.env_remove("GITHUB_TOKEN");
+    let r = w.gate_with(cmd).await;
+    assert_eq!(r.code, 3);
+    assert!(r.stderr.contains("no GitHub token"), "{}", r.stderr);
+
+    let r = w
+        .gate(&["--batch-id", "acme-api:1", "--policy", "missing.yml"])
+        .await;
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("missing.yml:1:1: error[unreadable-file]"),
+        "{}",
+        r.stderr
+    );
+
+    let r = w.gate(&[]).await;
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("no batch to judge"), "{}", r.stderr);
+    let mut reached = w.ops();
+    reached.sort();
+    assert_eq!(
+        reached,
+        ops(&["BatchGetBuildBatches", "ListBuildBatchesForProject"]),
+        "only the not-found lookup (batch and listing together) reached CodeBuild"
+    );
+    assert!(w.gh.calls().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn action_inputs_are_read_as_the_runner_passes_them() {
+    let w = World::new().await;
+    let id = w.example("provisioning-fault");
+    let mut cmd = w.command(&[]);
+    cmd.env_remove("GITHUB_TOKEN")
+        .env("INPUT_BATCH-ID", &id)
+        .env("INPUT_GITHUB-TOKEN", TOKEN)
+        .env("INPUT_DRY-RUN", "true")
+        .env("INPUT_FAIL-ON-REFUSAL", "false")
+        .env("INPUT_PROJECT", "")
+        .env("INPUT_POLICY", "");
+    let r = w.gate_with(cmd).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.outputs["decision"], "retry");
+    assert_eq!(
+        w.cb.count("RetryBuildBatch"),
+        0,
+        "dry-run from INPUT_DRY-RUN"
+    );
+
+    let mut cmd = w.command(&[]);
+    cmd.env("INPUT_BATCH-ID", &id)
+        .env("INPUT_DRY-RUN", "perhaps");
+    let r = w.gate_with(cmd).await;
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("input `dry-run` is `perhaps`"),
+        "{}",
+        r.stderr
+    );
+}
