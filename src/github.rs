@@ -2,14 +2,14 @@
 //!
 //! The base URL comes from `GITHUB_API_URL` (GitHub Enterprise Server's `/api/v3` works the
 //! same way). 5xx, 429 and secondary rate limits (403 with `retry-after`) are retried with
-//! backoff, a bounded number of times. The token is a [`Token`]: it never prints.
+//! backoff, a bounded number of times (octocrab's own retry layer is not compiled in: it
+//! resends at once and ignores `retry-after`). The token is a [`Token`]: it never prints.
 
 use std::fmt;
 use std::time::Duration;
 
 use octocrab::Octocrab;
 use octocrab::models::StatusState;
-use octocrab::service::middleware::retry::RetryConfig;
 use thiserror::Error;
 
 /// Attempts per GitHub call (the first one included).
@@ -133,8 +133,6 @@ impl GitHub {
             .base_uri(api_url.trim_end_matches('/'))
             .map_err(|_| bad(format!("GITHUB_API_URL `{api_url}` is not a URL")))?
             .personal_token(token.expose().to_string())
-            // Retries are ours: with backoff, and honouring retry-after.
-            .add_retry_config(RetryConfig::None)
             .set_connect_timeout(Some(Duration::from_secs(3)))
             .set_read_timeout(Some(Duration::from_secs(10)))
             .build()

@@ -20,12 +20,16 @@ fn gate(
         err,
         verbose: config.verbose,
         in_actions: config.in_actions,
+        started: std::time::Instant::now(),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| RunError::Runtime(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(run(config, out, &mut log))
+    let result = runtime.block_on(run(config, out, &mut log));
+    // Idle pooled connections need no goodbye: do not wait for them on the way out.
+    runtime.shutdown_background();
+    result
 }
 
 fn main() -> ExitCode {

@@ -153,6 +153,8 @@ pub struct Log<'a> {
     pub err: &'a mut dyn Write,
     pub verbose: bool,
     pub in_actions: bool,
+    /// When the run started, for the timings of debug lines.
+    pub started: std::time::Instant,
 }
 
 impl Log<'_> {
@@ -179,7 +181,10 @@ impl Log<'_> {
             let line = if self.in_actions {
                 actions::command("debug", &[], message)
             } else {
-                format!("debug: {message}")
+                format!(
+                    "debug: [{:>4} ms] {message}",
+                    self.started.elapsed().as_millis()
+                )
             };
             let _ = writeln!(self.err, "{line}");
         }
@@ -204,7 +209,15 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
         return Ok(exit::OK);
     }
 
+    log.debug(&format!("policy: {}", policy.source));
+    // The GitHub client (its TLS roots take a few ms to load) is built while CodeBuild is read.
+    let github = (!config.dry_run).then(|| {
+        let url = config.api_url.clone();
+        let token = config.token.clone().unwrap_or_else(|| Token::new(""));
+        tokio::task::spawn_blocking(move || GitHub::new(&url, &token))
+    });
     let codebuild = CodeBuild::from_env().await;
+    log.debug("CodeBuild client ready");
     let mut known: BTreeMap<String, Batch> = BTreeMap::new();
     let (id, first_page) = resolve_batch(&config, &codebuild, &mut known, log).await?;
     log.debug(&format!("judging batch {id}"));
@@ -233,6 +246,12 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
         }
     };
 
+    log.debug(&format!("read batch {} ({:?})", batch.id, batch.status));
+    let target = if config.dry_run {
+        None
+    } else {
+        Some(status_target(&config, &batch)?)
+    };
     let mut facts = Facts {
         batch,
         ..Facts::default()
@@ -261,6 +280,11 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
             facts.builds.insert(build.id.clone(), build);
         }
         history.map_err(aws)?;
+        log.debug(&format!(
+            "read {} failed build(s) and {} history batch(es)",
+            facts.builds.len(),
+            known.len() - 1
+        ));
         let current = facts.batch.id.clone();
         facts.history = known.into_values().filter(|b| b.id != current).collect();
     }
@@ -286,7 +310,10 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
                 "{e}. The retry may not have happened; running the gate again is safe (it sends the same idempotency token)"
             ))
         })? {
-            RetryResult::Retried(_) => acted = true,
+            RetryResult::Retried(_) => {
+                log.debug("RetryBuildBatch done");
+                acted = true;
+            }
             RetryResult::NotRetryable(why) => {
                 let ids = [facts.batch.id.clone()];
                 let now = codebuild.batches(&ids).await.map_err(aws)?;
@@ -312,9 +339,22 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
         .or_else(|| render::links::batch_url(facts.batch.arn.as_deref()?, &facts.batch.id));
     let status = render::status::render(&decision, target_url);
     let mut status_error = None;
-    if !config.dry_run {
-        match post_status(&config, &facts.batch, &status).await {
-            Ok(()) => acted = true,
+    if let (Some(github), Some(target)) = (github, target) {
+        let posted = match github.await {
+            Ok(Ok(github)) => github
+                .post_status(&target.repo, &target.sha, &status)
+                .await
+                .map_err(|e| RunError::Runtime(e.to_string())),
+            Ok(Err(e)) => Err(RunError::Runtime(e.to_string())),
+            Err(e) => Err(RunError::Runtime(format!(
+                "the GitHub client could not be built: {e}"
+            ))),
+        };
+        match posted {
+            Ok(()) => {
+                log.debug("commit status posted");
+                acted = true;
+            }
             Err(e) => status_error = Some(e),
         }
     }
@@ -488,23 +528,19 @@ fn retried_elsewhere(decision: &mut Decision) {
     decision.reason = "Batch was retried by someone else; waiting for it".to_string();
 }
 
-async fn post_status(
-    config: &Config,
-    batch: &Batch,
-    status: &crate::github::CommitStatus,
-) -> Result<(), RunError> {
+/// Where the commit status goes.
+struct StatusTarget {
+    repo: Repo,
+    sha: String,
+}
+
+/// The repository and commit of the status, checked before anything is changed.
+fn status_target(config: &Config, batch: &Batch) -> Result<StatusTarget, RunError> {
+    let event = config.event.as_ref();
     let repo_text = config
         .repository
         .clone()
-        .or_else(|| {
-            config
-                .event
-                .as_ref()?
-                .repository
-                .as_ref()?
-                .full_name
-                .clone()
-        })
+        .or_else(|| event?.repository.as_ref()?.full_name.clone())
         .or_else(|| batch.github_repository())
         .ok_or_else(|| {
             RunError::Input("no repository: set --repository or GITHUB_REPOSITORY".into())
@@ -518,7 +554,7 @@ async fn post_status(
     let sha = config
         .sha
         .clone()
-        .or_else(|| config.event.as_ref()?.sha.clone())
+        .or_else(|| event?.sha.clone())
         .or_else(|| batch.resolved_source_version.clone())
         .ok_or_else(|| {
             RunError::Input(
@@ -531,16 +567,7 @@ async fn post_status(
             render::clean(&sha, 80)
         )));
     }
-    let token = config
-        .token
-        .as_ref()
-        .ok_or_else(|| RunError::Runtime("no GitHub token".into()))?;
-    let github =
-        GitHub::new(&config.api_url, token).map_err(|e| RunError::Runtime(e.to_string()))?;
-    github
-        .post_status(&repo, &sha, status)
-        .await
-        .map_err(|e| RunError::Runtime(e.to_string()))
+    Ok(StatusTarget { repo, sha })
 }
 
 fn write_reports(config: &Config, decision: &Decision, acted: bool, log: &mut Log<'_>) {
