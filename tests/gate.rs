@@ -821,3 +821,80 @@ async fn action_inputs_are_read_as_the_runner_passes_them() {
         r.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_secondary_rate_limit_is_waited_out_as_github_asks() {
+    let w = World::new().await;
+    let id = w.example("test-failure");
+    w.gh.inject(GitHubFault::SecondaryRateLimit { retry_after_secs: 1 }, 1);
+    let r = w.gate(&["--batch-id", &id]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(w.gh.count_posts(), 2);
+    assert_eq!(w.gh.statuses().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_github_credentials_are_not_retried_and_exit_3() {
+    let w = World::new().await;
+    let id = w.example("test-failure");
+    w.gh.inject(GitHubFault::Unauthorized, 10);
+    let r = w.gate(&["--batch-id", &id]).await;
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("GitHub create commit status failed (HTTP 401): Bad credentials"), "{}", r.stderr);
+    assert_eq!(w.gh.count_posts(), 1, "a 401 is final");
+    assert!(!r.stderr.contains(TOKEN), "the token never prints");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn github_unreachable_after_a_retry_exits_3_and_says_the_retry_happened() {
+    let w = World::new().await;
+    let id = w.example("provisioning-fault");
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    };
+    let mut cmd = w.command(&["--batch-id", &id]);
+    cmd.env("GITHUB_API_URL", &closed);
+    let r = w.gate_with(cmd).await;
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("the batch WAS retried (attempt 1/2)"), "{}", r.stderr);
+    assert!(r.stderr.contains("(after 4 attempts)"), "{}", r.stderr);
+    assert_eq!(w.cb.retries_performed(&id), 1);
+
+    let r = w.gate(&["--batch-id", &id]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.outputs["decision"], "wait");
+    assert_eq!(w.cb.retries_performed(&id), 1, "the re-run converges without a second retry");
+    assert_eq!(w.gh.statuses()[0].state, "pending");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_summary_stays_small_for_a_huge_batch_with_hostile_text() {
+    let w = World::new().await;
+    let id = w.example("provisioning-fault");
+    let message = format!("line one\n::error::injected | `code` <b>html</b> {}", "x".repeat(100_000));
+    w.cb.update_batch(&id, |b| {
+        let template = b["buildGroups"][1].clone();
+        let groups = b["buildGroups"].as_array_mut().unwrap();
+        for n in 0..1000 {
+            let mut g = template.clone();
+            g["identifier"] = json!(format!("group_{n}_{}", "|".repeat(50)));
+            groups.push(g);
+        }
+    });
+    let batch = w.cb.batch(&id);
+    let arn = batch["buildGroups"][1]["currentBuildSummary"]["arn"].as_str().unwrap().to_string();
+    let build_id = arn.split_once(":build/").unwrap().1.to_string();
+    let mut build = w.cb.build(&build_id).unwrap();
+    build["phases"][2]["contexts"] = json!([{"statusCode": "BUILD_CONTAINER_UNABLE_TO_PULL_IMAGE", "message": message}]);
+    w.cb.add_build(build);
+    let r = w.gate(&["--batch-id", &id, "--dry-run"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.summary.len() < 200 * 1024, "summary is {} bytes", r.summary.len());
+    assert!(r.summary.contains("more groups not shown"));
+    assert!(!r.summary.contains("\n::error::"), "no workflow command at a line start");
+    assert!(!r.summary.contains("<b>"), "HTML is escaped");
+    for line in r.summary.lines().filter(|l| l.starts_with("| group_")) {
+        assert_eq!(line.matches(" | ").count(), 5, "six cells, no broken table: {line}");
+    }
+}
