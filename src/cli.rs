@@ -117,6 +117,9 @@ pub struct GateArgs {
     /// Output format on stdout
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Seconds to wait for each attempt of an AWS or GitHub call (1-120) [input: timeout]
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=120))]
+    pub timeout: Option<u64>,
     /// Say what the gate does, step by step, on stderr [env: RUNNER_DEBUG=1]
     #[arg(long, short)]
     pub verbose: bool,

@@ -90,13 +90,14 @@ pub struct CodeBuild {
 }
 
 impl CodeBuild {
-    /// A client from the standard AWS configuration chain, with explicit timeouts.
-    pub async fn from_env() -> CodeBuild {
+    /// A client from the standard AWS configuration chain. `timeout` bounds each attempt of
+    /// a call; a call with its retries is bounded by four times that.
+    pub async fn from_env(timeout: Duration) -> CodeBuild {
         let timeouts = TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(3))
-            .read_timeout(Duration::from_secs(10))
-            .operation_attempt_timeout(Duration::from_secs(10))
-            .operation_timeout(Duration::from_secs(30))
+            .connect_timeout(timeout.min(Duration::from_secs(3)))
+            .read_timeout(timeout)
+            .operation_attempt_timeout(timeout)
+            .operation_timeout(timeout * 4)
             .build();
         let config = aws_config::defaults(BehaviorVersion::latest())
             .timeout_config(timeouts)

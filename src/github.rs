@@ -16,7 +16,6 @@ use thiserror::Error;
 pub const MAX_ATTEMPTS: u32 = 4;
 /// The longest `retry-after` the gate is willing to wait for.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// A GitHub token. `Debug` and `Display` print `***`; only [`Token::expose`] gives the text.
 #[derive(Clone, PartialEq, Eq)]
@@ -119,11 +118,13 @@ pub struct GitHubError {
 
 pub struct GitHub {
     crab: Octocrab,
+    /// Bound on each attempt of a call.
+    timeout: Duration,
 }
 
 impl GitHub {
     /// A client for `api_url` (e.g. `https://api.github.com` or `https://HOST/api/v3`).
-    pub fn new(api_url: &str, token: &Token) -> Result<GitHub, GitHubError> {
+    pub fn new(api_url: &str, token: &Token, timeout: Duration) -> Result<GitHub, GitHubError> {
         let bad = |detail: String| GitHubError {
             call: "client setup",
             status: None,
@@ -133,11 +134,11 @@ impl GitHub {
             .base_uri(api_url.trim_end_matches('/'))
             .map_err(|_| bad(format!("GITHUB_API_URL `{api_url}` is not a URL")))?
             .personal_token(token.expose().to_string())
-            .set_connect_timeout(Some(Duration::from_secs(3)))
-            .set_read_timeout(Some(Duration::from_secs(10)))
+            .set_connect_timeout(Some(timeout.min(Duration::from_secs(3))))
+            .set_read_timeout(Some(timeout))
             .build()
             .map_err(|e| bad(e.to_string()))?;
-        Ok(GitHub { crab })
+        Ok(GitHub { crab, timeout })
     }
 
     /// Posts a commit status, retrying what is worth retrying.
@@ -152,7 +153,7 @@ impl GitHub {
             State::Success => StatusState::Success,
             State::Failure => StatusState::Failure,
         };
-        with_retries("create commit status", || async {
+        with_retries("create commit status", self.timeout, || async {
             let handler = self.crab.repos(&repo.owner, &repo.name);
             let mut request = handler
                 .create_status(sha.to_string(), state)
@@ -173,7 +174,7 @@ impl GitHub {
         path: &str,
         git_ref: &str,
     ) -> Result<Option<Vec<u8>>, GitHubError> {
-        let result = with_retries("get repository content", || async {
+        let result = with_retries("get repository content", self.timeout, || async {
             self.crab
                 .repos(&repo.owner, &repo.name)
                 .get_content()
@@ -204,7 +205,7 @@ impl GitHub {
 
     /// The repository's default branch.
     pub async fn default_branch(&self, repo: &Repo) -> Result<String, GitHubError> {
-        let found = with_retries("get repository", || async {
+        let found = with_retries("get repository", self.timeout, || async {
             self.crab.repos(&repo.owner, &repo.name).get().await
         })
         .await?;
@@ -217,21 +218,25 @@ impl GitHub {
 }
 
 /// Runs `call` up to [`MAX_ATTEMPTS`] times while its failure is worth retrying.
-async fn with_retries<T, F, Fut>(name: &'static str, mut call: F) -> Result<T, GitHubError>
+async fn with_retries<T, F, Fut>(
+    name: &'static str,
+    timeout: Duration,
+    mut call: F,
+) -> Result<T, GitHubError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, octocrab::Error>>,
 {
     let mut attempt = 1;
     loop {
-        let outcome = match tokio::time::timeout(ATTEMPT_TIMEOUT, call()).await {
+        let outcome = match tokio::time::timeout(timeout, call()).await {
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(e)) => classify(name, &e),
             Err(_) => Failure {
                 error: GitHubError {
                     call: name,
                     status: None,
-                    detail: format!("no answer within {} s", ATTEMPT_TIMEOUT.as_secs()),
+                    detail: format!("no answer within {} s", timeout.as_secs_f64()),
                 },
                 retry_after: Some(None),
             },

@@ -25,6 +25,8 @@ use crate::render;
 
 /// Where the repository's own policy lives, relative to the workspace.
 pub const DEFAULT_POLICY_PATH: &str = ".github/codebuild-retry-gate.yml";
+/// Seconds per attempt of an AWS or GitHub call, unless `--timeout` says otherwise.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 10;
 /// Event payloads larger than this are refused (GitHub's are a few KiB).
 const MAX_EVENT_BYTES: u64 = 4 * 1024 * 1024;
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -42,6 +44,8 @@ pub struct Config {
     pub fail_on_refusal: bool,
     pub format: Format,
     pub verbose: bool,
+    /// Bound on each attempt of an AWS or GitHub call.
+    pub timeout: std::time::Duration,
     /// A `status` event from `GITHUB_EVENT_PATH`.
     pub event: Option<StatusEvent>,
     pub api_url: String,
@@ -125,6 +129,20 @@ impl Config {
             fail_on_refusal: flag("fail-on-refusal", args.fail_on_refusal)?,
             format: args.format,
             verbose: args.verbose || env("RUNNER_DEBUG").as_deref() == Some("1"),
+            timeout: std::time::Duration::from_secs(match (args.timeout, input("timeout")) {
+                (Some(t), _) => t,
+                (None, Some(text)) => text
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|t| (1..=120).contains(t))
+                    .ok_or_else(|| {
+                        RunError::Input(format!(
+                            "input `timeout` is `{}`; expected 1 to 120 seconds",
+                            render::clean(&text, 40)
+                        ))
+                    })?,
+                (None, None) => DEFAULT_TIMEOUT_SECS,
+            }),
             event,
             api_url: set(env("GITHUB_API_URL"))
                 .unwrap_or_else(|| "https://api.github.com".to_string()),
@@ -214,9 +232,10 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
     let github = (!config.dry_run).then(|| {
         let url = config.api_url.clone();
         let token = config.token.clone().unwrap_or_else(|| Token::new(""));
-        tokio::task::spawn_blocking(move || GitHub::new(&url, &token))
+        let timeout = config.timeout;
+        tokio::task::spawn_blocking(move || GitHub::new(&url, &token, timeout))
     });
-    let codebuild = CodeBuild::from_env().await;
+    let codebuild = CodeBuild::from_env(config.timeout).await;
     log.debug("CodeBuild client ready");
     let mut known: BTreeMap<String, Batch> = BTreeMap::new();
     let (id, first_page) = resolve_batch(&config, &codebuild, &mut known, log).await?;
