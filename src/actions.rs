@@ -47,6 +47,24 @@ pub fn command(kind: &str, properties: &[(&str, String)], message: &str) -> Stri
     format!("::{kind}{sep}{}::{}", props.join(","), escape_data(message))
 }
 
+/// A policy diagnostic as an `::error` annotation on its file, line and column.
+pub fn annotation(d: &crate::policy::Diagnostic) -> String {
+    let mut message = format!("[{}] {}", d.code, d.message);
+    if let Some(help) = &d.help {
+        message.push_str(&format!(" (help: {help})"));
+    }
+    command(
+        "error",
+        &[
+            ("file", d.file.clone()),
+            ("line", d.pos.line.to_string()),
+            ("col", d.pos.column.to_string()),
+            ("title", "codebuild-retry-gate policy".to_string()),
+        ],
+        &message,
+    )
+}
+
 /// Appends `name<<DELIM\nvalue\nDELIM\n` entries to the `$GITHUB_OUTPUT` file. The
 /// delimiter is chosen so that it occurs in no value.
 pub fn write_outputs(path: &Path, outputs: &[(&str, String)]) -> std::io::Result<()> {
@@ -118,6 +136,21 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("decision<<ghadelimiter_codebuild_retry_gate\nretry\nghadelimiter_codebuild_retry_gate\n"));
         assert!(text.contains(&format!("reason<<ghadelimiter_codebuild_retry_gate_1\n{evil}\nghadelimiter_codebuild_retry_gate_1\n")));
+    }
+
+    #[test]
+    fn policy_diagnostics_become_error_annotations() {
+        let d = crate::policy::Diagnostic {
+            file: "a,b.yml".into(),
+            pos: crate::policy::Pos { line: 3, column: 7 },
+            code: "unknown-value",
+            message: "unknown status `FAULTY`\n::add-mask::x".into(),
+            help: Some("did you mean `FAULT`?".into()),
+        };
+        assert_eq!(
+            annotation(&d),
+            "::error file=a%2Cb.yml,line=3,col=7,title=codebuild-retry-gate policy::[unknown-value] unknown status `FAULTY`%0A::add-mask::x (help: did you mean `FAULT`?)"
+        );
     }
 
     #[test]

@@ -97,6 +97,11 @@ pub struct GateArgs {
     /// else the built-in default policy]
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
+    /// Read the policy from this git ref of the repository through the GitHub contents API
+    /// instead of the workspace, so a pull request cannot loosen its own policy;
+    /// `default-branch` for the repository's default branch [input: policy-ref]
+    #[arg(long, value_name = "REF")]
+    pub policy_ref: Option<String>,
     /// OWNER/REPO for the commit status [input: repository; env: GITHUB_REPOSITORY; else the
     /// batch's GitHub source]
     #[arg(long, value_name = "OWNER/REPO")]

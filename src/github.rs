@@ -167,21 +167,21 @@ impl GitHub {
         .await
     }
 
-    /// A file's bytes at a ref, through the contents API; `None` when it does not exist.
+    /// A file's bytes at a ref (the default branch when `None`), through the contents API;
+    /// `None` when it does not exist.
     pub async fn file(
         &self,
         repo: &Repo,
         path: &str,
-        git_ref: &str,
+        git_ref: Option<&str>,
     ) -> Result<Option<Vec<u8>>, GitHubError> {
         let result = with_retries("get repository content", self.timeout, || async {
-            self.crab
-                .repos(&repo.owner, &repo.name)
-                .get_content()
-                .path(path)
-                .r#ref(git_ref)
-                .send()
-                .await
+            let handler = self.crab.repos(&repo.owner, &repo.name);
+            let mut request = handler.get_content().path(path);
+            if let Some(git_ref) = git_ref {
+                request = request.r#ref(git_ref);
+            }
+            request.send().await
         })
         .await;
         let items = match result {
@@ -197,9 +197,7 @@ impl GitHub {
             .ok_or_else(|| GitHubError {
                 call: "get repository content",
                 status: None,
-                detail: format!(
-                    "{path} at {git_ref} is not a UTF-8 file the contents API could return"
-                ),
+                detail: format!("{path} is not a UTF-8 file the contents API could return"),
             })
     }
 

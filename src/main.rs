@@ -32,6 +32,11 @@ fn gate(
     result
 }
 
+/// Running under GitHub Actions: errors also become workflow-command annotations.
+fn in_actions() -> bool {
+    std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true")
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let stdout = std::io::stdout();
@@ -40,7 +45,9 @@ fn main() -> ExitCode {
     let mut err = stderr.lock();
     let result = match &cli.command {
         Command::Explain(args) => commands::explain::run(args, &mut out),
-        Command::Validate(args) => commands::validate::run(&args.files, &mut out, &mut err),
+        Command::Validate(args) => {
+            commands::validate::run(&args.files, in_actions(), &mut out, &mut err)
+        }
         Command::Gate(args) => gate(args, &mut out, &mut err),
         Command::Schema => out
             .write_all(commands::schema::render().as_bytes())
@@ -52,8 +59,22 @@ fn main() -> ExitCode {
         Err(e) => {
             match &e {
                 // Diagnostics carry their own `file:line:col: error[code]:` prefix.
-                RunError::Policy(_) => {
+                RunError::Policy(policy) => {
                     let _ = writeln!(err, "{e}");
+                    if in_actions() {
+                        for d in &policy.diagnostics {
+                            let _ =
+                                writeln!(out, "{}", codebuild_retry_gate::actions::annotation(d));
+                        }
+                    }
+                }
+                _ if in_actions() => {
+                    let message = e.to_string();
+                    let _ = writeln!(
+                        out,
+                        "{}",
+                        codebuild_retry_gate::actions::command("error", &[], &message)
+                    );
                 }
                 _ => {
                     let _ = writeln!(err, "error: {e}");

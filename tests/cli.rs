@@ -280,3 +280,36 @@ fn readme_examples_work_as_written() {
     let r = run(gate().arg("validate").arg(&file));
     assert_eq!(r.code, 0, "README policy: {}", r.stderr);
 }
+
+#[test]
+fn under_actions_policy_errors_are_annotations_on_file_line_and_column() {
+    let r = run(gate()
+        .env("GITHUB_ACTIONS", "true")
+        .args(["validate", "tests/fixtures/policies/bad-values.yml"]));
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stdout.lines().any(|l| l
+            == "::error file=tests/fixtures/policies/bad-values.yml,line=8,col=16,title=codebuild-retry-gate policy::[unknown-value] unknown status `FAULTY` (help: did you mean `FAULT`?)"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        r.stdout
+            .lines()
+            .filter(|l| l.starts_with("::error "))
+            .count(),
+        8,
+        "{}",
+        r.stdout
+    );
+
+    let r = explain_example(
+        "test-failure",
+        &["--policy", "tests/fixtures/policies/unknown-keys.yml"],
+    );
+    assert_eq!(r.code, 2);
+    assert!(
+        !r.stdout.contains("::error"),
+        "no annotations outside Actions"
+    );
+}

@@ -826,7 +826,12 @@ async fn action_inputs_are_read_as_the_runner_passes_them() {
 async fn a_secondary_rate_limit_is_waited_out_as_github_asks() {
     let w = World::new().await;
     let id = w.example("test-failure");
-    w.gh.inject(GitHubFault::SecondaryRateLimit { retry_after_secs: 1 }, 1);
+    w.gh.inject(
+        GitHubFault::SecondaryRateLimit {
+            retry_after_secs: 1,
+        },
+        1,
+    );
     let r = w.gate(&["--batch-id", &id]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(w.gh.count_posts(), 2);
@@ -840,7 +845,12 @@ async fn bad_github_credentials_are_not_retried_and_exit_3() {
     w.gh.inject(GitHubFault::Unauthorized, 10);
     let r = w.gate(&["--batch-id", &id]).await;
     assert_eq!(r.code, 3, "{}", r.stderr);
-    assert!(r.stderr.contains("GitHub create commit status failed (HTTP 401): Bad credentials"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("GitHub create commit status failed (HTTP 401): Bad credentials"),
+        "{}",
+        r.stderr
+    );
     assert_eq!(w.gh.count_posts(), 1, "a 401 is final");
     assert!(!r.stderr.contains(TOKEN), "the token never prints");
 }
@@ -857,14 +867,22 @@ async fn github_unreachable_after_a_retry_exits_3_and_says_the_retry_happened() 
     cmd.env("GITHUB_API_URL", &closed);
     let r = w.gate_with(cmd).await;
     assert_eq!(r.code, 3, "{}", r.stderr);
-    assert!(r.stderr.contains("the batch WAS retried (attempt 1/2)"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("the batch WAS retried (attempt 1/2)"),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("(after 4 attempts)"), "{}", r.stderr);
     assert_eq!(w.cb.retries_performed(&id), 1);
 
     let r = w.gate(&["--batch-id", &id]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.outputs["decision"], "wait");
-    assert_eq!(w.cb.retries_performed(&id), 1, "the re-run converges without a second retry");
+    assert_eq!(
+        w.cb.retries_performed(&id),
+        1,
+        "the re-run converges without a second retry"
+    );
     assert_eq!(w.gh.statuses()[0].state, "pending");
 }
 
@@ -872,7 +890,10 @@ async fn github_unreachable_after_a_retry_exits_3_and_says_the_retry_happened() 
 async fn the_summary_stays_small_for_a_huge_batch_with_hostile_text() {
     let w = World::new().await;
     let id = w.example("provisioning-fault");
-    let message = format!("line one\n::error::injected | `code` <b>html</b> {}", "x".repeat(100_000));
+    let message = format!(
+        "line one\n::error::injected | `code` <b>html</b> {}",
+        "x".repeat(100_000)
+    );
     w.cb.update_batch(&id, |b| {
         let template = b["buildGroups"][1].clone();
         let groups = b["buildGroups"].as_array_mut().unwrap();
@@ -883,18 +904,187 @@ async fn the_summary_stays_small_for_a_huge_batch_with_hostile_text() {
         }
     });
     let batch = w.cb.batch(&id);
-    let arn = batch["buildGroups"][1]["currentBuildSummary"]["arn"].as_str().unwrap().to_string();
+    let arn = batch["buildGroups"][1]["currentBuildSummary"]["arn"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let build_id = arn.split_once(":build/").unwrap().1.to_string();
     let mut build = w.cb.build(&build_id).unwrap();
-    build["phases"][2]["contexts"] = json!([{"statusCode": "BUILD_CONTAINER_UNABLE_TO_PULL_IMAGE", "message": message}]);
+    build["phases"][2]["contexts"] =
+        json!([{"statusCode": "BUILD_CONTAINER_UNABLE_TO_PULL_IMAGE", "message": message}]);
     w.cb.add_build(build);
     let r = w.gate(&["--batch-id", &id, "--dry-run"]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.summary.len() < 200 * 1024, "summary is {} bytes", r.summary.len());
+    assert!(
+        r.summary.len() < 200 * 1024,
+        "summary is {} bytes",
+        r.summary.len()
+    );
     assert!(r.summary.contains("more groups not shown"));
-    assert!(!r.summary.contains("\n::error::"), "no workflow command at a line start");
+    assert!(
+        !r.summary.contains("\n::error::"),
+        "no workflow command at a line start"
+    );
     assert!(!r.summary.contains("<b>"), "HTML is escaped");
     for line in r.summary.lines().filter(|l| l.starts_with("| group_")) {
-        assert_eq!(line.matches(" | ").count(), 5, "six cells, no broken table: {line}");
+        assert_eq!(
+            line.matches(" | ").count(),
+            5,
+            "six cells, no broken table: {line}"
+        );
     }
+}
+
+const PERMISSIVE: &str =
+    "version: 1\nrules:\n  - name: everything\n    statuses: [FAILED, FAULT, TIMED_OUT, STOPPED]\n";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn policy_ref_reads_the_policy_from_a_trusted_ref_not_the_workspace() {
+    let w = World::new().await;
+    let id = w.example("test-failure");
+    // The pull request's checkout allows everything; the default branch does not.
+    std::fs::create_dir_all(w.workspace().join(".github")).unwrap();
+    std::fs::write(
+        w.workspace().join(".github/codebuild-retry-gate.yml"),
+        PERMISSIVE,
+    )
+    .unwrap();
+    w.gh.add_file(
+        REPO,
+        "main",
+        ".github/codebuild-retry-gate.yml",
+        "version: 1\nrules:\n  - name: infra-only\n    statuses: [FAULT]\n",
+    );
+    let r = w
+        .gate(&[
+            "--batch-id",
+            &id,
+            "--policy-ref",
+            "default-branch",
+            "--format",
+            "json",
+        ])
+        .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report = r.json();
+    assert_eq!(report["decision"], "refuse", "{report}");
+    assert_eq!(
+        report["policy"],
+        "acme/web@default-branch:.github/codebuild-retry-gate.yml"
+    );
+    assert_eq!(w.cb.retries_performed(&id), 0);
+    let read =
+        w.gh.calls()
+            .into_iter()
+            .find(|c| c.method == "GET")
+            .unwrap();
+    assert_eq!(
+        read.path,
+        "/repos/acme/web/contents/.github/codebuild-retry-gate.yml"
+    );
+    assert!(
+        !read.query.unwrap_or_default().contains("ref="),
+        "no ref: GitHub answers with the default branch"
+    );
+
+    // A named ref, as an Action input.
+    w.gh.add_file(REPO, "release/1.x", "ci/gate.yml", PERMISSIVE);
+    let mut cmd = w.command(&["--batch-id", &id, "--dry-run"]);
+    cmd.env("INPUT_POLICY-REF", "release/1.x")
+        .env("INPUT_POLICY", "ci/gate.yml");
+    let r = w.gate_with(cmd).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.outputs["decision"], "retry");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn policy_ref_errors_point_into_the_remote_file() {
+    let w = World::new().await;
+    let id = w.example("test-failure");
+    w.gh.add_file(
+        REPO,
+        "main",
+        ".github/codebuild-retry-gate.yml",
+        "version: 1\nrules:\n  - name: a\n    statuses: [FAULTY]\n",
+    );
+    let r = w.gate(&["--batch-id", &id, "--policy-ref", "main"]).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("acme/web@main:.github/codebuild-retry-gate.yml:4:16: error[unknown-value]: unknown status `FAULTY`"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(w.cb.count("RetryBuildBatch"), 0);
+    assert!(w.gh.statuses().is_empty());
+
+    // A policy path that was asked for but is not there is an error; the default path
+    // missing means the built-in policy.
+    let r = w
+        .gate(&[
+            "--batch-id",
+            &id,
+            "--policy-ref",
+            "main",
+            "--policy",
+            "nope.yml",
+        ])
+        .await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("the policy nope.yml does not exist at main of acme/web"),
+        "{}",
+        r.stderr
+    );
+    let r = w
+        .gate(&[
+            "--batch-id",
+            &id,
+            "--policy-ref",
+            "v9",
+            "--format",
+            "json",
+            "--dry-run",
+        ])
+        .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.json()["policy"],
+        "built-in default policy (no .github/codebuild-retry-gate.yml at v9 of acme/web)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn under_actions_a_refusal_is_a_warning_and_the_report_folds_into_a_group() {
+    let w = World::new().await;
+    let id = w.example("test-failure");
+    let mut cmd = w.command(&["--batch-id", &id]);
+    cmd.env("GITHUB_ACTIONS", "true");
+    let r = w.gate_with(cmd).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.lines().any(|l| l
+            == "::warning::Not retried: unit_tests failed in BUILD (COMMAND_EXECUTION_ERROR), refused by rule `command-failures`"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("::notice::no .github/codebuild-retry-gate.yml"),
+        "{}",
+        r.stderr
+    );
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("::group::codebuild-retry-gate: Not retried: unit_tests"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(lines.last(), Some(&"::endgroup::"));
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("::")).count(),
+        2,
+        "{}",
+        r.stdout
+    );
 }

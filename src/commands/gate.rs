@@ -25,6 +25,10 @@ use crate::render;
 
 /// Where the repository's own policy lives, relative to the workspace.
 pub const DEFAULT_POLICY_PATH: &str = ".github/codebuild-retry-gate.yml";
+/// The commit-status context of the built-in policy (and the policy default).
+pub const DEFAULT_CONTEXT: &str = "codebuild/retry-gate";
+/// `policy-ref` value meaning the repository's default branch.
+pub const DEFAULT_BRANCH_REF: &str = "default-branch";
 /// Seconds per attempt of an AWS or GitHub call, unless `--timeout` says otherwise.
 pub const DEFAULT_TIMEOUT_SECS: u64 = 10;
 /// Event payloads larger than this are refused (GitHub's are a few KiB).
@@ -37,6 +41,8 @@ pub struct Config {
     pub batch_id: Option<String>,
     pub project: Option<String>,
     pub policy: Option<PathBuf>,
+    /// Read the policy from this ref through the contents API instead of the workspace.
+    pub policy_ref: Option<String>,
     pub repository: Option<String>,
     pub sha: Option<String>,
     pub token: Option<Token>,
@@ -119,6 +125,7 @@ impl Config {
                 .policy
                 .clone()
                 .or_else(|| input("policy").map(PathBuf::from)),
+            policy_ref: args.policy_ref.clone().or_else(|| input("policy-ref")),
             sha: args.sha.clone().or_else(|| input("sha")),
             token: args
                 .github_token
@@ -221,50 +228,59 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
                 .into(),
         ));
     }
-    let policy = load_policy(&config, log)?;
-    if config.event.as_ref().and_then(|e| e.context.as_deref()) == Some(policy.context.as_str()) {
+    // The gate's own statuses trigger `status` events too: nothing to judge there.
+    let own_context =
+        |context: &str| config.event.as_ref().and_then(|e| e.context.as_deref()) == Some(context);
+    if own_context(DEFAULT_CONTEXT) {
+        log.notice("this status event was posted by the gate itself; nothing to do");
+        return Ok(exit::OK);
+    }
+    let local_policy = match &config.policy_ref {
+        None => Some(load_policy(&config, log)?),
+        Some(_) => None,
+    };
+    if local_policy
+        .as_ref()
+        .is_some_and(|p| own_context(&p.context))
+    {
         log.notice("this status event was posted by the gate itself; nothing to do");
         return Ok(exit::OK);
     }
 
-    log.debug(&format!("policy: {}", policy.source));
-    // The GitHub client (its TLS roots take a few ms to load) is built while CodeBuild is read.
-    let github = (!config.dry_run).then(|| {
+    // The GitHub client (its TLS roots take a few ms to load) is built while CodeBuild is
+    // read, unless the policy must come from GitHub first.
+    let needs_github = !config.dry_run || config.policy_ref.is_some();
+    let mut github_task = needs_github.then(|| {
         let url = config.api_url.clone();
         let token = config.token.clone().unwrap_or_else(|| Token::new(""));
         let timeout = config.timeout;
         tokio::task::spawn_blocking(move || GitHub::new(&url, &token, timeout))
     });
-    let codebuild = CodeBuild::from_env(config.timeout).await;
-    log.debug("CodeBuild client ready");
-    let mut known: BTreeMap<String, Batch> = BTreeMap::new();
-    let (id, first_page) = resolve_batch(&config, &codebuild, &mut known, log).await?;
-    log.debug(&format!("judging batch {id}"));
-
-    // Round trip 1: the batch and the first history page, together.
-    let (batch, page) = match known.remove(&id.to_string()) {
-        Some(batch) => (batch, Ok(first_page.unwrap_or_default())),
-        None => {
-            let ids = [id.to_string()];
-            let (batches, page) = tokio::join!(
-                codebuild.batches(&ids),
-                codebuild.list_page(id.project(), None)
-            );
-            let batch = batches
-                .map_err(|e| {
-                    if e.is_bad_input() {
-                        RunError::Input(e.to_string())
-                    } else {
-                        aws(e)
-                    }
-                })?
-                .into_iter()
-                .find(|b| b.id == ids[0])
-                .ok_or_else(|| RunError::Input(format!("batch {id} was not found in CodeBuild")))?;
-            (batch, page)
+    let github_early = match (&config.policy_ref, github_task.take()) {
+        (Some(_), Some(task)) => Some(github_client(task).await?),
+        (_, task) => {
+            github_task = task;
+            None
         }
     };
+    let codebuild = CodeBuild::from_env(config.timeout).await;
+    log.debug("CodeBuild client ready");
 
+    // A policy from a trusted ref is read while the batch is.
+    let (policy, read) = match local_policy {
+        Some(policy) => (Ok(policy), read_batch(&config, &codebuild, log).await),
+        None => tokio::join!(
+            fetch_policy(&config, github_early.as_ref()),
+            read_batch(&config, &codebuild, log)
+        ),
+    };
+    let policy = policy?;
+    let (batch, page, mut known) = read?;
+    log.debug(&format!("policy: {}", policy.source));
+    if own_context(&policy.context) {
+        log.notice("this status event was posted by the gate itself; nothing to do");
+        return Ok(exit::OK);
+    }
     log.debug(&format!("read batch {} ({:?})", batch.id, batch.status));
     let target = if config.dry_run {
         None
@@ -358,16 +374,18 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
         .or_else(|| render::links::batch_url(facts.batch.arn.as_deref()?, &facts.batch.id));
     let status = render::status::render(&decision, target_url);
     let mut status_error = None;
-    if let (Some(github), Some(target)) = (github, target) {
-        let posted = match github.await {
-            Ok(Ok(github)) => github
+    if let Some(target) = target {
+        let github = match (github_early, github_task) {
+            (Some(github), _) => Ok(github),
+            (None, Some(task)) => github_client(task).await,
+            (None, None) => Err(RunError::Runtime("no GitHub client".into())),
+        };
+        let posted = match github {
+            Ok(github) => github
                 .post_status(&target.repo, &target.sha, &status)
                 .await
                 .map_err(|e| RunError::Runtime(e.to_string())),
-            Ok(Err(e)) => Err(RunError::Runtime(e.to_string())),
-            Err(e) => Err(RunError::Runtime(format!(
-                "the GitHub client could not be built: {e}"
-            ))),
+            Err(e) => Err(e),
         };
         match posted {
             Ok(()) => {
@@ -379,6 +397,17 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
     }
     write_reports(&config, &decision, acted, log);
     let text = match config.format {
+        // Under Actions the long report folds into a group; the reason stays visible.
+        Format::Text if config.in_actions => format!(
+            "{}\n{}{}\n",
+            actions::command(
+                "group",
+                &[],
+                &format!("codebuild-retry-gate: {}", decision.reason)
+            ),
+            render::text::render(&decision),
+            "::endgroup::"
+        ),
         Format::Text => render::text::render(&decision),
         Format::Json => render::json::render(&decision, acted),
     };
@@ -407,6 +436,107 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
             exit::OK
         },
     )
+}
+
+async fn github_client(
+    task: tokio::task::JoinHandle<Result<GitHub, crate::github::GitHubError>>,
+) -> Result<GitHub, RunError> {
+    match task.await {
+        Ok(Ok(github)) => Ok(github),
+        Ok(Err(e)) => Err(RunError::Runtime(e.to_string())),
+        Err(e) => Err(RunError::Runtime(format!(
+            "the GitHub client could not be built: {e}"
+        ))),
+    }
+}
+
+/// The policy file at a trusted ref of the repository, through the contents API, so that a
+/// pull request cannot loosen the policy that judges it. `default-branch` (the Action's
+/// default) reads the repository's default branch.
+async fn fetch_policy(config: &Config, github: Option<&GitHub>) -> Result<Policy, RunError> {
+    let git_ref = config.policy_ref.as_deref().unwrap_or(DEFAULT_BRANCH_REF);
+    let github =
+        github.ok_or_else(|| RunError::Runtime("no GitHub client to read the policy".into()))?;
+    let repo_text = config
+        .repository
+        .clone()
+        .or_else(|| {
+            config
+                .event
+                .as_ref()?
+                .repository
+                .as_ref()?
+                .full_name
+                .clone()
+        })
+        .ok_or_else(|| {
+            RunError::Input(
+                "policy-ref needs the repository: set --repository or GITHUB_REPOSITORY".into(),
+            )
+        })?;
+    let repo = Repo::parse(&repo_text).ok_or_else(|| {
+        RunError::Input(format!(
+            "`{}` is not OWNER/REPO",
+            render::clean(&repo_text, 200)
+        ))
+    })?;
+    let path = config
+        .policy
+        .as_ref()
+        .map_or(DEFAULT_POLICY_PATH.to_string(), |p| {
+            p.to_string_lossy().trim_start_matches("./").to_string()
+        });
+    let at = (git_ref != DEFAULT_BRANCH_REF).then_some(git_ref);
+    let shown_ref = at.unwrap_or("the default branch");
+    let name = format!("{repo}@{}:{path}", at.unwrap_or(DEFAULT_BRANCH_REF));
+    match github
+        .file(&repo, &path, at)
+        .await
+        .map_err(|e| RunError::Runtime(e.to_string()))?
+    {
+        Some(bytes) => Ok(Policy::from_bytes(&bytes, &name)?),
+        None if config.policy.is_some() => Err(RunError::Input(format!(
+            "the policy {path} does not exist at {shown_ref} of {repo}"
+        ))),
+        None => {
+            let mut builtin = Policy::builtin();
+            builtin.source = format!("{DEFAULT_POLICY_NAME} (no {path} at {shown_ref} of {repo})");
+            Ok(builtin)
+        }
+    }
+}
+
+/// Which batch, then the batch itself and the first listing page (read together).
+async fn read_batch(
+    config: &Config,
+    codebuild: &CodeBuild,
+    log: &mut Log<'_>,
+) -> Result<(Batch, Result<ListPage, AwsError>, BTreeMap<String, Batch>), RunError> {
+    let mut known: BTreeMap<String, Batch> = BTreeMap::new();
+    let (id, first_page) = resolve_batch(config, codebuild, &mut known, log).await?;
+    log.debug(&format!("judging batch {id}"));
+    match known.remove(&id.to_string()) {
+        Some(batch) => Ok((batch, Ok(first_page.unwrap_or_default()), known)),
+        None => {
+            let ids = [id.to_string()];
+            let (batches, page) = tokio::join!(
+                codebuild.batches(&ids),
+                codebuild.list_page(id.project(), None)
+            );
+            let batch = batches
+                .map_err(|e| {
+                    if e.is_bad_input() {
+                        RunError::Input(e.to_string())
+                    } else {
+                        aws(e)
+                    }
+                })?
+                .into_iter()
+                .find(|b| b.id == ids[0])
+                .ok_or_else(|| RunError::Input(format!("batch {id} was not found in CodeBuild")))?;
+            Ok((batch, page, known))
+        }
+    }
 }
 
 fn load_policy(config: &Config, log: &mut Log<'_>) -> Result<Policy, RunError> {

@@ -7,7 +7,14 @@ use crate::error::{RunError, exit};
 use crate::policy::Policy;
 
 /// Writes `FILE: ok` lines to `out` and diagnostics to `err`; exit 2 if any file is bad.
-pub fn run(files: &[PathBuf], out: &mut dyn Write, err: &mut dyn Write) -> Result<i32, RunError> {
+/// Under GitHub Actions (`annotate`), every diagnostic is also an `::error` annotation on
+/// its file, line and column.
+pub fn run(
+    files: &[PathBuf],
+    annotate: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<i32, RunError> {
     let mut bad = 0;
     let mut problems = 0;
     for path in files {
@@ -25,6 +32,11 @@ pub fn run(files: &[PathBuf], out: &mut dyn Write, err: &mut dyn Write) -> Resul
                 bad += 1;
                 problems += e.diagnostics.len();
                 let _ = writeln!(err, "{e}");
+                if annotate {
+                    for d in &e.diagnostics {
+                        let _ = writeln!(out, "{}", crate::actions::annotation(d));
+                    }
+                }
             }
         }
     }
