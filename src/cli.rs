@@ -52,6 +52,8 @@ pub enum Format {
     Text,
     /// A versioned report object
     Json,
+    /// The job summary's markdown (what the gate writes to GITHUB_STEP_SUMMARY)
+    Markdown,
 }
 
 #[derive(Debug, Args)]

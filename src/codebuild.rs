@@ -11,7 +11,7 @@ use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_codebuild::Client;
-use aws_sdk_codebuild::error::{DisplayErrorContext, SdkError};
+use aws_sdk_codebuild::error::SdkError;
 use aws_sdk_codebuild::types::{RetryBuildBatchType, SortOrderType};
 use futures_util::future::try_join_all;
 use thiserror::Error;
@@ -54,7 +54,7 @@ impl AwsError {
                 )
             }
             SdkError::TimeoutError(_) => "timed out".to_string(),
-            other => DisplayErrorContext(other).to_string(),
+            other => error_chain(other),
         };
         AwsError { call, detail, code }
     }
@@ -66,6 +66,26 @@ impl AwsError {
             Some("ResourceNotFoundException" | "InvalidInputException")
         )
     }
+}
+
+/// An error and its sources, each said once, without the debug dumps some of them carry.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    let mut text = parts.join(": ");
+    if text.contains("no credentials found") || text.contains("credential provider") {
+        text = format!(
+            "no AWS credentials (the gate uses the standard chain: environment, profile, web identity, container, instance metadata): {text}"
+        );
+    }
+    crate::render::clean(&text.replace('\n', "; "), 1000)
 }
 
 /// One page of `ListBuildBatchesForProject`.

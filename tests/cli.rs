@@ -271,8 +271,9 @@ fn readme_examples_work_as_written() {
 
     let policy = readme
         .split("```yaml\n")
-        .nth(1)
-        .and_then(|rest| rest.split("```").next())
+        .skip(1)
+        .filter_map(|rest| rest.split("```").next())
+        .find(|block| block.contains("version: 1"))
         .expect("README has a policy sketch");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("policy.yml");
@@ -312,4 +313,13 @@ fn under_actions_policy_errors_are_annotations_on_file_line_and_column() {
         !r.stdout.contains("::error"),
         "no annotations outside Actions"
     );
+}
+
+#[test]
+fn explain_markdown_is_the_job_summary() {
+    for name in ["test-failure", "collateral-stopped"] {
+        let r = explain_example(name, &["--format", "markdown"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        insta::assert_snapshot!(format!("explain_markdown_{name}"), r.stdout);
+    }
 }

@@ -1088,3 +1088,30 @@ async fn under_actions_a_refusal_is_a_warning_and_the_report_folds_into_a_group(
         r.stdout
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_aws_credentials_exit_3_with_a_plain_message() {
+    let w = World::new().await;
+    let id = w.example("provisioning-fault");
+    let mut cmd = w.command(&["--batch-id", &id]);
+    cmd.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY");
+    let r = w.gate_with(cmd).await;
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("CodeBuild BatchGetBuildBatches failed: no AWS credentials"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains("ProviderChainError"),
+        "no debug dump: {}",
+        r.stderr
+    );
+    assert!(w.cb.calls().is_empty());
+    assert!(
+        w.gh.calls().is_empty(),
+        "nothing reported before a decision"
+    );
+}

@@ -25,6 +25,7 @@ pub fn run(args: &ExplainArgs, out: &mut dyn Write) -> Result<i32, RunError> {
     let text = match args.format {
         Format::Text => render::text::render(&decision),
         Format::Json => render::json::render(&decision, false),
+        Format::Markdown => render::markdown::render(&decision, false),
     };
     out.write_all(text.as_bytes())
         .map_err(|e| RunError::Runtime(format!("cannot write the report: {e}")))?;

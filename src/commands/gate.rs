@@ -410,6 +410,7 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
         ),
         Format::Text => render::text::render(&decision),
         Format::Json => render::json::render(&decision, acted),
+        Format::Markdown => render::markdown::render(&decision, acted),
     };
     let _ = out.write_all(text.as_bytes());
     if decision.decision == Outcome::Refuse {

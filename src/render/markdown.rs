@@ -59,18 +59,17 @@ pub fn render(d: &Decision, acted: bool) -> String {
         Some(url) => format!("[{}]({url})", escape(&d.batch_id, 300)),
         None => escape(&d.batch_id, 300),
     };
-    let _ = writeln!(out, "| | |\n|---|---|");
-    let _ = writeln!(out, "| Batch | {batch} |");
-    let _ = writeln!(out, "| Project | {} |", escape(&d.project, 255));
+    let _ = writeln!(out, "- **Batch**: {batch}");
+    let _ = writeln!(out, "- **Project**: {}", escape(&d.project, 255));
     if let Some(commit) = &d.commit {
         let _ = writeln!(
             out,
-            "| Commit | `{}` |",
+            "- **Commit**: `{}`",
             escape(commit, 64).replace("\\`", "")
         );
     }
-    let _ = writeln!(out, "| Policy | {} |", escape(&d.policy, 300));
-    let _ = writeln!(out, "| Decision code | `{}` |\n", d.code.as_str());
+    let _ = writeln!(out, "- **Policy**: {}", escape(&d.policy, 300));
+    let _ = writeln!(out, "- **Decision code**: `{}`\n", d.code.as_str());
 
     let _ = writeln!(
         out,
