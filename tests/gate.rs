@@ -1115,3 +1115,124 @@ async fn missing_aws_credentials_exit_3_with_a_plain_message() {
         "nothing reported before a decision"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn eight_gates_at_once_on_one_failed_batch_make_exactly_one_retry() {
+    let w = World::new().await;
+    let id = w.example("provisioning-fault");
+    let args = ["--batch-id", id.as_str(), "--format", "json"];
+    let runs: Vec<_> = (0..8).map(|_| w.command(&args)).collect();
+    let outcomes = futures_util::future::join_all(runs.into_iter().map(|mut cmd| async move {
+        let out = cmd.output().await.unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    }))
+    .await;
+    for (code, stdout) in &outcomes {
+        assert_eq!(*code, Some(0), "{stdout}");
+        let decision: Value = serde_json::from_str(stdout).unwrap();
+        assert!(
+            ["retry", "wait"].contains(&decision["decision"].as_str().unwrap()),
+            "each gate retried (the same token) or saw the batch running: {decision}"
+        );
+    }
+    assert_eq!(w.cb.retries_performed(&id), 1, "exactly one retry");
+    let tokens: std::collections::BTreeSet<String> =
+        w.cb.calls()
+            .into_iter()
+            .filter(|c| c.op == "RetryBuildBatch")
+            .map(|c| c.body["idempotencyToken"].as_str().unwrap().to_string())
+            .collect();
+    assert_eq!(tokens.len(), 1, "{tokens:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serialised_gates_on_batches_of_one_commit_hold_the_per_commit_budget_exactly() {
+    // Five failed batches of one commit and project, judged one after another as the
+    // example workflow's concurrency group runs them; each fails again after its retry.
+    let w = World::new().await;
+    let first = w.example("provisioning-fault");
+    let template = w.cb.batch(&first);
+    let mut ids = vec![first.clone()];
+    for n in 1..5 {
+        let mut b = template.clone();
+        let id = format!("acme-api:{n:08x}-1111-4000-8000-000000000000");
+        b["id"] = json!(id);
+        b["arn"] = json!(format!(
+            "arn:aws:codebuild:us-east-1:111122223333:build-batch/{id}"
+        ));
+        b["startTime"] = json!(template["startTime"].as_f64().unwrap() + 60.0 * n as f64);
+        w.cb.add_batch(b);
+        ids.push(id);
+    }
+    let mut decisions = Vec::new();
+    for round in 0..3 {
+        for id in &ids {
+            let r = w.gate(&["--batch-id", id]).await;
+            assert_eq!(r.code, 0, "{}", r.stderr);
+            decisions.push((round, r.outputs["decision"].clone()));
+            if r.outputs["decision"] == "retry" {
+                // The retried batch fails again before the next gate runs.
+                w.cb.set_batch_status(id, "FAILED");
+            }
+        }
+    }
+    let retries: usize = ids.iter().map(|id| w.cb.retries_performed(id)).sum();
+    assert_eq!(retries, 3, "per-commit budget 3, exactly: {decisions:?}");
+    assert_eq!(decisions.iter().filter(|(_, d)| d == "retry").count(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn secrets_never_appear_in_output_even_with_debug_logging() {
+    const AWS_SECRET: &str = "secret-aws-key-for-tests";
+    const SESSION: &str = "FQoGZXIvYXdzEXAMPLESESSIONTOKEN";
+    let w = World::new().await;
+    let id = w.example("provisioning-fault");
+    let refused = w.example("test-failure");
+    let scenarios: Vec<(&str, Box<dyn Fn(&World)>)> = vec![
+        ("retry", Box::new(|_: &World| {})),
+        (
+            "github 401",
+            Box::new(|w: &World| w.gh.inject(GitHubFault::Unauthorized, 5)),
+        ),
+        (
+            "github 502",
+            Box::new(|w: &World| w.gh.inject(GitHubFault::Status(502), 5)),
+        ),
+        (
+            "codebuild 403",
+            Box::new(|w: &World| w.cb.inject("*", Fault::Status(403), 10)),
+        ),
+    ];
+    for (name, setup) in scenarios {
+        for batch in [&id, &refused] {
+            setup(&w);
+            let mut cmd = w.command(&["--batch-id", batch, "--verbose"]);
+            cmd.env("RUNNER_DEBUG", "1")
+                .env("GITHUB_ACTIONS", "true")
+                .env("AWS_SESSION_TOKEN", SESSION)
+                .env("RUST_LOG", "trace")
+                .env("RUST_BACKTRACE", "full");
+            let r = w.gate_with(cmd).await;
+            let everything = format!("{}{}{}{:?}", r.stdout, r.stderr, r.summary, r.outputs);
+            assert!(
+                r.stderr.contains("::debug::"),
+                "{name}: debug logging was on"
+            );
+            for secret in [TOKEN, AWS_SECRET, SESSION] {
+                assert!(
+                    !everything.contains(secret),
+                    "{name}: a secret leaked:\n{everything}"
+                );
+            }
+        }
+    }
+    // Each run really sent them, so there was something to leak.
+    assert!(
+        w.gh.calls()
+            .iter()
+            .any(|c| c.token.as_deref() == Some(TOKEN))
+    );
+}
