@@ -233,3 +233,50 @@ impl Facts {
         self.builds.get(summary.build_id()?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn github_repository_from_the_source_location() {
+        let with = |location: &str| Batch {
+            source_location: Some(location.to_string()),
+            ..Batch::default()
+        };
+        assert_eq!(
+            with("https://github.com/acme/web.git")
+                .github_repository()
+                .as_deref(),
+            Some("acme/web")
+        );
+        assert_eq!(
+            with("https://ghe.example.com/acme/web")
+                .github_repository()
+                .as_deref(),
+            Some("acme/web")
+        );
+        assert_eq!(with("https://github.com/acme/").github_repository(), None);
+        assert_eq!(with("s3://bucket/key.zip").github_repository(), None);
+    }
+
+    #[test]
+    fn retries_are_the_larger_of_the_two_records() {
+        let retry = Phase {
+            phase_type: "FAILED".into(),
+            status: Some(Status::Other("RETRY".into())),
+            contexts: Vec::new(),
+        };
+        let group = |prior: usize| Group {
+            prior: vec![BuildSummary::default(); prior],
+            ..Group::default()
+        };
+        let batch = Batch {
+            phases: vec![retry.clone()],
+            groups: vec![group(0), group(2)],
+            ..Batch::default()
+        };
+        assert_eq!(batch.retries_recorded(), 2);
+        assert!(batch.current_attempt_phases().is_empty());
+    }
+}

@@ -183,35 +183,29 @@ pub struct Log<'a> {
 }
 
 impl Log<'_> {
-    pub fn notice(&mut self, message: &str) {
+    /// One line: a workflow command under Actions, else `label: message`.
+    fn emit(&mut self, command: &str, label: &str, message: &str) {
         let line = if self.in_actions {
-            actions::command("notice", &[], message)
+            actions::command(command, &[], message)
         } else {
-            format!("note: {message}")
+            format!("{label}: {message}")
         };
         let _ = writeln!(self.err, "{line}");
+    }
+
+    pub fn notice(&mut self, message: &str) {
+        self.emit("notice", "note", message);
     }
 
     pub fn warning(&mut self, message: &str) {
-        let line = if self.in_actions {
-            actions::command("warning", &[], message)
-        } else {
-            format!("warning: {message}")
-        };
-        let _ = writeln!(self.err, "{line}");
+        self.emit("warning", "warning", message);
     }
 
+    /// Only with `--verbose` (or `RUNNER_DEBUG=1`), with the time since the run started.
     pub fn debug(&mut self, message: &str) {
         if self.verbose {
-            let line = if self.in_actions {
-                actions::command("debug", &[], message)
-            } else {
-                format!(
-                    "debug: [{:>4} ms] {message}",
-                    self.started.elapsed().as_millis()
-                )
-            };
-            let _ = writeln!(self.err, "{line}");
+            let elapsed = self.started.elapsed().as_millis();
+            self.emit("debug", "debug", &format!("[{elapsed:>4} ms] {message}"));
         }
     }
 }

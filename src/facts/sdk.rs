@@ -24,6 +24,19 @@ fn contexts(list: &[cb::PhaseContext]) -> Vec<Context> {
         .collect()
 }
 
+/// Build phases and batch phases have the same three fields in different SDK types.
+fn phase(
+    kind: Option<&str>,
+    phase_status: Option<&cb::StatusType>,
+    list: &[cb::PhaseContext],
+) -> Phase {
+    Phase {
+        phase_type: kind.unwrap_or_default().to_string(),
+        status: status(phase_status),
+        contexts: contexts(list),
+    }
+}
+
 fn summary(s: &cb::BuildSummary) -> BuildSummary {
     BuildSummary {
         arn: s.arn().map(str::to_string),
@@ -52,13 +65,12 @@ pub fn batch(b: &cb::BuildBatch) -> Batch {
         phases: b
             .phases()
             .iter()
-            .map(|p| Phase {
-                phase_type: p
-                    .phase_type()
-                    .map(|t| t.as_str().to_string())
-                    .unwrap_or_default(),
-                status: status(p.phase_status()),
-                contexts: contexts(p.contexts()),
+            .map(|p| {
+                phase(
+                    p.phase_type().map(|t| t.as_str()),
+                    p.phase_status(),
+                    p.contexts(),
+                )
             })
             .collect(),
         groups: b
@@ -92,13 +104,12 @@ pub fn build(b: &cb::Build) -> Build {
         phases: b
             .phases()
             .iter()
-            .map(|p| Phase {
-                phase_type: p
-                    .phase_type()
-                    .map(|t| t.as_str().to_string())
-                    .unwrap_or_default(),
-                status: status(p.phase_status()),
-                contexts: contexts(p.contexts()),
+            .map(|p| {
+                phase(
+                    p.phase_type().map(|t| t.as_str()),
+                    p.phase_status(),
+                    p.contexts(),
+                )
             })
             .collect(),
         batch_arn: b.build_batch_arn().map(str::to_string),
