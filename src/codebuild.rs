@@ -53,7 +53,9 @@ impl AwsError {
                     e.message().unwrap_or("(no message)")
                 )
             }
-            SdkError::TimeoutError(_) => "timed out".to_string(),
+            SdkError::TimeoutError(_) => {
+                "no answer in time (each attempt is bounded by --timeout, all of them by four times that)".to_string()
+            }
             other => error_chain(other),
         };
         AwsError { call, detail, code }

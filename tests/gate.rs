@@ -859,10 +859,11 @@ async fn bad_github_credentials_are_not_retried_and_exit_3() {
 async fn github_unreachable_after_a_retry_exits_3_and_says_the_retry_happened() {
     let w = World::new().await;
     let id = w.example("provisioning-fault");
-    let closed = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}", listener.local_addr().unwrap())
-    };
+    // A socket bound but never listening: connections are refused, and no other test's
+    // server can take the port meanwhile.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let closed = format!("http://{}", socket.local_addr().unwrap());
     let mut cmd = w.command(&["--batch-id", &id]);
     cmd.env("GITHUB_API_URL", &closed);
     let r = w.gate_with(cmd).await;
@@ -1191,7 +1192,8 @@ async fn secrets_never_appear_in_output_even_with_debug_logging() {
     let w = World::new().await;
     let id = w.example("provisioning-fault");
     let refused = w.example("test-failure");
-    let scenarios: Vec<(&str, Box<dyn Fn(&World)>)> = vec![
+    type Setup = Box<dyn Fn(&World)>;
+    let scenarios: Vec<(&str, Setup)> = vec![
         ("retry", Box::new(|_: &World| {})),
         (
             "github 401",
