@@ -537,7 +537,11 @@ async fn dry_run_decides_and_reports_but_changes_nothing() {
     assert_eq!(w.cb.count("RetryBuildBatch"), 0);
     assert!(w.gh.calls().is_empty());
     assert_eq!(r.outputs["decision"], "retry");
-    assert!(r.summary.contains("would retry (dry run)"), "{}", r.summary);
+    assert!(
+        r.summary.contains("codebuild-retry-gate: would retry\n"),
+        "{}",
+        r.summary
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

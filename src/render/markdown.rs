@@ -44,7 +44,7 @@ pub fn render(d: &Decision, acted: bool) -> String {
     };
     let verb = match (d.decision, acted) {
         (Outcome::Retry, true) => "retried",
-        (Outcome::Retry, false) => "would retry (dry run)",
+        (Outcome::Retry, false) => "would retry",
         (Outcome::Refuse, _) => "refused",
         (Outcome::Pass, _) => "passed",
         (Outcome::Wait, _) => "waiting",
