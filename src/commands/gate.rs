@@ -295,10 +295,9 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
             .filter(|g| !g.ignore_failure && g.status().is_some_and(|s| s.is_failure()))
             .filter_map(|g| g.current.as_ref()?.build_id().map(str::to_string))
             .collect();
-        let since = facts
-            .batch
-            .start_time
-            .map(|t| Timestamp(t.0 - i64::from(policy.budget.lookback_days) * DAY_MS));
+        let since = facts.batch.start_time.map(|t| {
+            Timestamp(t.0.saturating_sub(i64::from(policy.budget.lookback_days) * DAY_MS))
+        });
         // The batch itself is known: the history walk must not read it again.
         known.insert(facts.batch.id.clone(), facts.batch.clone());
         let (builds, history) = tokio::join!(

@@ -42,6 +42,8 @@ impl Locations {
         let mut walker = Walker {
             parser: Parser::new_from_str(text),
             found: Locations::default(),
+            anchors: HashMap::new(),
+            expanded: 0,
         };
         walker.document().map_err(|e| {
             let m = e.marker();
@@ -68,11 +70,11 @@ impl Locations {
     pub fn first_duplicate_key(&self) -> Option<Pos> {
         self.mappings
             .iter()
-            .flat_map(|(_, keys)| {
+            .filter_map(|(_, keys)| {
+                let mut seen = std::collections::HashSet::with_capacity(keys.len());
                 keys.iter()
-                    .enumerate()
-                    .filter(|(i, (k, _))| keys[..*i].iter().any(|(earlier, _)| earlier == k))
-                    .map(|(_, (_, pos))| *pos)
+                    .find(|(k, _)| !seen.insert(k.as_str()))
+                    .map(|(_, pos)| *pos)
             })
             .min_by_key(|p| (p.line, p.column))
     }
@@ -88,7 +90,15 @@ impl Locations {
 struct Walker<'a> {
     parser: Parser<'a, saphyr_parser::StrInput<'a>>,
     found: Locations,
+    /// Nodes of each anchor, counted with the aliases inside it expanded.
+    anchors: HashMap<usize, u64>,
+    /// Nodes of the document so far, aliases expanded as a YAML loader would.
+    expanded: u64,
 }
+
+/// Nodes a policy may expand to (aliases included): bounds "billion laughs" documents
+/// before any loader expands them. Real policies have a few hundred.
+const MAX_EXPANDED_NODES: u64 = 200_000;
 
 impl Walker<'_> {
     fn next(&mut self) -> Result<(Event<'_>, Span), ScanError> {
@@ -106,19 +116,20 @@ impl Walker<'_> {
                 Event::StreamEnd | Event::DocumentEnd => return Ok(()),
                 _ => {
                     let kind = Kind::of(&event);
-                    return self.node(kind, span, String::new(), 0);
+                    return self.node(kind, span, String::new(), 0).map(|_| ());
                 }
             }
         }
     }
 
+    /// Walks one node; returns its size with aliases expanded.
     fn node(
         &mut self,
         kind: Kind,
         span: Span,
         path: String,
         depth: usize,
-    ) -> Result<(), ScanError> {
+    ) -> Result<u64, ScanError> {
         self.found.values.insert(path.clone(), span.into());
         if depth > MAX_DEPTH {
             return Err(ScanError::new_str(
@@ -126,35 +137,42 @@ impl Walker<'_> {
                 "nesting is too deep for a policy",
             ));
         }
-        match kind {
-            Kind::Leaf => Ok(()),
-            Kind::Sequence => {
+        let size = match kind {
+            Kind::Leaf => 1,
+            Kind::Alias(id) => self.anchors.get(&id).copied().unwrap_or(1),
+            Kind::Sequence(_) => {
+                let mut size = 1;
                 let mut index = 0;
                 loop {
                     let (event, span) = self.next()?;
                     if matches!(event, Event::SequenceEnd | Event::StreamEnd) {
-                        return Ok(());
+                        break;
                     }
                     let kind = Kind::of(&event);
-                    self.node(kind, span, format!("{path}[{index}]"), depth + 1)?;
+                    size += self.node(kind, span, format!("{path}[{index}]"), depth + 1)?;
                     index += 1;
                 }
+                size
             }
-            Kind::Mapping => {
+            Kind::Mapping(_) => {
+                let mut size = 1;
                 let slot = self.found.mappings.len();
                 self.found.mappings.push((path.clone(), Vec::new()));
                 loop {
                     let (event, key_span) = self.next()?;
                     let key = match event {
-                        Event::MappingEnd | Event::StreamEnd => return Ok(()),
+                        Event::MappingEnd | Event::StreamEnd => break,
                         Event::Scalar(ref text, ..) => text.to_string(),
                         _ => String::from("?"),
                     };
                     let key_kind = Kind::of(&event);
-                    if key_kind != Kind::Leaf {
+                    size += match key_kind {
                         // A complex key: walk it so the events stay balanced.
-                        self.node(key_kind, key_span, format!("{path}.?"), depth + 1)?;
-                    }
+                        Kind::Sequence(_) | Kind::Mapping(_) => {
+                            self.node(key_kind, key_span, format!("{path}.?"), depth + 1)?
+                        }
+                        _ => 1,
+                    };
                     self.found.mappings[slot]
                         .1
                         .push((key.clone(), key_span.into()));
@@ -165,26 +183,53 @@ impl Walker<'_> {
                     } else {
                         format!("{path}.{key}")
                     };
-                    self.node(kind, span, child, depth + 1)?;
+                    size += self.node(kind, span, child, depth + 1)?;
                 }
+                size
             }
+        };
+        if let Kind::Alias(_) = kind {
+            self.expanded = self.expanded.saturating_add(size);
+        } else {
+            self.expanded = self.expanded.saturating_add(1);
         }
+        if self.expanded > MAX_EXPANDED_NODES || size > MAX_EXPANDED_NODES {
+            return Err(ScanError::new_str(
+                span.start,
+                "the document expands to more than 200000 nodes (aliases included), the limit for a policy",
+            ));
+        }
+        if let Some(anchor) = kind.anchor() {
+            self.anchors.insert(anchor, size);
+        }
+        Ok(size)
     }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Leaf,
-    Sequence,
-    Mapping,
+    Alias(usize),
+    /// A sequence, with its anchor id (0: none).
+    Sequence(usize),
+    /// A mapping, with its anchor id (0: none).
+    Mapping(usize),
 }
 
 impl Kind {
     fn of(event: &Event<'_>) -> Kind {
         match event {
-            Event::SequenceStart(..) => Kind::Sequence,
-            Event::MappingStart(..) => Kind::Mapping,
+            Event::SequenceStart(anchor, _) => Kind::Sequence(*anchor),
+            Event::MappingStart(anchor, _) => Kind::Mapping(*anchor),
+            Event::Alias(id) => Kind::Alias(*id),
             _ => Kind::Leaf,
+        }
+    }
+
+    fn anchor(self) -> Option<usize> {
+        match self {
+            Kind::Sequence(a) | Kind::Mapping(a) if a > 0 => Some(a),
+            _ => None,
         }
     }
 }

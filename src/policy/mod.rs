@@ -131,13 +131,19 @@ pub struct Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Keys and values in messages come from the file: shown, never obeyed.
+        let clean = |t: &str| crate::render::clean(t, 500);
         write!(
             f,
             "{}:{}:{}: error[{}]: {}",
-            self.file, self.pos.line, self.pos.column, self.code, self.message
+            clean(&self.file),
+            self.pos.line,
+            self.pos.column,
+            self.code,
+            clean(&self.message)
         )?;
         if let Some(help) = &self.help {
-            write!(f, "\n  help: {help}")?;
+            write!(f, "\n  help: {}", clean(help))?;
         }
         Ok(())
     }
@@ -184,7 +190,8 @@ impl Policy {
 
     /// Parses and validates policy text; `file` names it in diagnostics.
     pub fn from_yaml(text: &str, file: &str) -> Result<Policy, PolicyError> {
-        validate::parse(text, file)
+        // A UTF-8 byte-order mark is allowed by YAML and written by some editors.
+        validate::parse(text.strip_prefix('\u{feff}').unwrap_or(text), file)
     }
 
     /// Reads and validates a policy file (at most [`MAX_POLICY_BYTES`]).

@@ -41,22 +41,36 @@ struct Checker<'a> {
 }
 
 pub(super) fn parse(text: &str, file: &str) -> Result<Policy, PolicyError> {
-    // 1. Syntax, aliases, duplicate keys: libyaml via yaml_serde, the parser of record.
+    // 1. Positions of everything, bounded first: depth and the size with aliases expanded
+    //    are checked here, before any loader could expand an alias bomb.
+    let at = match Locations::of(text) {
+        Ok(at) => at,
+        Err((pos, message)) => {
+            let bounded = message.contains("too deep")
+                || message.contains("the limit for a policy")
+                || message.contains("recursion limit");
+            if bounded {
+                return Err(PolicyError::single(file, pos, "too-complex", message));
+            }
+            // A plain syntax error: libyaml words it best (the document is bounded, so it is
+            // safe to hand over).
+            return Err(match yaml_serde::from_str::<yaml_serde::Value>(text) {
+                Err(e) => serde_error(file, &e, "yaml-syntax"),
+                Ok(_) => PolicyError::single(file, pos, "yaml-syntax", message),
+            });
+        }
+    };
+    // 2. Syntax, duplicate keys: libyaml via yaml_serde, the parser of record.
     if let Err(e) = yaml_serde::from_str::<yaml_serde::Value>(text) {
         let mut error = serde_error(file, &e, "yaml-syntax");
-        // libyaml places a duplicate key at its mapping; the walk below finds the key.
+        // libyaml places a duplicate key at its mapping; the walk found the key.
         if error.diagnostics[0].code == "duplicate-key"
-            && let Some(pos) = Locations::of(text)
-                .ok()
-                .and_then(|at| at.first_duplicate_key())
+            && let Some(pos) = at.first_duplicate_key()
         {
             error.diagnostics[0].pos = pos;
         }
         return Err(error);
     }
-    // 2. Positions of everything, for the checks serde cannot place.
-    let at = Locations::of(text)
-        .map_err(|(pos, message)| PolicyError::single(file, pos, "yaml-syntax", message))?;
     let mut check = Checker {
         file,
         at,
@@ -253,10 +267,11 @@ impl Checker<'_> {
             },
         };
         let mut rules: Vec<Rule> = Vec::with_capacity(raw.rules.len());
+        let mut first_lines: std::collections::HashMap<String, usize> =
+            std::collections::HashMap::new();
         for (i, rule) in raw.rules.into_iter().enumerate() {
             let path = format!("rules[{i}]");
-            if let Some(first) = rules.iter().find(|r| r.name == rule.name) {
-                let first_line = first.line;
+            if let Some(&first_line) = first_lines.get(&rule.name) {
                 self.error(
                     &format!("{path}.name"),
                     "duplicate-rule",
@@ -264,7 +279,11 @@ impl Checker<'_> {
                     Some(format!("the first rule with this name is at line {first_line}; rule names must be unique")),
                 );
             }
-            rules.push(self.rule(rule, &path));
+            let checked = self.rule(rule, &path);
+            first_lines
+                .entry(checked.name.clone())
+                .or_insert(checked.line);
+            rules.push(checked);
         }
         Policy {
             source: file.to_string(),
@@ -386,7 +405,23 @@ impl Checker<'_> {
                 ),
             }
         }
-        let set = set.build().unwrap_or_else(|_| globset::GlobSet::empty());
+        let set = match set.build() {
+            Ok(set) => set,
+            Err(e) => {
+                // Never an empty set in its place: a `refuse` rule must not silently vanish.
+                self.error(
+                    key,
+                    "bad-glob",
+                    format!(
+                        "the patterns of `{}` cannot be compiled: {}",
+                        leaf(key),
+                        e.kind()
+                    ),
+                    Some("use fewer or simpler patterns".into()),
+                );
+                globset::GlobSet::empty()
+            }
+        };
         Some(Globs { patterns, set })
     }
 

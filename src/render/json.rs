@@ -26,5 +26,7 @@ pub fn render(decision: &Decision, acted: bool) -> String {
     let mut out =
         serde_json::to_string_pretty(&report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     out.push('\n');
-    out
+    // The runner reads a legacy `##[command]` anywhere in a line; `\u0023` is the same `#`
+    // to any JSON reader.
+    out.replace("##[", "#\\u0023[")
 }

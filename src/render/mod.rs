@@ -18,7 +18,17 @@ pub fn clean(text: &str, max: usize) -> String {
         }
         out.push(if c.is_control() { ' ' } else { c });
     }
-    out
+    defuse(&out)
+}
+
+/// Breaks the sequences the Actions runner reads as workflow commands — `::` (at a line's
+/// start, after whitespace) and the legacy `##[` (anywhere) — with a plain space, so text
+/// from a build can be shown but never obeyed (no invisible character to normalise away).
+pub fn defuse(text: &str) -> String {
+    if !text.contains("::") && !text.contains("##[") {
+        return text.to_string();
+    }
+    text.replace("::", ": :").replace("##[", "# #[")
 }
 
 #[cfg(test)]
@@ -30,5 +40,9 @@ mod tests {
         assert_eq!(clean("a\nb\x1b[31mc", 100), "a b [31mc");
         assert_eq!(clean("abcdef", 4), "abc…");
         assert_eq!(clean("abcd", 4), "abcd");
+        assert_eq!(
+            clean("::add-mask::x ##[error]y", 100),
+            ": :add-mask: :x # #[error]y"
+        );
     }
 }

@@ -56,7 +56,7 @@ fn compact_failure(g: &GroupVerdict) -> String {
     let mut s = cut(&super::clean(&g.group, 200), 40);
     if let Some(phase) = &g.failed_phase {
         s.push(' ');
-        s.push_str(&cut(phase, 24));
+        s.push_str(&cut(&super::clean(phase, 100), 24));
     }
     if let Some(code) = g
         .contexts
