@@ -39,12 +39,12 @@ use serde_json::{Value, json};
 // Configuration and shared checks
 // ---------------------------------------------------------------------------------------
 
-const CASES_BYTES: u32 = 3000;
+const CASES_BYTES: u32 = 2500;
 const CASES_TEXT: u32 = 2000;
 const CASES_VALID_POLICY: u32 = 800;
-const CASES_MUTATED_POLICY: u32 = 3000;
+const CASES_MUTATED_POLICY: u32 = 2400;
 const CASES_JSON_BYTES: u32 = 3000;
-const CASES_JSON_SHAPED: u32 = 1500;
+const CASES_JSON_SHAPED: u32 = 1000;
 
 /// Case count times `HOSTILE_FUZZ_SCALE` (default 1). No regression files are written: the
 /// minimal failing input is printed instead.
@@ -506,14 +506,10 @@ fn a_10_mib_text_given_directly_to_from_yaml_is_handled() {
     let big = 10 * 1024 * 1024;
     let text = padded_policy(big);
     assert_eq!(Policy::from_yaml(&text, "p.yml").unwrap().rules.len(), 1);
-    for text in [
-        format!("version: 1\nrules:\n  - name: \"{}\"\n", "n".repeat(big)),
-        format!("version: 1\ncontext: '{}'\nrules: []\n", "c".repeat(big)),
-    ] {
-        let e = Policy::from_yaml(&text, "p.yml").unwrap_err();
-        assert_eq!(codes(&e), ["out-of-range"], "{e}");
-        assert!(e.to_string().len() < 1000, "the value is not echoed whole");
-    }
+    let text = format!("version: 1\nrules:\n  - name: \"{}\"\n", "n".repeat(big));
+    let e = Policy::from_yaml(&text, "p.yml").unwrap_err();
+    assert_eq!(codes(&e), ["out-of-range"], "{e}");
+    assert!(e.to_string().len() < 1000, "the value is not echoed whole");
 }
 
 #[test]

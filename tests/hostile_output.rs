@@ -33,9 +33,9 @@ use proptest::prelude::*;
 use proptest::sample::select;
 use serde_json::{Value, json};
 
-const CASES_DECISIONS: u32 = 1500;
-const CASES_OUTPUTS: u32 = 1500;
-const CASES_COMMANDS: u32 = 3000;
+const CASES_DECISIONS: u32 = 800;
+const CASES_OUTPUTS: u32 = 1000;
+const CASES_COMMANDS: u32 = 1500;
 
 fn config(cases: u32) -> ProptestConfig {
     let scale = std::env::var("HOSTILE_FUZZ_SCALE")
