@@ -137,11 +137,6 @@ pub fn parse_console_url(target_url: &str) -> Result<ConsoleTarget, String> {
     ))
 }
 
-/// The batch id from a member build's `buildBatchArn`.
-pub fn batch_of_build_arn(arn: &str) -> Result<BatchId, String> {
-    BatchId::parse(arn)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
