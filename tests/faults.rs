@@ -855,24 +855,7 @@ impl World {
     async fn run(&self, codebuild: &str, github: &str, args: &[&str]) -> Run {
         let output = self.workspace().join("output");
         let _ = std::fs::remove_file(&output);
-        let mut cmd = common::gate();
-        cmd.current_dir(self.workspace())
-            .arg("gate")
-            .args(args)
-            .env("AWS_ENDPOINT_URL_CODEBUILD", codebuild)
-            .env("AWS_ACCESS_KEY_ID", "AKIDTESTGATE")
-            .env("AWS_SECRET_ACCESS_KEY", "secret-aws-key-for-tests")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", self.workspace().join("no-aws-config"))
-            .env(
-                "AWS_SHARED_CREDENTIALS_FILE",
-                self.workspace().join("no-aws-credentials"),
-            )
-            .env("GITHUB_API_URL", github)
-            .env("GITHUB_TOKEN", TOKEN)
-            .env("GITHUB_REPOSITORY", REPO)
-            .env("GITHUB_OUTPUT", &output);
+        let cmd = common::gate_in(self.workspace(), codebuild, github, TOKEN, REPO, args);
         let out = tokio::process::Command::from(cmd)
             .output()
             .await
@@ -881,7 +864,7 @@ impl World {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            outputs: parse_outputs(&output),
+            outputs: common::parse_outputs(&output),
         }
     }
 }
@@ -943,23 +926,4 @@ fn black_hole() -> (std::net::TcpListener, String) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     (listener, url)
-}
-
-/// `name<<DELIM\nvalue\nDELIM` entries of a GITHUB_OUTPUT file.
-fn parse_outputs(path: &Path) -> BTreeMap<String, String> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let mut out = BTreeMap::new();
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        let (name, delimiter) = line.split_once("<<").expect("name<<DELIM");
-        let mut value = Vec::new();
-        for l in lines.by_ref() {
-            if l == delimiter {
-                break;
-            }
-            value.push(l);
-        }
-        out.insert(name.to_string(), value.join("\n"));
-    }
-    out
 }

@@ -59,25 +59,14 @@ impl World {
     /// The binary as the runner would start it: the workspace as working directory, the
     /// runner's files, dummy AWS credentials, both endpoints from the standard variables.
     fn command(&self, args: &[&str]) -> tokio::process::Command {
-        let mut cmd = common::gate();
-        cmd.current_dir(self.workspace())
-            .arg("gate")
-            .args(args)
-            .env("AWS_ENDPOINT_URL_CODEBUILD", self.cb.endpoint())
-            .env("AWS_ACCESS_KEY_ID", "AKIDTESTGATE")
-            .env("AWS_SECRET_ACCESS_KEY", "secret-aws-key-for-tests")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", self.workspace().join("no-aws-config"))
-            .env(
-                "AWS_SHARED_CREDENTIALS_FILE",
-                self.workspace().join("no-aws-credentials"),
-            )
-            .env("GITHUB_API_URL", self.gh.url())
-            .env("GITHUB_TOKEN", TOKEN)
-            .env("GITHUB_REPOSITORY", REPO)
-            .env("GITHUB_OUTPUT", self.workspace().join("output"))
-            .env("GITHUB_STEP_SUMMARY", self.workspace().join("summary.md"));
+        let cmd = common::gate_in(
+            self.workspace(),
+            &self.cb.endpoint(),
+            &self.gh.url(),
+            TOKEN,
+            REPO,
+            args,
+        );
         tokio::process::Command::from(cmd)
     }
 
@@ -93,7 +82,7 @@ impl World {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            outputs: parse_outputs(&self.workspace().join("output")),
+            outputs: common::parse_outputs(&self.workspace().join("output")),
             summary: std::fs::read_to_string(self.workspace().join("summary.md"))
                 .unwrap_or_default(),
         }
@@ -103,25 +92,6 @@ impl World {
     fn ops(&self) -> Vec<String> {
         self.cb.calls().into_iter().map(|c| c.op).collect()
     }
-}
-
-/// `name<<DELIM\nvalue\nDELIM` entries of a GITHUB_OUTPUT file.
-fn parse_outputs(path: &PathBuf) -> BTreeMap<String, String> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let mut out = BTreeMap::new();
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        let (name, delimiter) = line.split_once("<<").expect("name<<DELIM");
-        let mut value = Vec::new();
-        for l in lines.by_ref() {
-            if l == delimiter {
-                break;
-            }
-            value.push(l);
-        }
-        out.insert(name.to_string(), value.join("\n"));
-    }
-    out
 }
 
 fn ops(list: &[&str]) -> Vec<String> {

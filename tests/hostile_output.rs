@@ -716,26 +716,15 @@ impl World {
 
     /// The binary as the runner starts it under Actions (`GITHUB_ACTIONS=true`).
     fn command(&self, args: &[&str]) -> tokio::process::Command {
-        let mut cmd = common::gate();
-        cmd.current_dir(self.workspace())
-            .arg("gate")
-            .args(args)
-            .env("AWS_ENDPOINT_URL_CODEBUILD", self.cb.endpoint())
-            .env("AWS_ACCESS_KEY_ID", "AKIDTESTGATE")
-            .env("AWS_SECRET_ACCESS_KEY", "secret-aws-key-for-tests")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", self.workspace().join("no-aws-config"))
-            .env(
-                "AWS_SHARED_CREDENTIALS_FILE",
-                self.workspace().join("no-aws-credentials"),
-            )
-            .env("GITHUB_ACTIONS", "true")
-            .env("GITHUB_API_URL", self.gh.url())
-            .env("GITHUB_TOKEN", TOKEN)
-            .env("GITHUB_REPOSITORY", "acme/web")
-            .env("GITHUB_OUTPUT", self.workspace().join("output"))
-            .env("GITHUB_STEP_SUMMARY", self.workspace().join("summary.md"));
+        let mut cmd = common::gate_in(
+            self.workspace(),
+            &self.cb.endpoint(),
+            &self.gh.url(),
+            TOKEN,
+            "acme/web",
+            args,
+        );
+        cmd.env("GITHUB_ACTIONS", "true");
         tokio::process::Command::from(cmd)
     }
 

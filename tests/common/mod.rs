@@ -59,3 +59,55 @@ pub fn explain_example(name: &str, extra: &[&str]) -> Run {
     cmd.args(extra);
     run(&mut cmd)
 }
+
+/// `gate` as the runner starts it: the workspace as working directory, dummy AWS
+/// credentials and no AWS config files, CodeBuild and GitHub reached only through
+/// AWS_ENDPOINT_URL_CODEBUILD and GITHUB_API_URL, and the runner's files in the workspace.
+pub fn gate_in(
+    workspace: &Path,
+    codebuild: &str,
+    github: &str,
+    token: &str,
+    repo: &str,
+    args: &[&str],
+) -> Command {
+    let mut cmd = gate();
+    cmd.current_dir(workspace)
+        .arg("gate")
+        .args(args)
+        .env("AWS_ENDPOINT_URL_CODEBUILD", codebuild)
+        .env("AWS_ACCESS_KEY_ID", "AKIDTESTGATE")
+        .env("AWS_SECRET_ACCESS_KEY", "secret-aws-key-for-tests")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", workspace.join("no-aws-config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            workspace.join("no-aws-credentials"),
+        )
+        .env("GITHUB_API_URL", github)
+        .env("GITHUB_TOKEN", token)
+        .env("GITHUB_REPOSITORY", repo)
+        .env("GITHUB_OUTPUT", workspace.join("output"))
+        .env("GITHUB_STEP_SUMMARY", workspace.join("summary.md"));
+    cmd
+}
+
+/// `name<<DELIM\nvalue\nDELIM` entries of a GITHUB_OUTPUT file.
+pub fn parse_outputs(path: &Path) -> std::collections::BTreeMap<String, String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut out = std::collections::BTreeMap::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        let (name, delimiter) = line.split_once("<<").expect("name<<DELIM");
+        let mut value = Vec::new();
+        for l in lines.by_ref() {
+            if l == delimiter {
+                break;
+            }
+            value.push(l);
+        }
+        out.insert(name.to_string(), value.join("\n"));
+    }
+    out
+}
