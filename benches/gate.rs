@@ -24,6 +24,7 @@ fn phase(kind: &str, status: Status, code: &str, message: &str) -> Phase {
                 message: message.to_string(),
             }]
         },
+        ..Phase::default()
     }
 }
 
@@ -78,7 +79,7 @@ fn big_batch(n: usize) -> Facts {
                 arn: None,
                 status: Some(status),
                 phases,
-                batch_arn: None,
+                ..Build::default()
             },
         );
     }

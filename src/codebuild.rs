@@ -13,16 +13,16 @@ use aws_config::timeout::TimeoutConfig;
 use aws_sdk_codebuild::Client;
 use aws_sdk_codebuild::error::SdkError;
 use aws_sdk_codebuild::types::{RetryBuildBatchType, SortOrderType};
-use futures_util::future::try_join_all;
+use futures_util::{StreamExt, TryStreamExt};
 use thiserror::Error;
 
 use crate::facts::{Batch, Build, sdk};
 
 /// `BatchGetBuildBatches` and `BatchGetBuilds` take at most this many ids.
 pub const MAX_IDS_PER_CALL: usize = 100;
-/// Listing pages read at most when looking back for the per-commit budget or for a
-/// commit's newest batch: bounded work however long the project's history is.
-pub const MAX_LIST_PAGES: usize = 10;
+/// Chunked reads in flight at once: a long history is read quickly without a burst of
+/// concurrent calls that would only be throttled.
+pub const MAX_CONCURRENT_READS: usize = 4;
 
 /// A CodeBuild call that failed; names the call, says why.
 #[derive(Debug, Error)]
@@ -131,39 +131,35 @@ impl CodeBuild {
         }
     }
 
-    /// Batches by id, in chunks of 100 read concurrently. Ids CodeBuild does not know are
-    /// left out.
+    /// Batches by id, in chunks of 100, at most [`MAX_CONCURRENT_READS`] at once. Ids
+    /// CodeBuild does not know are left out.
     pub async fn batches(&self, ids: &[String]) -> Result<Vec<Batch>, AwsError> {
-        let calls = ids.chunks(MAX_IDS_PER_CALL).map(|chunk| {
-            self.client
+        chunked(ids, |chunk| async move {
+            let page = self
+                .client
                 .batch_get_build_batches()
-                .set_ids(Some(chunk.to_vec()))
+                .set_ids(Some(chunk))
                 .send()
-        });
-        let pages = try_join_all(calls)
-            .await
-            .map_err(|e| AwsError::from_sdk("BatchGetBuildBatches", e))?;
-        Ok(pages
-            .iter()
-            .flat_map(|p| p.build_batches().iter().map(sdk::batch))
-            .collect())
+                .await
+                .map_err(|e| AwsError::from_sdk("BatchGetBuildBatches", e))?;
+            Ok(page.build_batches().iter().map(sdk::batch).collect())
+        })
+        .await
     }
 
-    /// Builds by id, in chunks of 100 read concurrently.
+    /// Builds by id, in chunks of 100, at most [`MAX_CONCURRENT_READS`] at once.
     pub async fn builds(&self, ids: &[String]) -> Result<Vec<Build>, AwsError> {
-        let calls = ids.chunks(MAX_IDS_PER_CALL).map(|chunk| {
-            self.client
+        chunked(ids, |chunk| async move {
+            let page = self
+                .client
                 .batch_get_builds()
-                .set_ids(Some(chunk.to_vec()))
+                .set_ids(Some(chunk))
                 .send()
-        });
-        let pages = try_join_all(calls)
-            .await
-            .map_err(|e| AwsError::from_sdk("BatchGetBuilds", e))?;
-        Ok(pages
-            .iter()
-            .flat_map(|p| p.builds().iter().map(sdk::build))
-            .collect())
+                .await
+                .map_err(|e| AwsError::from_sdk("BatchGetBuilds", e))?;
+            Ok(page.builds().iter().map(sdk::build).collect())
+        })
+        .await
     }
 
     /// One page of the project's batch ids, newest first.
@@ -225,6 +221,21 @@ impl CodeBuild {
             }
         }
     }
+}
+
+/// `call` on each chunk of at most [`MAX_IDS_PER_CALL`] ids, [`MAX_CONCURRENT_READS`] at a
+/// time, results in the order of the ids.
+async fn chunked<T, F, Fut>(ids: &[String], call: F) -> Result<Vec<T>, AwsError>
+where
+    F: Fn(Vec<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<T>, AwsError>>,
+{
+    let pages: Vec<Vec<T>> = futures_util::stream::iter(ids.chunks(MAX_IDS_PER_CALL))
+        .map(|chunk| call(chunk.to_vec()))
+        .buffered(MAX_CONCURRENT_READS)
+        .try_collect()
+        .await?;
+    Ok(pages.into_iter().flatten().collect())
 }
 
 /// The token sent with `RetryBuildBatch`: the same batch and attempt number give the same

@@ -4,9 +4,9 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::decision::{
     BATCH_ITSELF, BudgetReport, ContextView, Decision, DecisionCode, Figure, GroupVerdict, Outcome,
-    RuleRef, VerdictCode,
+    RuleRef, VerdictCode, blamed,
 };
-use crate::facts::{Batch, Context, Facts, Group, Phase, Status};
+use crate::facts::{Batch, Context, Facts, Group, Phase, Status, Timestamp};
 use crate::policy::{Action, Policy, Rule};
 
 /// The internal group CodeBuild adds to a batch to fetch the source; every other group
@@ -39,16 +39,8 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
     let (outcome, code) = match batch.status.as_ref() {
         Some(s) if s.is_failure() => judge.failed_batch(&mut groups, per_batch, per_commit),
         other => {
-            // Not judged: failed groups are shown as such, not as refusals.
             let shown = other.map_or("(missing)", |s| s.as_str());
-            for g in groups
-                .iter_mut()
-                .filter(|g| g.code == VerdictCode::NoMatchingRule)
-            {
-                g.code = VerdictCode::NotJudged;
-                g.verdict = g.code.verdict();
-                g.detail = format!("failed; not judged while the batch is {shown}");
-            }
+            not_judged(&mut groups, &format!("while the batch is {shown}"));
             match other {
                 Some(Status::Succeeded) => (Outcome::Pass, DecisionCode::BatchSucceeded),
                 Some(Status::InProgress) => (Outcome::Wait, DecisionCode::BatchInProgress),
@@ -68,6 +60,8 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
         per_batch,
         per_commit,
         commit_batches,
+        commit_known: batch.commit().is_some(),
+        history_incomplete: facts.history_truncated,
         lookback_days: policy.budget.lookback_days,
         rule_cap,
         remaining,
@@ -80,7 +74,7 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
         batch_id: batch.id.clone(),
         batch_arn: batch.arn.clone(),
         project: batch.project.clone(),
-        commit: batch.resolved_source_version.clone(),
+        commit: batch.commit().map(str::to_string),
         batch_status: batch.status.as_ref().map(|s| s.to_string()),
         policy: policy.source.clone(),
         context: policy.context.clone(),
@@ -92,21 +86,38 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
     }
 }
 
+/// Failed groups of a batch that is not judged are shown as such, not as refusals.
+fn not_judged(groups: &mut [GroupVerdict], why: &str) {
+    for g in groups
+        .iter_mut()
+        .filter(|g| g.code == VerdictCode::NoMatchingRule || g.code == VerdictCode::UnknownStatus)
+    {
+        g.detail = match g.code {
+            VerdictCode::UnknownStatus => format!(
+                "status `{}` is not one the gate knows; not judged {why}",
+                g.status.as_deref().unwrap_or_default()
+            ),
+            _ => format!("failed; not judged {why}"),
+        };
+        g.code = VerdictCode::NotJudged;
+        g.verdict = g.code.verdict();
+    }
+}
+
 /// Retries already made on this commit of this project, within the look-back, counting this
 /// batch; and how many batches that covers. Batches without a start time are counted (fail
-/// closed); a batch without a resolved commit is counted alone.
+/// closed); a batch whose commit is unknown is counted alone.
 fn commit_retries(policy: &Policy, facts: &Facts) -> (u32, usize) {
     let batch = &facts.batch;
     let mut total = batch.retries_recorded();
     let mut counted = 1;
-    let Some(commit) = batch.resolved_source_version.as_deref() else {
+    let Some(commit) = batch.commit() else {
         return (total, counted);
     };
     let window = i64::from(policy.budget.lookback_days) * DAY_MS;
     let mut seen = BTreeSet::from([batch.id.as_str()]);
     for other in &facts.history {
-        let same = other.project == batch.project
-            && other.resolved_source_version.as_deref() == Some(commit);
+        let same = other.project == batch.project && other.commit() == Some(commit);
         let recent = match (batch.start_time, other.start_time) {
             (Some(now), Some(then)) => then.0 >= now.0.saturating_sub(window),
             _ => true,
@@ -119,14 +130,24 @@ fn commit_retries(policy: &Policy, facts: &Facts) -> (u32, usize) {
     (total, counted)
 }
 
-/// A first verdict for every group from its own status and its dependencies; root failures
-/// are left as [`VerdictCode::NoMatchingRule`] until the rules are applied.
+/// A first verdict for every group from its own status, its dependencies and (in a FAILED
+/// batch) the moments its other groups failed; root failures are left as
+/// [`VerdictCode::NoMatchingRule`] until the rules are applied.
 fn classify_groups(batch: &Batch, facts: &Facts) -> Vec<GroupVerdict> {
     let by_id: HashMap<&str, &Group> = batch
         .groups
         .iter()
         .map(|g| (g.identifier.as_str(), g))
         .collect();
+    let stops = Stops {
+        by_id,
+        failures: if batch.status == Some(Status::Failed) {
+            failure_moments(batch, facts)
+        } else {
+            Vec::new()
+        },
+        facts,
+    };
     batch
         .groups
         .iter()
@@ -137,21 +158,23 @@ fn classify_groups(batch: &Batch, facts: &Facts) -> Vec<GroupVerdict> {
             let failed = build.and_then(|b| failed_phase(&b.phases));
             let (code, detail) = match status {
                 None => (VerdictCode::NotStarted, "no build has started".to_string()),
+                Some(s) if s.is_unfinished() && *s != Status::InProgress => (
+                    VerdictCode::NotStarted,
+                    format!("waiting for the groups it depends on ({s})"),
+                ),
                 Some(Status::Succeeded) => (VerdictCode::Succeeded, "succeeded".to_string()),
                 Some(Status::InProgress) => (VerdictCode::InProgress, "still running".to_string()),
                 Some(Status::Other(text)) => (
                     VerdictCode::UnknownStatus,
-                    format!("status `{text}` is not one the gate knows; shown, not judged"),
+                    format!("status `{text}` is not one the gate knows; no rule can allow it"),
                 ),
                 Some(_) if group.ignore_failure => (
                     VerdictCode::IgnoredFailure,
-                    "failed, but the batch ignores this group's failures (ignoreFailure)".to_string(),
+                    "failed, but the batch ignores this group's failures (ignoreFailure)"
+                        .to_string(),
                 ),
-                Some(Status::Stopped) => match collateral_cause(group, &by_id) {
-                    Some(cause) => (
-                        VerdictCode::Collateral,
-                        format!("stopped because `{cause}`, which it depends on, failed; judged by `{cause}`"),
-                    ),
+                Some(Status::Stopped) => match stops.cause(group) {
+                    Some((_, detail)) => (VerdictCode::Collateral, detail),
                     None => (VerdictCode::NoMatchingRule, String::new()),
                 },
                 Some(_) => (VerdictCode::NoMatchingRule, String::new()),
@@ -161,10 +184,19 @@ fn classify_groups(batch: &Batch, facts: &Facts) -> Vec<GroupVerdict> {
                 group: group.identifier.clone(),
                 status: status.map(|s| s.to_string()),
                 build_id: summary.and_then(|s| s.build_id()).map(str::to_string),
-                failed_phase: if judged { failed.map(|p| p.phase_type.clone()) } else { None },
+                failed_phase: if judged {
+                    failed.map(|p| p.phase_type.clone())
+                } else {
+                    None
+                },
                 contexts: if judged {
                     failed
-                        .map(|p| meaningful_contexts(p).into_iter().map(ContextView::from).collect())
+                        .map(|p| {
+                            meaningful_contexts(p)
+                                .into_iter()
+                                .map(ContextView::from)
+                                .collect()
+                        })
                         .unwrap_or_default()
                 } else {
                     Vec::new()
@@ -178,6 +210,132 @@ fn classify_groups(batch: &Batch, facts: &Facts) -> Vec<GroupVerdict> {
         .collect()
 }
 
+/// When each root failure of the batch happened: the end of its build's failed phase (else
+/// the end of the build), for FAILED, FAULT and TIMED_OUT groups that count. Earliest first.
+fn failure_moments<'a>(batch: &'a Batch, facts: &Facts) -> Vec<(Timestamp, &'a str)> {
+    let mut moments: Vec<(Timestamp, &str)> = batch
+        .groups
+        .iter()
+        .filter(|g| !g.ignore_failure)
+        .filter(|g| {
+            matches!(
+                g.status(),
+                Some(Status::Failed | Status::Fault | Status::TimedOut)
+            )
+        })
+        .filter_map(|g| {
+            let build = facts.build_of(g.current.as_ref()?)?;
+            let at = failed_phase(&build.phases)
+                .and_then(|p| p.end_time)
+                .or_else(|| build.ended_at())?;
+            Some((at, g.identifier.as_str()))
+        })
+        .collect();
+    moments.sort();
+    moments
+}
+
+/// Why STOPPED groups were stopped.
+struct Stops<'a> {
+    by_id: HashMap<&'a str, &'a Group>,
+    /// Root failures of a FAILED batch, earliest first (empty in any other batch).
+    failures: Vec<(Timestamp, &'a str)>,
+    facts: &'a Facts,
+}
+
+/// What stopped a STOPPED group.
+enum Stop<'a> {
+    /// Nothing the gate can see: a root failure.
+    Root,
+    /// Only a group that (through its own dependencies) depends on this one: a cycle, which
+    /// explains nothing; a root failure too.
+    Cycle,
+    /// The root failure it is collateral of, and a sentence saying how.
+    Collateral(&'a str, String),
+}
+
+impl<'a> Stops<'a> {
+    /// The root failure a STOPPED group is collateral of, with a sentence saying how; `None`
+    /// when it is a root failure itself.
+    fn cause(&self, group: &'a Group) -> Option<(&'a str, String)> {
+        match self.stop(group, &mut Vec::new()) {
+            Stop::Collateral(root, detail) => Some((root, detail)),
+            Stop::Root | Stop::Cycle => None,
+        }
+    }
+
+    /// - A group it depends on (or the implicit source group) failed or was stopped: CodeBuild
+    ///   stops the groups that depend on it. A stopped dependency passes on its own cause,
+    ///   or is the root itself.
+    /// - In a FAILED batch, its build ended at or after a root failure happened: the batch's
+    ///   `fast-fail` stopped it. A build that ended before any failure stays a root.
+    fn stop(&self, group: &'a Group, path: &mut Vec<&'a str>) -> Stop<'a> {
+        if path.contains(&group.identifier.as_str()) {
+            return Stop::Cycle;
+        }
+        path.push(group.identifier.as_str());
+        let found = self.stop_inner(group, path);
+        path.pop();
+        found
+    }
+
+    fn stop_inner(&self, group: &'a Group, path: &mut Vec<&'a str>) -> Stop<'a> {
+        let mut cyclic = false;
+        let implicit = (group.identifier != SOURCE_GROUP).then_some(SOURCE_GROUP);
+        for dep in group.depends_on.iter().map(String::as_str).chain(implicit) {
+            let Some(d) = self.by_id.get(dep).copied() else {
+                continue;
+            };
+            if d.ignore_failure {
+                continue;
+            }
+            match d.status() {
+                Some(Status::Stopped) => {
+                    let root = match self.stop(d, path) {
+                        Stop::Cycle => {
+                            cyclic = true;
+                            continue;
+                        }
+                        Stop::Root => d.identifier.as_str(),
+                        Stop::Collateral(root, _) => root,
+                    };
+                    return Stop::Collateral(
+                        root,
+                        format!(
+                            "stopped because `{dep}`, which it depends on, was stopped; judged by `{root}`"
+                        ),
+                    );
+                }
+                Some(s) if s.is_failure() => {
+                    return Stop::Collateral(
+                        d.identifier.as_str(),
+                        format!(
+                            "stopped because `{dep}`, which it depends on, failed; judged by `{dep}`"
+                        ),
+                    );
+                }
+                _ => {}
+            }
+        }
+        let fast_fail = group
+            .current
+            .as_ref()
+            .and_then(|s| self.facts.build_of(s))
+            .and_then(|b| b.ended_at())
+            .and_then(|ended| self.failures.iter().find(|(at, _)| *at <= ended));
+        match fast_fail {
+            Some(&(_, root)) => Stop::Collateral(
+                root,
+                format!(
+                    "stopped by the batch's fast-fail after `{root}` failed; judged by `{root}`"
+                ),
+            ),
+            None if cyclic => Stop::Cycle,
+            None => Stop::Root,
+        }
+    }
+}
+
 /// A phase's contexts without the empty `{statusCode: "", message: ""}` ones, which mean
 /// nothing (loaders drop them too; this holds whatever filled the facts).
 fn meaningful_contexts(phase: &Phase) -> Vec<&Context> {
@@ -189,32 +347,6 @@ fn failed_phase(phases: &[Phase]) -> Option<&Phase> {
     phases
         .iter()
         .find(|p| p.status.as_ref().is_some_and(|s| *s != Status::Succeeded))
-}
-
-/// The failed group that a STOPPED group was stopped for, following `dependsOn` (and the
-/// implicit dependency on the source group) through other collateral groups.
-fn collateral_cause<'a>(group: &'a Group, by_id: &HashMap<&str, &'a Group>) -> Option<&'a str> {
-    let mut seen = BTreeSet::new();
-    let mut stack = vec![group];
-    while let Some(g) = stack.pop() {
-        if !seen.insert(g.identifier.as_str()) {
-            continue;
-        }
-        let implicit = (g.identifier != SOURCE_GROUP).then_some(SOURCE_GROUP);
-        for dep in g.depends_on.iter().map(String::as_str).chain(implicit) {
-            let Some(d) = by_id.get(dep) else { continue };
-            match d.status() {
-                Some(s) if s.is_failure() && *s != Status::Stopped && !d.ignore_failure => {
-                    return Some(d.identifier.as_str());
-                }
-                Some(Status::Stopped) if !d.ignore_failure => stack.push(d),
-                _ => {}
-            }
-        }
-    }
-    // A chain of STOPPED groups with no failed group at its end: the first STOPPED
-    // dependency is the cause only if it is itself a root failure; report the group itself.
-    None
 }
 
 /// What a failure looks like to the rules.
@@ -242,43 +374,66 @@ impl Judge<'_> {
         per_batch: Figure,
         per_commit: Figure,
     ) -> (Outcome, DecisionCode) {
-        let roots: Vec<usize> = (0..groups.len())
+        let batch_status = self.batch.status.clone().unwrap_or(Status::Failed);
+        // A stop is a decision, not a failure: the batch itself must be allowed by a rule
+        // that names STOPPED, whatever its groups did.
+        let stopped = batch_status == Status::Stopped;
+        if stopped {
+            let verdict = self.batch_verdict(&batch_status);
+            groups.push(verdict);
+        }
+        let stop_refused = stopped && groups.last().is_some_and(|g| g.code.is_hard_refusal());
+        let unfinished = !self.batch.complete
+            || self
+                .batch
+                .groups
+                .iter()
+                .any(|g| g.status() == Some(&Status::InProgress));
+        if unfinished && self.project_covered && !stop_refused {
+            not_judged(groups, "until the batch is complete");
+            return (Outcome::Wait, DecisionCode::BatchNotComplete);
+        }
+
+        let roots: Vec<usize> = (0..self.batch.groups.len())
             .filter(|&i| groups[i].code == VerdictCode::NoMatchingRule)
             .collect();
-        if roots.is_empty() {
+        let any_group_failed = groups.iter().any(|g| g.code.is_root_failure());
+        if roots.is_empty() && !any_group_failed && !stopped {
             // No group failure explains it: the batch failed on its own (before any group
-            // ran, e.g. in DOWNLOAD_BATCHSPEC, or after, e.g. in COMBINE_ARTIFACTS).
-            match self.batch_failure() {
+            // ran, e.g. in DOWNLOAD_BATCHSPEC, or after, e.g. in COMBINE_ARTIFACTS). Only
+            // when no group is left waiting in an unknown or unfinished state.
+            let waiting = self.batch.groups.iter().any(|g| {
+                g.status()
+                    .is_some_and(|s| s.is_unfinished() || s.is_unknown())
+            });
+            match self.batch_failure(&batch_status).filter(|_| !waiting) {
                 Some(verdict) => groups.push(verdict),
                 None => return (Outcome::Refuse, DecisionCode::NoFailureFound),
             }
-        } else {
-            for i in roots {
-                let group = &self.batch.groups[i];
-                let summary = group.current.as_ref();
-                let status = group.status().unwrap_or(&Status::Failed);
-                let verdict = &mut groups[i];
-                let build = summary.and_then(|s| self.facts.build_of(s));
-                let phase = build.and_then(|b| failed_phase(&b.phases));
-                let failure = Failure {
-                    group: Some(group.identifier.as_str()),
-                    status,
-                    phase: phase.map(|p| p.phase_type.as_str()),
-                    contexts: phase.map(meaningful_contexts).unwrap_or_default(),
-                };
-                let no_details = build.is_none_or(|b| b.phases.is_empty());
-                self.apply_rules(&failure, verdict, no_details);
-            }
         }
-        let judged: Vec<&GroupVerdict> =
-            groups.iter().filter(|g| g.code.is_root_failure()).collect();
+        for i in roots {
+            let group = &self.batch.groups[i];
+            let status = group.status().unwrap_or(&Status::Failed);
+            let build = group.current.as_ref().and_then(|s| self.facts.build_of(s));
+            let phase = build.and_then(|b| failed_phase(&b.phases));
+            let failure = Failure {
+                group: Some(group.identifier.as_str()),
+                status,
+                phase: phase.map(|p| p.phase_type.as_str()),
+                contexts: phase.map(meaningful_contexts).unwrap_or_default(),
+            };
+            let no_details = build.is_none_or(|b| b.phases.is_empty());
+            self.apply_rules(&failure, &mut groups[i], no_details);
+        }
         if !self.project_covered {
             return (Outcome::Refuse, DecisionCode::ProjectNotCovered);
         }
-        if judged
-            .iter()
-            .any(|g| g.code != VerdictCode::AllowedByRule && g.code != VerdictCode::RuleBudgetSpent)
-        {
+        if stop_refused {
+            return (Outcome::Refuse, DecisionCode::BatchStopped);
+        }
+        let judged: Vec<&GroupVerdict> =
+            groups.iter().filter(|g| g.code.is_root_failure()).collect();
+        if judged.iter().any(|g| g.code.is_hard_refusal()) {
             return (Outcome::Refuse, DecisionCode::FailureNotAllowed);
         }
         if judged
@@ -296,10 +451,17 @@ impl Judge<'_> {
         (Outcome::Retry, DecisionCode::AllFailuresAllowed)
     }
 
-    /// No group failed: judge the batch by its own failed phase, if it has one.
-    fn batch_failure(&mut self) -> Option<GroupVerdict> {
-        let status = self.batch.status.as_ref().unwrap_or(&Status::Failed);
-        let phase = Some(failed_phase(self.batch.current_attempt_phases())?);
+    /// The batch judged by its own status and failed phase: when no group failed, or when
+    /// the batch itself was stopped.
+    fn batch_failure(&mut self, status: &Status) -> Option<GroupVerdict> {
+        failed_phase(self.batch.current_attempt_phases())?;
+        Some(self.batch_verdict(status))
+    }
+
+    /// The `(batch)` row: the batch's own failure (its status, the first batch phase of the
+    /// current attempt that did not succeed, and its contexts) through the rules.
+    fn batch_verdict(&mut self, status: &Status) -> GroupVerdict {
+        let phase = failed_phase(self.batch.current_attempt_phases());
         let failure = Failure {
             group: None,
             status,
@@ -322,7 +484,7 @@ impl Judge<'_> {
             detail: String::new(),
         };
         self.apply_rules(&failure, &mut verdict, false);
-        Some(verdict)
+        verdict
     }
 
     fn apply_rules(&mut self, failure: &Failure<'_>, verdict: &mut GroupVerdict, no_details: bool) {
@@ -344,11 +506,17 @@ impl Judge<'_> {
                     .iter()
                     .any(|r| r.statuses.contains(&Status::Stopped)) =>
             {
-                (
-                    VerdictCode::StoppedNotNamed,
-                    "STOPPED (by a person or a timeout of the batch); no rule names STOPPED"
-                        .to_string(),
-                )
+                let mut detail = if failure.group.is_none() {
+                    "the batch was stopped (StopBuildBatch); no rule names STOPPED".to_string()
+                } else {
+                    "stopped, not by a failure the gate can see; no rule names STOPPED".to_string()
+                };
+                if no_details {
+                    detail.push_str(
+                        " (no build details: pass the builds with --builds to tell a fast-fail stop)",
+                    );
+                }
+                (VerdictCode::StoppedNotNamed, detail)
             }
             None => {
                 let mut detail = "no rule matches this failure".to_string();
@@ -448,12 +616,22 @@ fn reason(
             )
         }
         DecisionCode::FailureNotAllowed | DecisionCode::RuleBudgetSpent => {
-            let refused: Vec<&&GroupVerdict> = roots.iter().filter(|g| g.verdict == "refuse").collect();
-            match refused.first() {
-                Some(g) => format!("Not retried: {}{}", failure_summary(g), more(refused.len())),
+            let refused = roots.iter().filter(|g| g.verdict == "refuse").count();
+            match blamed(groups) {
+                Some(g) => format!("Not retried: {}{}", failure_summary(g), more(refused)),
                 None => "Not retried: a failure is not allowed by the policy".to_string(),
             }
         }
+        DecisionCode::BatchStopped => match groups.iter().rfind(|g| g.group == BATCH_ITSELF) {
+            Some(g) if g.code == VerdictCode::StoppedNotNamed => format!("Not retried: {}", g.detail),
+            Some(g) => format!("Not retried: the batch was stopped, {}", g.detail),
+            None => "Not retried: the batch was stopped".to_string(),
+        },
+        DecisionCode::BatchNotComplete => {
+            "Batch failed but is not complete (a build is still running); waiting for it to end"
+                .to_string()
+        }
+        DecisionCode::RetryRejected => "Not retried: CodeBuild rejected the retry".to_string(),
         DecisionCode::BatchBudgetSpent => format!(
             "Not retried: batch already retried {} time{} (per-batch budget {})",
             budget.per_batch.used,
@@ -462,7 +640,7 @@ fn reason(
         ),
         DecisionCode::CommitBudgetSpent => format!(
             "Not retried: commit {} already retried {} time{} across {} batch{} of {} (per-commit budget {})",
-            short_sha(batch.resolved_source_version.as_deref()),
+            short_sha(batch.commit()),
             budget.per_commit.used,
             plural(budget.per_commit.used),
             budget.commit_batches,
@@ -501,7 +679,9 @@ pub fn failure_summary(g: &GroupVerdict) -> String {
     };
     let mut s = format!(
         "{who} {}",
-        g.status.as_deref().map_or("failed", status_verb)
+        g.status
+            .as_deref()
+            .map_or_else(|| "failed".to_string(), status_verb)
     );
     if let Some(phase) = &g.failed_phase {
         s.push_str(" in ");
@@ -515,13 +695,13 @@ pub fn failure_summary(g: &GroupVerdict) -> String {
     s
 }
 
-fn status_verb(status: &str) -> &str {
+fn status_verb(status: &str) -> String {
     match status {
-        "FAILED" => "failed",
-        "FAULT" => "faulted",
-        "TIMED_OUT" => "timed out",
-        "STOPPED" => "was stopped",
-        _ => "failed",
+        "FAILED" => "failed".to_string(),
+        "FAULT" => "faulted".to_string(),
+        "TIMED_OUT" => "timed out".to_string(),
+        "STOPPED" => "was stopped".to_string(),
+        other => format!("ended as {other}"),
     }
 }
 

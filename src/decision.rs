@@ -50,10 +50,16 @@ pub enum DecisionCode {
     NoFailureFound,
     /// refuse: the batch status is missing or not one the gate knows.
     UnknownBatchStatus,
+    /// refuse: the batch itself was STOPPED (StopBuildBatch) and no rule names STOPPED for it.
+    BatchStopped,
+    /// refuse: the gate asked for the retry and CodeBuild rejected it.
+    RetryRejected,
     /// pass: the batch succeeded.
     BatchSucceeded,
     /// wait: the batch is still in progress.
     BatchInProgress,
+    /// wait: the batch reads failed, but it is not complete (a build is still running).
+    BatchNotComplete,
     /// wait: someone else retried the batch between our read and our retry.
     RetriedElsewhere,
 }
@@ -69,8 +75,11 @@ impl DecisionCode {
             DecisionCode::ProjectNotCovered => "project-not-covered",
             DecisionCode::NoFailureFound => "no-failure-found",
             DecisionCode::UnknownBatchStatus => "unknown-batch-status",
+            DecisionCode::BatchStopped => "batch-stopped",
+            DecisionCode::RetryRejected => "retry-rejected",
             DecisionCode::BatchSucceeded => "batch-succeeded",
             DecisionCode::BatchInProgress => "batch-in-progress",
+            DecisionCode::BatchNotComplete => "batch-not-complete",
             DecisionCode::RetriedElsewhere => "retried-elsewhere",
         }
     }
@@ -86,11 +95,12 @@ pub enum VerdictCode {
     InProgress,
     /// It has no build yet.
     NotStarted,
-    /// Its status is not one the gate knows (e.g. `PENDING`); shown, not judged.
+    /// Its status is not one the gate knows: a root failure that no rule can allow.
     UnknownStatus,
     /// It failed but has `ignoreFailure: true`.
     IgnoredFailure,
-    /// It was STOPPED because a group it depends on failed; judged by that group.
+    /// It was STOPPED because a group it depends on failed or was stopped, or by the
+    /// batch's fast-fail after another group failed; judged by that group.
     Collateral,
     /// A root failure a `retry` rule allows.
     AllowedByRule,
@@ -131,7 +141,8 @@ impl VerdictCode {
     pub fn verdict(self) -> &'static str {
         match self {
             VerdictCode::AllowedByRule => "retry",
-            VerdictCode::RefusedByRule
+            VerdictCode::UnknownStatus
+            | VerdictCode::RefusedByRule
             | VerdictCode::NoMatchingRule
             | VerdictCode::StoppedNotNamed
             | VerdictCode::ProjectNotCovered
@@ -143,6 +154,12 @@ impl VerdictCode {
     /// Whether this group is a root failure the decision was made on.
     pub fn is_root_failure(self) -> bool {
         self.verdict() != "none"
+    }
+
+    /// A refusal that no budget could lift (no rule, a refusing rule, an unknown status, an
+    /// uncovered project): named before budget exhaustion in every reason.
+    pub fn is_hard_refusal(self) -> bool {
+        self.verdict() == "refuse" && self != VerdictCode::RuleBudgetSpent
     }
 }
 
@@ -215,6 +232,12 @@ pub struct BudgetReport {
     pub per_commit: Figure,
     /// Batches counted for the per-commit figure (this one included).
     pub commit_batches: usize,
+    /// Whether the batch's commit is known; when it is not, the per-commit figure counts
+    /// this batch alone.
+    pub commit_known: bool,
+    /// The history walk stopped at its page cap before the look-back boundary: figures drawn
+    /// from the history may be too low.
+    pub history_incomplete: bool,
     pub lookback_days: u32,
     /// The tightest `max-retries` of the rules that allowed failures, if any.
     pub rule_cap: Option<u32>,
@@ -245,4 +268,43 @@ pub struct Decision {
     pub attempt_limit: u32,
     pub groups: Vec<GroupVerdict>,
     pub budget: BudgetReport,
+}
+
+impl Decision {
+    /// The root failure a refusal is blamed on first: one that no budget could fix, else
+    /// the first refused one.
+    pub fn blamed(&self) -> Option<&GroupVerdict> {
+        blamed(&self.groups)
+    }
+
+    /// CodeBuild answered the retry with "not failed any more" and the batch reads so: someone
+    /// else retried it between our read and our retry.
+    pub fn retried_elsewhere(&mut self) {
+        self.decision = Outcome::Wait;
+        self.code = DecisionCode::RetriedElsewhere;
+        self.attempt = None;
+        self.reason = "Batch was retried by someone else; waiting for it".to_string();
+    }
+
+    /// CodeBuild rejected the retry and the batch still reads failed: a refusal, with
+    /// CodeBuild's own words.
+    pub fn retry_rejected(&mut self, why: &str) {
+        self.decision = Outcome::Refuse;
+        self.code = DecisionCode::RetryRejected;
+        self.attempt = None;
+        let why: String = why
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .take(300)
+            .collect();
+        self.reason = format!("Not retried: CodeBuild rejected the retry: {why}");
+    }
+}
+
+/// See [`Decision::blamed`].
+pub fn blamed(groups: &[GroupVerdict]) -> Option<&GroupVerdict> {
+    groups
+        .iter()
+        .find(|g| g.code.is_hard_refusal())
+        .or_else(|| groups.iter().find(|g| g.verdict == "refuse"))
 }

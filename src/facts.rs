@@ -67,7 +67,26 @@ impl Status {
             Status::Failed | Status::Fault | Status::TimedOut | Status::Stopped
         )
     }
+
+    /// Not ended yet: IN_PROGRESS, or `PENDING`, which CodeBuild reports (outside its
+    /// documented enum) for a group waiting on the groups it depends on.
+    pub fn is_unfinished(&self) -> bool {
+        match self {
+            Status::InProgress => true,
+            Status::Other(text) => text == PENDING,
+            _ => false,
+        }
+    }
+
+    /// A value the gate does not know (neither documented nor `PENDING`).
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Status::Other(text) if text != PENDING)
+    }
 }
+
+/// The build status CodeBuild reports for a group that waits on its dependencies (seen in
+/// the AWS CLI's own `stop-build-batch` example).
+pub const PENDING: &str = "PENDING";
 
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -107,6 +126,8 @@ pub struct Phase {
     pub status: Option<Status>,
     /// Non-empty contexts only.
     pub contexts: Vec<Context>,
+    pub start_time: Option<Timestamp>,
+    pub end_time: Option<Timestamp>,
 }
 
 /// `BuildSummary`: one build of a build group.
@@ -151,8 +172,18 @@ pub struct Build {
     pub id: String,
     pub arn: Option<String>,
     pub status: Option<Status>,
+    pub start_time: Option<Timestamp>,
+    pub end_time: Option<Timestamp>,
     pub phases: Vec<Phase>,
     pub batch_arn: Option<String>,
+}
+
+impl Build {
+    /// When the build ended: its `endTime`, else the latest end of its phases.
+    pub fn ended_at(&self) -> Option<Timestamp> {
+        self.end_time
+            .or_else(|| self.phases.iter().filter_map(|p| p.end_time).max())
+    }
 }
 
 /// A batch build.
@@ -203,6 +234,16 @@ impl Batch {
         &self.phases[start..]
     }
 
+    /// The commit the batch built: `resolvedSourceVersion`, else `sourceVersion` when it is a
+    /// full commit SHA (CodeBuild leaves the resolved version out when the source download
+    /// fails). `None` when the commit cannot be established.
+    pub fn commit(&self) -> Option<&str> {
+        self.resolved_source_version
+            .as_deref()
+            .filter(|v| !v.is_empty())
+            .or_else(|| self.source_version.as_deref().filter(|v| is_full_sha(v)))
+    }
+
     /// `OWNER/REPO` when the source is a GitHub (or GitHub Enterprise) repository URL.
     pub fn github_repository(&self) -> Option<String> {
         let location = self.source_location.as_deref()?;
@@ -218,6 +259,11 @@ impl Batch {
     }
 }
 
+/// A full 40-hex-digit commit SHA.
+pub fn is_full_sha(text: &str) -> bool {
+    text.len() == 40 && text.chars().all(|c| c.is_ascii_hexdigit())
+}
+
 /// Everything the judgment needs.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Facts {
@@ -226,6 +272,9 @@ pub struct Facts {
     pub builds: BTreeMap<String, Build>,
     /// Other batches of the project, for the per-commit budget.
     pub history: Vec<Batch>,
+    /// The history walk stopped at its page cap before the look-back boundary: counts
+    /// drawn from the history may be too low, and the report says so.
+    pub history_truncated: bool,
 }
 
 impl Facts {
@@ -265,7 +314,7 @@ mod tests {
         let retry = Phase {
             phase_type: "FAILED".into(),
             status: Some(Status::Other("RETRY".into())),
-            contexts: Vec::new(),
+            ..Phase::default()
         };
         let group = |prior: usize| Group {
             prior: vec![BuildSummary::default(); prior],

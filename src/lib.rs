@@ -15,5 +15,7 @@ pub mod decision;
 pub mod error;
 pub mod facts;
 pub mod github;
+pub mod history;
+pub mod live;
 pub mod policy;
 pub mod render;

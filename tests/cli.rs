@@ -4,7 +4,7 @@ mod common;
 
 use common::{explain_example, gate, run};
 
-const SCENARIOS: [(&str, &str); 9] = [
+const SCENARIOS: [(&str, &str); 11] = [
     ("provisioning-fault", "retry"),
     ("test-failure", "refuse"),
     ("collateral-stopped", "retry"),
@@ -14,6 +14,8 @@ const SCENARIOS: [(&str, &str); 9] = [
     ("commit-budget-spent", "refuse"),
     ("wire-format", "retry"),
     ("in-progress", "wait"),
+    ("fast-fail", "retry"),
+    ("stopped-batch", "refuse"),
 ];
 
 #[test]
@@ -56,6 +58,29 @@ fn fail_on_refusal_exits_1_only_on_refusal() {
         explain_example("in-progress", &["--fail-on-refusal"]).code,
         0
     );
+}
+
+/// Issue 8.9: a project with no other batches has an empty history; that is no error.
+#[test]
+fn an_empty_history_is_accepted_and_a_non_capture_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("history.json");
+    std::fs::write(&empty, r#"{"buildBatches": []}"#).unwrap();
+    let r = explain_example(
+        "provisioning-fault",
+        &["--history", empty.to_str().unwrap()],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.starts_with("RETRY"), "{}", r.stdout);
+
+    let other = dir.path().join("other.json");
+    std::fs::write(&other, r#"{"builds": []}"#).unwrap();
+    let r = explain_example(
+        "provisioning-fault",
+        &["--history", other.to_str().unwrap()],
+    );
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(r.stderr.contains("expected `buildBatches`"), "{}", r.stderr);
 }
 
 #[test]

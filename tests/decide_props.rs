@@ -131,11 +131,15 @@ fn phase() -> impl Strategy<Value = Phase> {
             2 => opt_status(),
         ],
         prop::collection::vec(context(), 0..3),
+        // Ends close together, so that fast-fail stops are found and missed.
+        prop::option::weighted(0.7, 0i64..8),
     )
-        .prop_map(|(t, status, contexts)| Phase {
+        .prop_map(|(t, status, contexts, end)| Phase {
             phase_type: t.into(),
             status,
             contexts,
+            end_time: end.map(|e| Timestamp(1_741_000_000_000 + e * 1000)),
+            ..Phase::default()
         })
 }
 
@@ -143,7 +147,7 @@ fn retry_marker() -> Phase {
     Phase {
         phase_type: "FAILED".into(),
         status: Some(Status::parse("RETRY")),
-        contexts: Vec::new(),
+        ..Phase::default()
     }
 }
 
@@ -207,19 +211,21 @@ fn batch() -> impl Strategy<Value = Batch> {
         select(&BATCH_IDS[..]),
         select(&PROJECTS[..]),
         prop_oneof![
-            8 => select(&["FAILED", "FAULT", "TIMED_OUT", "STOPPED"][..]).prop_map(|s| Some(Status::parse(s))),
+            // FAILED most often: fast-fail and unfinished batches are judged there.
+            8 => select(&["FAILED", "FAILED", "FAILED", "FAULT", "TIMED_OUT", "STOPPED"][..]).prop_map(|s| Some(Status::parse(s))),
             3 => opt_status(),
         ],
         prop::option::weighted(0.9, select(&SHAS[..])),
         timestamp(),
         batch_phases(),
+        prop::bool::weighted(0.9),
     )
-        .prop_map(|(id, project, status, sha, start, phases)| Batch {
+        .prop_map(|(id, project, status, sha, start, phases, complete)| Batch {
             id: id.into(),
             arn: None,
             project: project.into(),
             status,
-            complete: true,
+            complete,
             source_version: None,
             resolved_source_version: sha.map(String::from),
             source_location: None,
@@ -269,6 +275,7 @@ fn facts() -> impl Strategy<Value = Facts> {
                 batch,
                 builds,
                 history,
+                ..Facts::default()
             }
         })
 }
@@ -440,6 +447,10 @@ fn check(policy: &Policy, facts: &Facts, d: &Decision) -> Result<(), TestCaseErr
             VerdictCode::IgnoredFailure => {
                 prop_assert!(g.ignore_failure && status.is_some_and(Status::is_failure))
             }
+            VerdictCode::UnknownStatus => {
+                prop_assert!(status.is_some_and(Status::is_unknown));
+                prop_assert_eq!(v.verdict, "refuse");
+            }
             c if c.is_root_failure() => {
                 prop_assert!(
                     !g.ignore_failure && status.is_some_and(Status::is_failure),
@@ -457,7 +468,20 @@ fn check(policy: &Policy, facts: &Facts, d: &Decision) -> Result<(), TestCaseErr
         Some(Status::Succeeded) => prop_assert_eq!(d.decision, Outcome::Pass),
         Some(Status::InProgress) => prop_assert_eq!(d.decision, Outcome::Wait),
         Some(s) if s.is_failure() => {
-            prop_assert!(matches!(d.decision, Outcome::Retry | Outcome::Refuse))
+            let unfinished = !batch.complete
+                || batch
+                    .groups
+                    .iter()
+                    .any(|g| g.status() == Some(&Status::InProgress));
+            match d.decision {
+                Outcome::Wait => {
+                    prop_assert!(unfinished, "wait for a complete batch");
+                    prop_assert_eq!(d.code, DecisionCode::BatchNotComplete);
+                }
+                Outcome::Retry => prop_assert!(!unfinished, "retry of an unfinished batch"),
+                Outcome::Refuse => {}
+                Outcome::Pass => prop_assert!(false, "pass for a failed batch"),
+            }
         }
         _ => {
             prop_assert_eq!(d.decision, Outcome::Refuse);
@@ -481,6 +505,25 @@ fn check(policy: &Policy, facts: &Facts, d: &Decision) -> Result<(), TestCaseErr
         batch.project
     );
     prop_assert!(batch.status.as_ref().is_some_and(Status::is_failure));
+    prop_assert!(batch.complete, "retry of a batch that is not complete");
+    prop_assert!(
+        !batch
+            .groups
+            .iter()
+            .any(|g| g.status().is_some_and(Status::is_unknown)),
+        "retry with a group of unknown status"
+    );
+    if batch.status == Some(Status::Stopped) {
+        let row = d.groups.iter().find(|g| g.group == BATCH_ITSELF);
+        let rule = row.and_then(|g| g.rule.as_ref()).map(|r| &r.name);
+        prop_assert!(
+            rule.is_some_and(|name| policy
+                .rules
+                .iter()
+                .any(|r| &r.name == name && r.statuses.contains(&Status::Stopped))),
+            "a STOPPED batch retried without a rule naming STOPPED for it"
+        );
+    }
     prop_assert!(used < policy.budget.per_batch, "per-batch budget spent");
     prop_assert!(
         commit_used < u64::from(policy.budget.per_commit),
@@ -534,7 +577,7 @@ fn generators_reach_every_outcome() {
     let strategy = (policy_text(), facts());
     let (mut valid, mut total) = (0, 0);
     let mut codes: BTreeMap<&str, usize> = BTreeMap::new();
-    for _ in 0..1000 {
+    for _ in 0..2000 {
         let (text, facts) = strategy.new_tree(&mut runner).unwrap().current();
         total += 1;
         let Ok(policy) = Policy::from_yaml(&text, "prop.yml") else {
@@ -560,6 +603,8 @@ fn generators_reach_every_outcome() {
         "unknown-batch-status",
         "batch-succeeded",
         "batch-in-progress",
+        "batch-stopped",
+        "batch-not-complete",
     ] {
         let n = codes.get(code).copied().unwrap_or(0);
         assert!(n >= 5, "{code} reached {n} times in {valid}: {codes:?}");
@@ -600,6 +645,7 @@ fn extreme_timestamps_do_not_panic() {
             batch: batch("web:1", now, 1),
             builds: BTreeMap::new(),
             history: vec![batch("web:2", then, 2)],
+            ..Facts::default()
         };
         let d = decide(&policy, &facts);
         let expected = commit_retries_of(&facts, policy.budget.lookback_days);

@@ -62,6 +62,7 @@ fn phase(phase_type: &str, status: &str, contexts: &[(&str, &str)]) -> Phase {
         phase_type: phase_type.into(),
         status: (!status.is_empty()).then(|| Status::parse(status)),
         contexts: contexts.iter().map(|(c, m)| ctx(c, m)).collect(),
+        ..Phase::default()
     }
 }
 
@@ -75,7 +76,8 @@ fn retry_marker() -> Phase {
 }
 
 /// The phases of a build that succeeded up to `failed`, which ended with `status` and
-/// `contexts`; the final COMPLETED phase has no status.
+/// `contexts`; the final COMPLETED phase has no status. Phase `i` runs from `T0 + 10 s × i`
+/// to `T0 + 10 s × (i + 1)` (so a failure in PROVISIONING happens at `T0 + 30 s`).
 fn failing_phases(failed: &str, status: &str, contexts: &[(&str, &str)]) -> Vec<Phase> {
     let mut phases: Vec<Phase> = BUILD_PHASES
         .iter()
@@ -85,13 +87,26 @@ fn failing_phases(failed: &str, status: &str, contexts: &[(&str, &str)]) -> Vec<
     phases.push(phase(failed, status, contexts));
     phases.push(ok("FINALIZING"));
     phases.push(phase("COMPLETED", "", &[]));
+    for (i, p) in phases.iter_mut().enumerate() {
+        p.start_time = Some(Timestamp(T0 + 10_000 * i as i64));
+        p.end_time = Some(Timestamp(T0 + 10_000 * (i as i64 + 1)));
+    }
+    phases.last_mut().unwrap().end_time = None;
     phases
+}
+
+/// When a build whose phases come from [`failing_phases`] failed in `phase_type`.
+fn failed_at(phase_type: &str) -> i64 {
+    let i = BUILD_PHASES.iter().position(|p| *p == phase_type).unwrap() as i64;
+    T0 + 10_000 * (i + 1)
 }
 
 /// A build group and (optionally) its current build's details.
 struct G {
     group: Group,
     phases: Option<Vec<Phase>>,
+    /// The build's `endTime` (ms).
+    end: Option<i64>,
 }
 
 /// A group whose current build has `status` (no phase details unless added).
@@ -107,6 +122,7 @@ fn g(id: &str, status: &str) -> G {
             ..Group::default()
         },
         phases: None,
+        end: None,
     }
 }
 
@@ -118,6 +134,7 @@ fn not_started(id: &str) -> G {
             ..Group::default()
         },
         phases: None,
+        end: None,
     }
 }
 
@@ -128,6 +145,18 @@ impl G {
     }
     fn phases(mut self, phases: Vec<Phase>) -> G {
         self.phases = Some(phases);
+        self
+    }
+    /// The build ended at `ms` (a STOPPED build: only SUBMITTED..BUILD phases, the last stopped).
+    fn ended(mut self, ms: i64) -> G {
+        self.end = Some(ms);
+        if self.phases.is_none() {
+            self.phases = Some(vec![
+                ok("SUBMITTED"),
+                ok("PROVISIONING"),
+                phase("BUILD", "STOPPED", &[]),
+            ]);
+        }
         self
     }
     fn deps(mut self, deps: &[&str]) -> G {
@@ -193,6 +222,7 @@ fn batch(status: &str) -> Fx {
         batch: b,
         builds: BTreeMap::new(),
         history: Vec::new(),
+        ..Facts::default()
     })
 }
 
@@ -206,6 +236,8 @@ impl Fx {
                 status: spec.group.status().cloned(),
                 phases,
                 batch_arn: self.0.batch.arn.clone(),
+                end_time: spec.end.map(Timestamp),
+                ..Build::default()
             };
             self.0.builds.insert(id, build);
         }
@@ -219,6 +251,11 @@ impl Fx {
     /// `n` retries recorded as batch phases.
     fn retries(self, n: usize) -> Fx {
         self.batch_phases((0..n).map(|_| retry_marker()).collect())
+    }
+    /// `complete: false`.
+    fn incomplete(mut self) -> Fx {
+        self.0.batch.complete = false;
+        self
     }
     fn project(mut self, project: &str) -> Fx {
         self.0.batch.project = project.into();
@@ -435,7 +472,7 @@ fn batch_and_group_states() {
                 ("a", V::Succeeded, None),
                 ("b", V::InProgress, None),
                 ("c", V::NotStarted, None),
-                ("d", V::UnknownStatus, None),
+                ("d", V::NotStarted, None),
             ],
         )
         .also(|d| {
@@ -459,25 +496,54 @@ fn batch_and_group_states() {
             assert_eq!(group(d, "b").code, V::InProgress);
         }),
         case(
-            "failed batch with running, unstarted and PENDING groups: only the failure is judged",
+            "failed batch with unstarted and PENDING groups: only the failure is judged",
             INFRA,
             batch("FAILED")
                 .group(g("a", "FAULT").failed_in("BUILD", "FAULT", &[]))
-                .group(g("b", "IN_PROGRESS"))
                 .group(not_started("c"))
-                .group(g("d", "PENDING")),
+                .group(g("d", "PENDING").deps(&["a"])),
             retry(),
             &[
                 ("a", V::AllowedByRule, Some("service-fault")),
-                ("b", V::InProgress, None),
                 ("c", V::NotStarted, None),
-                ("d", V::UnknownStatus, None),
+                ("d", V::NotStarted, None),
             ],
         )
         .also(|d| {
             assert_eq!(group(d, "d").status.as_deref(), Some("PENDING"));
             assert!(group(d, "d").detail.contains("PENDING"));
         }),
+        case(
+            "issue 8.5: a FAILED batch that is not complete waits, failures not judged yet",
+            ANY,
+            batch("FAILED")
+                .incomplete()
+                .group(g("a", "FAULT").failed_in("PROVISIONING", "FAULT", &[]))
+                .group(g("b", "IN_PROGRESS")),
+            (Outcome::Wait, D::BatchNotComplete),
+            &[("a", V::NotJudged, None), ("b", V::InProgress, None)],
+        )
+        .also(|d| {
+            assert_eq!(d.attempt, None);
+            assert!(d.reason.contains("not complete"), "{}", d.reason);
+            assert!(group(d, "a").detail.contains("not judged"), "{}", group(d, "a").detail);
+        }),
+        case(
+            "issue 8.5: a FAILED batch that reads complete but has a build still IN_PROGRESS waits",
+            ANY,
+            batch("FAILED")
+                .group(g("a", "FAULT"))
+                .group(g("b", "IN_PROGRESS")),
+            (Outcome::Wait, D::BatchNotComplete),
+            &[("a", V::NotJudged, None), ("b", V::InProgress, None)],
+        ),
+        case(
+            "issue 8.5: an incomplete batch of an uncovered project is refused at once",
+            "rules: [{name: api, projects: [api]}]",
+            batch("FAILED").incomplete().group(g("a", "FAULT")),
+            refuse(D::ProjectNotCovered),
+            &[("a", V::ProjectNotCovered, None)],
+        ),
         case(
             "unknown batch status (PENDING) refuses",
             ANY,
@@ -503,15 +569,52 @@ fn batch_and_group_states() {
             ANY,
             batch("FAILED")
                 .group(g("a", "SUCCEEDED"))
-                .group(g("b", "IN_PROGRESS"))
                 .group(g("c", "PENDING")),
             refuse(D::NoFailureFound),
-            &[
-                ("a", V::Succeeded, None),
-                ("b", V::InProgress, None),
-                ("c", V::UnknownStatus, None),
-            ],
+            &[("a", V::Succeeded, None), ("c", V::NotStarted, None)],
         ),
+        case(
+            "issue 8.4: a PENDING group keeps the batch-level judgment from applying",
+            "rules: [{name: any-batch-phase, phases: [COMBINE_ARTIFACTS]}]",
+            batch("FAILED")
+                .batch_phases(vec![ok("SUBMITTED"), phase("COMBINE_ARTIFACTS", "FAILED", &[])])
+                .group(g("a", "SUCCEEDED"))
+                .group(g("c", "PENDING")),
+            refuse(D::NoFailureFound),
+            &[("a", V::Succeeded, None), ("c", V::NotStarted, None)],
+        ),
+        case(
+            "issue 8.4: an unknown group status is a root failure no rule can allow; no batch-level retry",
+            "rules: [{name: no-deploys, action: refuse, groups: ['deploy_*']}, {name: catch-all}]",
+            batch("FAILED")
+                .batch_phases(vec![ok("SUBMITTED"), phase("IN_PROGRESS", "FAILED", &[])])
+                .group(g("build", "SUCCEEDED"))
+                .group(g("deploy_prod", "QUARANTINED")),
+            refuse(D::FailureNotAllowed),
+            &[("build", V::Succeeded, None), ("deploy_prod", V::UnknownStatus, None)],
+        )
+        .also(|d| {
+            assert!(d.reason.contains("deploy_prod ended as QUARANTINED"), "{}", d.reason);
+            assert!(d.reason.contains("no rule can allow it"), "{}", d.reason);
+            assert_eq!(group(d, "deploy_prod").verdict, "refuse");
+        }),
+        case(
+            "issue 8.4: an unknown group status refuses even when every other failure is allowed",
+            ANY,
+            batch("FAILED")
+                .group(g("a", "FAILED"))
+                .group(g("b", "FUTURE_VALUE")),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::AllowedByRule, Some("any")), ("b", V::UnknownStatus, None)],
+        ),
+        case(
+            "issue 8.4: an unknown group status in a succeeded batch is shown, not judged",
+            ANY,
+            batch("SUCCEEDED").group(g("a", "SUCCEEDED")).group(g("b", "FUTURE_VALUE")),
+            (Outcome::Pass, D::BatchSucceeded),
+            &[("a", V::Succeeded, None), ("b", V::NotJudged, None)],
+        )
+        .also(|d| assert!(group(d, "b").detail.contains("FUTURE_VALUE"), "{}", group(d, "b").detail)),
         case(
             "only ignored failures: no failure found",
             ANY,
@@ -555,13 +658,88 @@ fn batch_and_group_states() {
             ],
         ),
         case(
-            "a STOPPED batch is judged like a failed one",
+            "issue 8.1: a STOPPED batch (StopBuildBatch) is refused, even with an allowed fault in it",
             INFRA,
             batch("STOPPED")
-                .group(g("a", "STOPPED"))
-                .group(g("b", "SUCCEEDED")),
-            refuse(D::FailureNotAllowed),
-            &[("a", V::StoppedNotNamed, None), ("b", V::Succeeded, None)],
+                .batch_phases(vec![
+                    ok("SUBMITTED"),
+                    ok("DOWNLOAD_BATCHSPEC"),
+                    phase("IN_PROGRESS", "STOPPED", &[]),
+                    phase("STOPPED", "", &[]),
+                ])
+                .group(g("a", "FAULT").failed_in("PROVISIONING", "FAULT", &[]))
+                .group(g("b", "STOPPED"))
+                .group(g("c", "SUCCEEDED")),
+            refuse(D::BatchStopped),
+            &[
+                ("a", V::AllowedByRule, Some("service-fault")),
+                ("b", V::StoppedNotNamed, None),
+                ("c", V::Succeeded, None),
+                ("(batch)", V::StoppedNotNamed, None),
+            ],
+        )
+        .also(|d| {
+            assert!(d.reason.contains("the batch was stopped"), "{}", d.reason);
+            assert_eq!(group(d, "(batch)").failed_phase.as_deref(), Some("IN_PROGRESS"));
+        }),
+        case(
+            "issue 8.1: a STOPPED batch as CodeBuild reports it right after the stop (groups still running) is refused",
+            ANY,
+            batch("STOPPED")
+                .group(g("DOWNLOAD_SOURCE", "SUCCEEDED"))
+                .group(g("linux_small", "IN_PROGRESS"))
+                .group(g("linux_medium", "PENDING").deps(&["linux_small"])),
+            refuse(D::BatchStopped),
+            &[
+                ("DOWNLOAD_SOURCE", V::Succeeded, None),
+                ("linux_small", V::InProgress, None),
+                ("linux_medium", V::NotStarted, None),
+                ("(batch)", V::StoppedNotNamed, None),
+            ],
+        ),
+        case(
+            "issue 8.1: a STOPPED batch is retried when a rule names STOPPED for it",
+            "rules: [{name: stops-ok, statuses: [STOPPED]}, {name: service-fault, statuses: [FAULT]}]",
+            batch("STOPPED")
+                .group(g("a", "FAULT").failed_in("PROVISIONING", "FAULT", &[]))
+                .group(g("b", "STOPPED")),
+            retry(),
+            &[
+                ("a", V::AllowedByRule, Some("service-fault")),
+                ("b", V::AllowedByRule, Some("stops-ok")),
+                ("(batch)", V::AllowedByRule, Some("stops-ok")),
+            ],
+        ),
+        case(
+            "issue 8.1: a rule naming STOPPED only for groups does not allow the batch's stop",
+            "rules: [{name: stopped-tests, groups: ['test_*'], statuses: [STOPPED]}]",
+            batch("STOPPED").group(g("test_a", "STOPPED")),
+            refuse(D::BatchStopped),
+            &[
+                ("test_a", V::AllowedByRule, Some("stopped-tests")),
+                ("(batch)", V::NoMatchingRule, None),
+            ],
+        ),
+        case(
+            "issue 8.1: a refusing rule for STOPPED names itself in the reason",
+            "rules: [{name: never-after-a-stop, action: refuse, statuses: [STOPPED]}, {name: any}]",
+            batch("STOPPED").group(g("a", "FAILED")),
+            refuse(D::BatchStopped),
+            &[
+                ("a", V::AllowedByRule, Some("any")),
+                ("(batch)", V::RefusedByRule, Some("never-after-a-stop")),
+            ],
+        )
+        .also(|d| assert!(d.reason.contains("never-after-a-stop"), "{}", d.reason)),
+        case(
+            "issue 8.1: a STOPPED batch of a project no rule covers: project-not-covered first",
+            "rules: [{name: api, projects: [api], statuses: [STOPPED]}]",
+            batch("STOPPED").group(g("a", "STOPPED")),
+            refuse(D::ProjectNotCovered),
+            &[
+                ("a", V::ProjectNotCovered, None),
+                ("(batch)", V::ProjectNotCovered, None),
+            ],
         ),
         case(
             "a FAULT batch is judged like a failed one",
@@ -1545,10 +1723,286 @@ fn per_commit_budget() {
 }
 
 // ---------------------------------------------------------------------------------------
+// Issue 8: how CodeBuild really ends batches
+// ---------------------------------------------------------------------------------------
+
+/// A build of a group that faulted pulling its image in PROVISIONING, at `failed_at("PROVISIONING")`.
+fn image_pull(id: &str) -> G {
+    g(id, "FAILED").failed_in(
+        "PROVISIONING",
+        "CLIENT_ERROR",
+        &[(
+            "BUILD_CONTAINER_UNABLE_TO_PULL_IMAGE",
+            "Unable to pull customer's container image. toomanyrequests",
+        )],
+    )
+}
+
+#[test]
+fn fast_fail_stops() {
+    let pulled = failed_at("PROVISIONING");
+    run(vec![
+        case(
+            "issue 8.2: groups stopped by fast-fail after an image-pull failure are collateral; retried",
+            INFRA,
+            batch("FAILED")
+                .group(g("DOWNLOAD_SOURCE", "SUCCEEDED"))
+                .group(image_pull("linux_x86"))
+                .group(g("linux_arm", "STOPPED").ended(pulled + 2_000))
+                .group(g("windows", "STOPPED").ended(pulled)),
+            retry(),
+            &[
+                ("DOWNLOAD_SOURCE", V::Succeeded, None),
+                ("linux_x86", V::AllowedByRule, Some("infrastructure")),
+                ("linux_arm", V::Collateral, None),
+                ("windows", V::Collateral, None),
+            ],
+        )
+        .also(|d| {
+            let arm = group(d, "linux_arm");
+            assert!(arm.detail.contains("fast-fail"), "{}", arm.detail);
+            assert!(arm.detail.contains("`linux_x86`"), "{}", arm.detail);
+            assert!(arm.failed_phase.is_none() && arm.rule.is_none());
+        }),
+        case(
+            "issue 8.2: stopped before the failed build itself finished (but after its failed phase ended)",
+            INFRA,
+            batch("FAILED")
+                .group(image_pull("linux_x86"))
+                // linux_x86's build ends at T0 + 110 s; its PROVISIONING failed at T0 + 30 s.
+                .group(g("linux_arm", "STOPPED").ended(pulled + 1)),
+            retry(),
+            &[
+                ("linux_x86", V::AllowedByRule, Some("infrastructure")),
+                ("linux_arm", V::Collateral, None),
+            ],
+        ),
+        case(
+            "issue 8.2: a STOPPED group that ended before any failure happened stays a root",
+            INFRA,
+            batch("FAILED")
+                .group(image_pull("linux_x86"))
+                .group(g("linux_arm", "STOPPED").ended(pulled - 1)),
+            refuse(D::FailureNotAllowed),
+            &[
+                ("linux_x86", V::AllowedByRule, Some("infrastructure")),
+                ("linux_arm", V::StoppedNotNamed, None),
+            ],
+        )
+        .also(|d| {
+            assert!(
+                d.reason.starts_with("Not retried: linux_arm was stopped"),
+                "{}",
+                d.reason
+            )
+        }),
+        case(
+            "issue 8.2: a fast-fail stop is judged by the failure that caused it: a refused test failure refuses",
+            INFRA,
+            batch("FAILED")
+                .group(g("unit", "FAILED").failed_in(
+                    "BUILD",
+                    "FAILED",
+                    &[("COMMAND_EXECUTION_ERROR", "Error while executing command: npm test")],
+                ))
+                .group(g("e2e", "STOPPED").ended(failed_at("BUILD") + 500)),
+            refuse(D::FailureNotAllowed),
+            &[
+                ("unit", V::RefusedByRule, Some("command-failures")),
+                ("e2e", V::Collateral, None),
+            ],
+        ),
+        case(
+            "issue 8.2: the earliest failure is the cause when several happened before the stop",
+            ANY,
+            batch("FAILED")
+                .group(g("late", "FAILED").failed_in("BUILD", "FAILED", &[]))
+                .group(g("early", "FAULT").failed_in("QUEUED", "FAULT", &[]))
+                .group(g("stopped", "STOPPED").ended(failed_at("BUILD") + 1)),
+            retry(),
+            &[
+                ("late", V::AllowedByRule, Some("any")),
+                ("early", V::AllowedByRule, Some("any")),
+                ("stopped", V::Collateral, None),
+            ],
+        )
+        .also(|d| assert!(group(d, "stopped").detail.contains("`early`"))),
+        case(
+            "issue 8.2: an ignoreFailure group's failure does not explain a stop",
+            INFRA,
+            batch("FAILED")
+                .group(image_pull("lint").ignore())
+                .group(g("a", "STOPPED").ended(pulled + 10)),
+            refuse(D::FailureNotAllowed),
+            &[("lint", V::IgnoredFailure, None), ("a", V::StoppedNotNamed, None)],
+        ),
+        case(
+            "issue 8.2: without the builds' times a STOPPED group stays a root (fail closed)",
+            INFRA,
+            batch("FAILED")
+                .group(image_pull("linux_x86"))
+                .group(g("linux_arm", "STOPPED")),
+            refuse(D::FailureNotAllowed),
+            &[
+                ("linux_x86", V::AllowedByRule, Some("infrastructure")),
+                ("linux_arm", V::StoppedNotNamed, None),
+            ],
+        )
+        .also(|d| {
+            let detail = &group(d, "linux_arm").detail;
+            assert!(detail.contains("--builds"), "{detail}");
+        }),
+        case(
+            "issue 8.2: fast-fail is read only in a FAILED batch (a TIMED_OUT batch's stops stay roots)",
+            "rules: [{name: any, statuses: [FAILED, FAULT, TIMED_OUT]}]",
+            batch("TIMED_OUT")
+                .group(image_pull("linux_x86"))
+                .group(g("linux_arm", "STOPPED").ended(pulled + 10)),
+            refuse(D::FailureNotAllowed),
+            &[
+                ("linux_x86", V::AllowedByRule, Some("any")),
+                ("linux_arm", V::StoppedNotNamed, None),
+            ],
+        ),
+    ]);
+}
+
+#[test]
+fn collateral_whatever_the_roots_status() {
+    let named = "rules: [{name: stopped-integration, groups: [integration], statuses: [STOPPED]}]";
+    run(vec![
+        case(
+            "issue 8.3: deploy STOPPED after integration STOPPED: collateral, judged by integration",
+            named,
+            batch("FAILED")
+                .group(g("integration", "STOPPED"))
+                .group(g("deploy", "STOPPED").deps(&["integration"])),
+            retry(),
+            &[
+                ("integration", V::AllowedByRule, Some("stopped-integration")),
+                ("deploy", V::Collateral, None),
+            ],
+        )
+        .also(|d| {
+            let detail = &group(d, "deploy").detail;
+            assert!(detail.contains("was stopped") && detail.contains("`integration`"), "{detail}");
+        }),
+        case(
+            "issue 8.3: a chain of stops leads to the fast-fail root",
+            INFRA,
+            batch("FAILED")
+                .group(image_pull("build"))
+                .group(g("integration", "STOPPED").ended(failed_at("PROVISIONING") + 5))
+                .group(g("deploy", "STOPPED").deps(&["integration"])),
+            retry(),
+            &[
+                ("build", V::AllowedByRule, Some("infrastructure")),
+                ("integration", V::Collateral, None),
+                ("deploy", V::Collateral, None),
+            ],
+        )
+        .also(|d| assert!(group(d, "deploy").detail.contains("judged by `build`"))),
+    ]);
+}
+
+#[test]
+fn refusals_name_first_what_no_budget_could_fix() {
+    let p = "rules: [{name: infra, groups: ['a_*'], max-retries: 1}]";
+    run(vec![
+        case(
+            "issue 8.7: a_infra's max-retries spent and b_tests allowed by no rule: blame b_tests",
+            p,
+            batch("FAILED")
+                .retries(1)
+                .group(g("a_infra", "FAULT"))
+                .group(g("b_tests", "FAILED")),
+            refuse(D::FailureNotAllowed),
+            &[
+                ("a_infra", V::RuleBudgetSpent, Some("infra")),
+                ("b_tests", V::NoMatchingRule, None),
+            ],
+        )
+        .also(|d| {
+            assert!(
+                d.reason.starts_with("Not retried: b_tests failed"),
+                "{}",
+                d.reason
+            );
+            assert!(!d.reason.contains("max-retries"), "{}", d.reason);
+            assert_eq!(d.blamed().unwrap().group, "b_tests");
+            let status = codebuild_retry_gate::render::status::description(d);
+            assert!(status.contains("b_tests"), "{status}");
+        }),
+        case(
+            "issue 8.7: only budget exhaustion left: it is named",
+            p,
+            batch("FAILED").retries(1).group(g("a_infra", "FAULT")),
+            refuse(D::RuleBudgetSpent),
+            &[("a_infra", V::RuleBudgetSpent, Some("infra"))],
+        )
+        .also(|d| assert!(d.reason.contains("max-retries 1 is spent"), "{}", d.reason)),
+    ]);
+}
+
+#[test]
+fn commit_of_a_batch_without_resolved_source_version() {
+    let mut no_resolved = batch("FAILED").group(fault());
+    no_resolved.0.batch.resolved_source_version = None;
+    no_resolved.0.batch.source_version = Some(SHA.into());
+    let no_resolved = no_resolved.history(vec![hist("web:h1", PROJECT, SHA, 1, 3)]);
+    let mut branch_only = batch("FAILED").group(fault());
+    branch_only.0.batch.resolved_source_version = None;
+    branch_only.0.batch.source_version = Some("refs/heads/main".into());
+    let branch_only = branch_only.history(vec![hist("web:h1", PROJECT, SHA, 1, 3)]);
+    run(vec![
+        case(
+            "issue 8.8: a full-SHA sourceVersion stands in for the missing resolvedSourceVersion",
+            ANY,
+            no_resolved,
+            refuse(D::CommitBudgetSpent),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| {
+            assert_eq!(d.commit.as_deref(), Some(SHA));
+            assert!(d.budget.commit_known);
+            assert_eq!(d.budget.commit_batches, 2);
+        }),
+        case(
+            "issue 8.8: a branch sourceVersion and no resolved version: counted alone, and the report says so",
+            ANY,
+            branch_only,
+            retry(),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| {
+            assert_eq!(d.commit, None);
+            assert!(!d.budget.commit_known);
+            assert_eq!(d.budget.commit_batches, 1);
+            let text = codebuild_retry_gate::render::text::render(d);
+            assert!(text.contains("commit is unknown"), "{text}");
+        }),
+    ]);
+}
+
+#[test]
+fn a_truncated_history_is_reported() {
+    let mut fx = batch("FAILED").group(fault());
+    fx.0.history_truncated = true;
+    let d = decide(&policy(ANY), &fx.0);
+    assert!(d.budget.history_incomplete);
+    let text = codebuild_retry_gate::render::text::render(&d);
+    assert!(text.contains("may be incomplete"), "{text}");
+    let md = codebuild_retry_gate::render::markdown::render(&d, false);
+    assert!(md.contains("may be incomplete"), "{md}");
+    let json = codebuild_retry_gate::render::json::render(&d, false);
+    assert!(json.contains("\"history_incomplete\": true"), "{json}");
+}
+
+// ---------------------------------------------------------------------------------------
 // Coverage of the codes
 // ---------------------------------------------------------------------------------------
 
-/// Every `DecisionCode` but `RetriedElsewhere` (set by the live gate) and every
+/// Every `DecisionCode` but `RetriedElsewhere` and `RetryRejected` (set by the live gate) and every
 /// `VerdictCode` is produced by at least one of the cases above; the exhaustive matches
 /// make a new variant a compile error here until it is covered.
 #[test]
@@ -1563,9 +2017,12 @@ fn every_code_is_covered_somewhere() {
             | D::ProjectNotCovered
             | D::NoFailureFound
             | D::UnknownBatchStatus
+            | D::BatchStopped
             | D::BatchSucceeded
-            | D::BatchInProgress => true,
-            D::RetriedElsewhere => false,
+            | D::BatchInProgress
+            | D::BatchNotComplete => true,
+            // Set by the gate after CodeBuild answers the retry (tests/gate.rs).
+            D::RetriedElsewhere | D::RetryRejected => false,
         }
     }
     fn verdict_listed(c: VerdictCode) -> bool {
@@ -1594,8 +2051,10 @@ fn every_code_is_covered_somewhere() {
         D::ProjectNotCovered,
         D::NoFailureFound,
         D::UnknownBatchStatus,
+        D::BatchStopped,
         D::BatchSucceeded,
         D::BatchInProgress,
+        D::BatchNotComplete,
     ];
     assert!(decisions.iter().all(|c| decision_listed(*c)));
     let verdicts = [
@@ -1640,6 +2099,12 @@ fn every_code_is_covered_somewhere() {
         (policy(ANY), batch("FAILED").group(g("a", "SUCCEEDED"))),
         (policy(ANY), batch("PENDING")),
         (policy(ANY), batch("SUCCEEDED").group(g("a", "SUCCEEDED"))),
+        (policy(ANY), batch("STOPPED").group(g("a", "STOPPED"))),
+        (policy(ANY), batch("FAILED").group(g("a", "FUTURE_VALUE"))),
+        (
+            policy(ANY),
+            batch("FAILED").group(g("a", "FAILED")).incomplete(),
+        ),
         (
             policy(ANY),
             batch("IN_PROGRESS")

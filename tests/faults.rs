@@ -251,7 +251,7 @@ struct Cell {
     /// Besides "<service> <call> failed" (checked for every failing cell), this is in stderr.
     says: &'static str,
     /// `decision` in GITHUB_OUTPUT after the run with the fault; `None`: not written (the run
-    /// ended before it decided, or while acting on the decision).
+    /// ended before it decided).
     decided: Option<&'static str>,
     /// Requests the faulted call received. `None`: not counted exactly, only bounded by the
     /// four attempts (a persistent hang on CodeBuild, where the SDK's jittered backoff races
@@ -286,10 +286,12 @@ const UNDECIDED: Cell = Cell {
     ..RECOVERED
 };
 
-/// `RetryBuildBatch` failed: exit 3, no status; the retry may or may not have happened.
+/// `RetryBuildBatch` failed: exit 3, no status; the retry may or may not have happened. The
+/// gate had decided, so its outputs say `retry` (issue 8.6).
 const RETRY_FAILED: Cell = Cell {
     call: Call::Retry,
     says: "The retry may not have happened; running the gate again is safe",
+    decided: Some("retry"),
     ..UNDECIDED
 };
 

@@ -167,8 +167,9 @@ async fn retry_an_infrastructure_failure_with_exactly_four_round_trips_of_calls(
 
     assert_eq!(r.outputs["decision"], "retry");
     assert_eq!(r.outputs["batch-id"], id);
-    assert_eq!(r.outputs["retries-used"], "0");
-    assert_eq!(r.outputs["retries-remaining"], "2");
+    // Issue 8.10: the outputs count the retry just made.
+    assert_eq!(r.outputs["retries-used"], "1");
+    assert_eq!(r.outputs["retries-remaining"], "1");
     assert!(r.outputs["reason"].starts_with("Retry 1/2"));
     assert!(
         r.summary.contains("### 🔁 codebuild-retry-gate: retried"),
@@ -1210,5 +1211,249 @@ async fn secrets_never_appear_in_output_even_with_debug_logging() {
         w.gh.calls()
             .iter()
             .any(|c| c.token.as_deref() == Some(TOKEN))
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Issue 8: how CodeBuild really ends batches
+// ---------------------------------------------------------------------------------------
+
+/// Issue 8.1: a batch someone stopped (StopBuildBatch) is refused, though a group of it had
+/// faulted in a way the default policy retries.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_a_person_stopped_is_refused_not_retried() {
+    let w = World::new().await;
+    let id = w.example("stopped-batch");
+    let r = w.gate(&["--batch-id", &id, "--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report = r.json();
+    assert_eq!(report["decision"], "refuse");
+    assert_eq!(report["code"], "batch-stopped");
+    assert_eq!(w.cb.count("RetryBuildBatch"), 0);
+    let s = &w.gh.statuses()[0];
+    assert_eq!(s.state, "failure");
+    assert_eq!(
+        s.description.as_deref(),
+        Some("Not retried: the batch was stopped (StopBuildBatch); no rule names STOPPED")
+    );
+    assert_eq!(r.outputs["decision"], "refuse");
+    let r = w.gate(&["--batch-id", &id, "--fail-on-refusal"]).await;
+    assert_eq!(r.code, 1);
+}
+
+/// Issue 8.2: with `batch/fast-fail`, CodeBuild stops the running builds when one fails; the
+/// gate reads the stopped builds' times and judges them by the failure that stopped them.
+#[tokio::test(flavor = "multi_thread")]
+async fn builds_stopped_by_fast_fail_are_judged_by_the_failure_that_stopped_them() {
+    let w = World::new().await;
+    let id = w.example("fast-fail");
+    let r = w.gate(&["--batch-id", &id, "--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report = r.json();
+    assert_eq!(report["decision"], "retry", "{report}");
+    let codes: Vec<(&str, &str)> = report["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["group"].as_str().unwrap(), g["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            ("DOWNLOAD_SOURCE", "succeeded"),
+            ("linux_x86", "allowed-by-rule"),
+            ("linux_arm", "collateral"),
+            ("e2e", "collateral")
+        ]
+    );
+    let builds =
+        w.cb.calls()
+            .into_iter()
+            .find(|c| c.op == "BatchGetBuilds")
+            .unwrap();
+    assert_eq!(
+        builds.body["ids"].as_array().unwrap().len(),
+        3,
+        "the failed build and both stopped ones, for their times"
+    );
+    assert_eq!(w.cb.retries_performed(&id), 1);
+}
+
+/// Issue 8.5: a FAILED batch that is not complete (a build still running) is waited for;
+/// nothing more is read, nothing retried, the status says pending.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_batch_that_is_not_complete_waits() {
+    let w = World::new().await;
+    let id = w.example("provisioning-fault");
+    w.cb.update_batch(&id, |b| {
+        b["complete"] = json!(false);
+        b["buildGroups"][2]["currentBuildSummary"]["buildStatus"] = json!("IN_PROGRESS");
+    });
+    let r = w.gate(&["--batch-id", &id, "--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report = r.json();
+    assert_eq!(report["decision"], "wait");
+    assert_eq!(report["code"], "batch-not-complete");
+    assert_eq!(w.cb.count("RetryBuildBatch"), 0);
+    assert_eq!(w.cb.count("BatchGetBuilds"), 0);
+    assert_eq!(w.cb.count("BatchGetBuildBatches"), 1);
+    assert_eq!(w.gh.statuses()[0].state, "pending");
+}
+
+/// Issue 8.6: CodeBuild rejects the retry and the batch still reads failed: a refusal with
+/// CodeBuild's words, a `failure` status, outputs written, exit 0 (1 with --fail-on-refusal).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retry_codebuild_rejects_is_a_refusal_posted_on_the_commit() {
+    let w = World::new().await;
+    let id = w.example("provisioning-fault");
+    let why = "Build batch cannot be retried: the maximum number of retries was reached";
+    w.cb.inject(
+        "RetryBuildBatch",
+        Fault::Error("InvalidInputException".into(), why.into()),
+        2,
+    );
+    let r = w.gate(&["--batch-id", &id, "--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report = r.json();
+    assert_eq!(report["decision"], "refuse");
+    assert_eq!(report["code"], "retry-rejected");
+    assert!(report["reason"].as_str().unwrap().contains(why), "{report}");
+    assert_eq!(w.cb.retries_performed(&id), 0);
+    let calls = w.ops();
+    assert_eq!(
+        calls[calls.len() - 2..],
+        ops(&["RetryBuildBatch", "BatchGetBuildBatches"]),
+        "the batch is read again after the rejection"
+    );
+    let s = &w.gh.statuses()[0];
+    assert_eq!(s.state, "failure");
+    assert!(
+        s.description
+            .as_deref()
+            .unwrap()
+            .starts_with("Not retried: CodeBuild rejected the retry"),
+        "{:?}",
+        s.description
+    );
+    assert_eq!(r.outputs["decision"], "refuse");
+    assert!(r.outputs["reason"].contains(why));
+    assert!(
+        r.summary.contains("retry-rejected") || r.summary.contains("rejected"),
+        "{}",
+        r.summary
+    );
+
+    let r = w.gate(&["--batch-id", &id, "--fail-on-refusal"]).await;
+    assert_eq!(r.code, 1, "{}", r.stderr);
+}
+
+/// Issue 8.8: a batch without resolvedSourceVersion (the source download failed) is judged
+/// and reported on its full-SHA sourceVersion; with a branch sourceVersion it is still
+/// judged (per-commit counting not possible, said in the report), and no status is posted.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_without_resolved_source_version() {
+    let w = World::new().await;
+    let id = w.example("provisioning-fault");
+    let sha = "b80469b84b2d451c62f746b484e61ceb95bd447e";
+    w.cb.update_batch(&id, |b| {
+        b.as_object_mut().unwrap().remove("resolvedSourceVersion");
+        b["sourceVersion"] = json!(sha);
+    });
+    let r = w
+        .gate(&["--batch-id", &id, "--format", "json", "--dry-run"])
+        .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report = r.json();
+    assert_eq!(report["commit"], sha);
+    assert_eq!(report["budget"]["commit_known"], true);
+
+    w.cb.update_batch(&id, |b| b["sourceVersion"] = json!("refs/heads/main"));
+    let r = w.gate(&["--batch-id", &id, "--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report = r.json();
+    assert_eq!(report["decision"], "retry");
+    assert_eq!(report["commit"], Value::Null);
+    assert_eq!(report["budget"]["commit_known"], false);
+    assert!(
+        r.stderr.contains("no commit status is posted"),
+        "{}",
+        r.stderr
+    );
+    assert!(w.gh.statuses().is_empty());
+    assert!(r.summary.contains("commit is unknown"), "{}", r.summary);
+    assert_eq!(r.outputs["decision"], "retry");
+}
+
+/// `n` small batches of the project, newest first a minute apart before `start`, on another
+/// commit; the `retried`-th one (1-based) is on `commit` with one retry.
+fn crowd(w: &World, main: &Value, n: usize, commit: &str, retried: usize) {
+    let start = main["startTime"].as_f64().unwrap();
+    let batches: Vec<Value> = (1..=n)
+        .map(|i| {
+            let id = format!("acme-api:{i:08x}-0000-4000-8000-000000000000");
+            let mut phases = vec![json!({"phaseType": "SUBMITTED", "phaseStatus": "SUCCEEDED"})];
+            if i == retried {
+                phases.push(json!({"phaseType": "FAILED", "phaseStatus": "RETRY"}));
+            }
+            json!({
+                "id": id,
+                "arn": format!("arn:aws:codebuild:us-east-1:111122223333:build-batch/{id}"),
+                "projectName": "acme-api",
+                "buildBatchStatus": "SUCCEEDED",
+                "complete": true,
+                "resolvedSourceVersion": if i == retried { commit } else { "0000000000000000000000000000000000000000" },
+                "startTime": start - 60.0 * i as f64,
+                "phases": phases,
+            })
+        })
+        .collect();
+    w.cb.add_batch(json!({ "buildBatches": batches }));
+}
+
+/// Issue 8.11: a project with 5,000 batches in the look-back is walked whole (a retry on the
+/// very last page counts), reading 100 ids a page.
+#[tokio::test(flavor = "multi_thread")]
+async fn five_thousand_batches_in_the_lookback_are_walked_whole() {
+    let w = World::new().await;
+    let id = w.example("provisioning-fault");
+    let main = w.cb.batch(&id);
+    let commit = main["resolvedSourceVersion"].as_str().unwrap().to_string();
+    crowd(&w, &main, 4999, &commit, 4990);
+    let r = w
+        .gate(&["--batch-id", &id, "--format", "json", "--dry-run"])
+        .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report = r.json();
+    assert_eq!(
+        report["budget"]["per_commit"]["used"], 1,
+        "{}",
+        report["budget"]
+    );
+    assert_eq!(report["budget"]["history_incomplete"], false);
+    assert_eq!(w.cb.count("ListBuildBatchesForProject"), 50);
+    assert!(!r.stdout.contains("may be incomplete"));
+}
+
+/// Issue 8.11: past the page cap the walk stops, and the report says the count may be
+/// incomplete instead of silently under-counting.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_history_walk_cut_by_the_page_cap_says_its_count_may_be_incomplete() {
+    let w = World::new().await;
+    let id = w.example("provisioning-fault");
+    let main = w.cb.batch(&id);
+    let commit = main["resolvedSourceVersion"].as_str().unwrap().to_string();
+    crowd(&w, &main, 6100, &commit, 6050);
+    let r = w.gate(&["--batch-id", &id, "--dry-run"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        w.cb.count("ListBuildBatchesForProject"),
+        codebuild_retry_gate::history::MAX_LIST_PAGES
+    );
+    assert!(r.stdout.contains("may be incomplete"), "{}", r.stdout);
+    assert!(r.summary.contains("may be incomplete"), "{}", r.summary);
+    assert!(
+        r.stdout.contains("per commit 0/3 used"),
+        "the retry past the cap was not seen: {}",
+        r.stdout
     );
 }

@@ -487,6 +487,7 @@ fn a_glob_list_too_big_to_compile_is_refused_or_still_refuses() {
                     .map(|b| (b.id.clone(), b))
                     .collect(),
                 history: Vec::new(),
+                ..Facts::default()
             };
             let d = decide(&policy, &facts);
             assert_eq!(
@@ -1362,6 +1363,7 @@ fn a_10_mib_capture_loads_and_renders_bounded_output() {
             .map(|b| (b.id.clone(), b))
             .collect(),
         history: Vec::new(),
+        ..Facts::default()
     };
     assert_eq!(
         facts.builds["acme:b1"].phases[0].contexts[0].message.len(),
@@ -1763,6 +1765,7 @@ fn judge_everything(
         batch: first.clone(),
         builds: builds.clone(),
         history: rest.to_vec(),
+        ..Facts::default()
     };
     for policy in POLICIES.iter() {
         let d = decide(policy, &facts);

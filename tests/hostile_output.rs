@@ -499,9 +499,13 @@ fn hostile_batch(texts: &[String], mark: &str) -> (Value, Value) {
                            "buildBatchArn": format!("{ARN_PREFIX}build-batch/{BATCH_ID}")}),
         );
     }
-    // A status CodeBuild does not document, as hostile text.
-    groups
-        .push(json!({"identifier": "odd-status", "currentBuildSummary": summary(101, &texts[0])}));
+    // A status CodeBuild does not document, as hostile text: a root failure no rule can allow
+    // (issue 8.4), so only where the batch is refused anyway.
+    if mark == "MARK-REFUSE" {
+        groups.push(
+            json!({"identifier": "odd-status", "currentBuildSummary": summary(101, &texts[0])}),
+        );
+    }
     // A failed phase whose type is hostile text.
     groups.push(json!({"identifier": "odd-phase", "currentBuildSummary": summary(102, "FAILED")}));
     builds.push(
@@ -812,7 +816,9 @@ async fn the_gate_keeps_summary_outputs_stderr_and_status_intact_with_hostile_bu
         );
 
         // The job summary.
-        check_summary(&r.summary, texts.len() + 4).unwrap_or_else(|e| panic!("{decision}: {e}"));
+        // DOWNLOAD_SOURCE, one per text, odd-phase, the stopped one, and odd-status when refused.
+        let rows = texts.len() + 3 + usize::from(decision == "refuse");
+        check_summary(&r.summary, rows).unwrap_or_else(|e| panic!("{decision}: {e}"));
         assert!(r.summary.len() < 256 * 1024, "{} bytes", r.summary.len());
 
         // stderr: only the gate's own annotations. (The text report on stdout is the subject
@@ -999,7 +1005,7 @@ fn facts_from(groups: &[GroupGen], batch_status: &str, batch_phase: &(String, St
                     Phase {
                         phase_type: "SUBMITTED".into(),
                         status: Some(Status::Succeeded),
-                        contexts: Vec::new(),
+                        ..Phase::default()
                     },
                     Phase {
                         phase_type: g.phase.clone(),
@@ -1012,9 +1018,10 @@ fn facts_from(groups: &[GroupGen], batch_status: &str, batch_phase: &(String, St
                                 message: m.clone(),
                             })
                             .collect(),
+                        ..Phase::default()
                     },
                 ],
-                batch_arn: None,
+                ..Build::default()
             },
         );
     }
@@ -1032,6 +1039,7 @@ fn facts_from(groups: &[GroupGen], batch_status: &str, batch_phase: &(String, St
                 status_code: batch_phase.0.clone(),
                 message: batch_phase.1.clone(),
             }],
+            ..Phase::default()
         }],
         groups: std::mem::take(&mut facts.batch.groups),
         ..Batch::default()

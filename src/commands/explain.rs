@@ -7,7 +7,7 @@ use crate::cli::{ExplainArgs, Format};
 use crate::decide::decide;
 use crate::decision::Outcome;
 use crate::error::{RunError, exit};
-use crate::facts::awscli::{batches_from_json, builds_from_json};
+use crate::facts::awscli::{batches_from_json, builds_from_json, history_from_json};
 use crate::facts::{Batch, Facts};
 use crate::policy::Policy;
 use crate::render;
@@ -62,7 +62,7 @@ pub fn load_facts(
         let path = path.as_ref();
         facts
             .history
-            .extend(batches_from_json(&read(path)?).map_err(|e| at(path, e))?);
+            .extend(history_from_json(&read(path)?).map_err(|e| at(path, e))?);
     }
     Ok(facts)
 }

@@ -5,21 +5,20 @@
 //! be posted after a retry, the run fails (exit 3) and says the retry happened; a re-run
 //! sees the batch in progress and reports `wait`, so nothing is lost or doubled.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::actions;
 use crate::batch_ref::{BatchId, ConsoleTarget, parse_console_url};
 use crate::cli::{Format, GateArgs};
-use crate::codebuild::{
-    AwsError, CodeBuild, ListPage, MAX_LIST_PAGES, RetryResult, idempotency_token,
-};
+use crate::codebuild::{AwsError, CodeBuild, ListPage};
 use crate::decide::decide;
-use crate::decision::{Decision, DecisionCode, Outcome};
+use crate::decision::{Decision, Outcome};
 use crate::error::{RunError, exit};
-use crate::facts::{Batch, Facts, Timestamp};
+use crate::facts::{Batch, is_full_sha};
 use crate::github::{GitHub, Repo, Token};
+use crate::history::{self, Known};
+use crate::live::{self, aws};
 use crate::policy::{DEFAULT_POLICY_NAME, Policy};
 use crate::render;
 
@@ -33,7 +32,6 @@ pub const DEFAULT_BRANCH_REF: &str = "default-branch";
 pub const DEFAULT_TIMEOUT_SECS: u64 = 10;
 /// Event payloads larger than this are refused (GitHub's are a few KiB).
 const MAX_EVENT_BYTES: u64 = 4 * 1024 * 1024;
-const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// Everything `gate` needs from its flags and environment, resolved once.
 #[derive(Debug, Default)]
@@ -210,10 +208,6 @@ impl Log<'_> {
     }
 }
 
-fn aws(e: AwsError) -> RunError {
-    RunError::Runtime(e.to_string())
-}
-
 pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Result<i32, RunError> {
     // Inputs that would stop us after acting are checked before anything is read.
     if !config.dry_run && config.token.is_none() {
@@ -269,7 +263,7 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
         ),
     };
     let policy = policy?;
-    let (batch, page, mut known) = read?;
+    let (batch, page, known) = read?;
     log.debug(&format!("policy: {}", policy.source));
     if own_context(&policy.context) {
         log.notice("this status event was posted by the gate itself; nothing to do");
@@ -279,43 +273,20 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
     let target = if config.dry_run {
         None
     } else {
-        Some(status_target(&config, &batch)?)
+        status_target(&config, &batch, log)?
     };
-    let mut facts = Facts {
-        batch,
-        ..Facts::default()
-    };
-    if facts.batch.status.as_ref().is_some_and(|s| s.is_failure()) {
-        // Round trip 2: the failed builds and the history batches, together.
-        let page = page.map_err(aws)?;
-        let build_ids: Vec<String> = facts
-            .batch
-            .groups
-            .iter()
-            .filter(|g| !g.ignore_failure && g.status().is_some_and(|s| s.is_failure()))
-            .filter_map(|g| g.current.as_ref()?.build_id().map(str::to_string))
-            .collect();
-        let since = facts.batch.start_time.map(|t| {
-            Timestamp(t.0.saturating_sub(i64::from(policy.budget.lookback_days) * DAY_MS))
-        });
-        // The batch itself is known: the history walk must not read it again.
-        known.insert(facts.batch.id.clone(), facts.batch.clone());
-        let (builds, history) = tokio::join!(
-            codebuild.builds(&build_ids),
-            read_history(&codebuild, &facts.batch.project, page, &mut known, since)
-        );
-        for build in builds.map_err(aws)? {
-            facts.builds.insert(build.id.clone(), build);
+    // Round trip 2 (failed batches only): the failed builds and the history, together.
+    let facts = live::facts(&codebuild, &policy, batch, page, known).await?;
+    log.debug(&format!(
+        "read {} failed build(s) and {} history batch(es){}",
+        facts.builds.len(),
+        facts.history.len(),
+        if facts.history_truncated {
+            " (page cap reached)"
+        } else {
+            ""
         }
-        history.map_err(aws)?;
-        log.debug(&format!(
-            "read {} failed build(s) and {} history batch(es)",
-            facts.builds.len(),
-            known.len() - 1
-        ));
-        let current = facts.batch.id.clone();
-        facts.history = known.into_values().filter(|b| b.id != current).collect();
-    }
+    ));
 
     let mut decision = decide(&policy, &facts);
     log.debug(&format!(
@@ -324,38 +295,27 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
         decision.code.as_str()
     ));
 
-    // Act.
-    let mut acted = false;
+    // Act. Once decided, the outputs are written whatever happens next.
+    let mut retried = false;
     if decision.decision == Outcome::Retry && !config.dry_run {
-        let attempt = decision.attempt.unwrap_or(1);
-        let token = idempotency_token(&facts.batch.id, attempt);
         log.debug(&format!(
-            "RetryBuildBatch {} attempt {attempt} token {token}",
-            facts.batch.id
+            "RetryBuildBatch {} attempt {}",
+            facts.batch.id,
+            decision.attempt.unwrap_or(1)
         ));
-        match codebuild.retry(&facts.batch.id, &token, decision.retry_type).await.map_err(|e| {
-            RunError::Runtime(format!(
-                "{e}. The retry may not have happened; running the gate again is safe (it sends the same idempotency token)"
-            ))
-        })? {
-            RetryResult::Retried(_) => {
+        match live::retry(&codebuild, &mut decision, &facts.batch).await {
+            Ok(live::Retried::Yes) => {
                 log.debug("RetryBuildBatch done");
-                acted = true;
+                retried = true;
             }
-            RetryResult::NotRetryable(why) => {
-                let ids = [facts.batch.id.clone()];
-                let now = codebuild.batches(&ids).await.map_err(aws)?;
-                match now.first() {
-                    Some(b) if !b.status.as_ref().is_some_and(|s| s.is_failure()) => {
-                        log.debug(&format!("CodeBuild refused the retry ({why}); the batch is now {:?}", b.status));
-                        retried_elsewhere(&mut decision);
-                    }
-                    _ => {
-                        return Err(RunError::Runtime(format!(
-                            "CodeBuild refused RetryBuildBatch: {why}; no retry was made"
-                        )));
-                    }
-                }
+            Ok(live::Retried::No) => log.debug(&format!(
+                "CodeBuild did not take the retry: {} ({})",
+                decision.code.as_str(),
+                decision.reason
+            )),
+            Err(e) => {
+                write_reports(&config, &decision, false, false, log);
+                return Err(e);
             }
         }
     }
@@ -367,28 +327,29 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
         .or_else(|| render::links::batch_url(facts.batch.arn.as_deref()?, &facts.batch.id));
     let status = render::status::render(&decision, target_url);
     let mut status_error = None;
+    let mut posted = false;
     if let Some(target) = target {
         let github = match (github_early, github_task) {
             (Some(github), _) => Ok(github),
             (None, Some(task)) => github_client(task).await,
             (None, None) => Err(RunError::Runtime("no GitHub client".into())),
         };
-        let posted = match github {
+        let result = match github {
             Ok(github) => github
                 .post_status(&target.repo, &target.sha, &status)
                 .await
                 .map_err(|e| RunError::Runtime(e.to_string())),
             Err(e) => Err(e),
         };
-        match posted {
+        match result {
             Ok(()) => {
                 log.debug("commit status posted");
-                acted = true;
+                posted = true;
             }
             Err(e) => status_error = Some(e),
         }
     }
-    write_reports(&config, &decision, acted, log);
+    write_reports(&config, &decision, retried || posted, retried, log);
     let text = match config.format {
         // Under Actions the long report folds into a group; the reason stays visible.
         Format::Text if config.in_actions => format!(
@@ -402,15 +363,15 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
             "::endgroup::"
         ),
         Format::Text => render::text::render(&decision),
-        Format::Json => render::json::render(&decision, acted),
-        Format::Markdown => render::markdown::render(&decision, acted),
+        Format::Json => render::json::render(&decision, retried || posted),
+        Format::Markdown => render::markdown::render(&decision, retried || posted),
     };
     let _ = out.write_all(text.as_bytes());
     if decision.decision == Outcome::Refuse {
         log.warning(&decision.reason);
     }
     if let Some(e) = status_error {
-        let done = if decision.decision == Outcome::Retry && !config.dry_run {
+        let done = if retried {
             format!(
                 "the batch WAS retried (attempt {}/{}), but ",
                 decision.attempt.unwrap_or(1),
@@ -505,8 +466,8 @@ async fn read_batch(
     config: &Config,
     codebuild: &CodeBuild,
     log: &mut Log<'_>,
-) -> Result<(Batch, Result<ListPage, AwsError>, BTreeMap<String, Batch>), RunError> {
-    let mut known: BTreeMap<String, Batch> = BTreeMap::new();
+) -> Result<(Batch, Result<ListPage, AwsError>, Known), RunError> {
+    let mut known = Known::new();
     let (id, first_page) = resolve_batch(config, codebuild, &mut known, log).await?;
     log.debug(&format!("judging batch {id}"));
     match known.remove(&id.to_string()) {
@@ -552,7 +513,7 @@ fn load_policy(config: &Config, log: &mut Log<'_>) -> Result<Policy, RunError> {
 async fn resolve_batch(
     config: &Config,
     codebuild: &CodeBuild,
-    known: &mut BTreeMap<String, Batch>,
+    known: &mut Known,
     log: &mut Log<'_>,
 ) -> Result<(BatchId, Option<ListPage>), RunError> {
     if let Some(text) = &config.batch_id {
@@ -586,89 +547,20 @@ async fn resolve_batch(
                 .into(),
         ));
     };
-    let mut next = None;
-    let mut first = None;
-    for _ in 0..MAX_LIST_PAGES {
-        let page = codebuild
-            .list_page(project, next.take())
-            .await
-            .map_err(|e| {
-                if e.is_bad_input() {
-                    RunError::Input(e.to_string())
-                } else {
-                    aws(e)
-                }
-            })?;
-        for batch in codebuild.batches(&page.ids).await.map_err(aws)? {
-            known.insert(batch.id.clone(), batch);
-        }
-        let found = page.ids.iter().find(|id| {
-            known.get(*id).is_some_and(|b| {
-                b.resolved_source_version.as_deref() == Some(sha.as_str())
-                    || b.source_version.as_deref() == Some(sha.as_str())
-            })
-        });
-        if let Some(id) = found {
-            let id = BatchId::parse(id).map_err(RunError::Input)?;
-            let page = first.unwrap_or(page);
-            return Ok((id, Some(page)));
-        }
-        next = page.next.clone();
-        first.get_or_insert(page);
-        if next.is_none() {
-            break;
-        }
+    match history::find_for_commit(codebuild, project, sha, known)
+        .await
+        .map_err(|e| {
+            if e.is_bad_input() {
+                RunError::Input(e.to_string())
+            } else {
+                aws(e)
+            }
+        })? {
+        Some((id, page)) => Ok((BatchId::parse(&id).map_err(RunError::Input)?, Some(page))),
+        None => Err(RunError::Input(format!(
+            "no batch of project {project} for commit {sha} among its newest batches"
+        ))),
     }
-    Err(RunError::Input(format!(
-        "no batch of project {project} for commit {sha} among its newest batches"
-    )))
-}
-
-/// Reads listing pages (newest first) and their batches until the look-back is passed, the
-/// listing ends, or [`MAX_LIST_PAGES`] pages were read. Batches already read are not read
-/// again.
-async fn read_history(
-    codebuild: &CodeBuild,
-    project: &str,
-    first: ListPage,
-    known: &mut BTreeMap<String, Batch>,
-    since: Option<Timestamp>,
-) -> Result<(), AwsError> {
-    let mut page = first;
-    let mut pages = 1;
-    loop {
-        let missing: Vec<String> = page
-            .ids
-            .iter()
-            .filter(|id| !known.contains_key(*id))
-            .cloned()
-            .collect();
-        for batch in codebuild.batches(&missing).await? {
-            known.insert(batch.id.clone(), batch);
-        }
-        let oldest = page
-            .ids
-            .iter()
-            .filter_map(|id| known.get(id)?.start_time)
-            .min();
-        let passed = matches!((oldest, since), (Some(o), Some(s)) if o < s);
-        if passed || pages >= MAX_LIST_PAGES {
-            return Ok(());
-        }
-        let Some(next) = page.next.take() else {
-            return Ok(());
-        };
-        page = codebuild.list_page(project, Some(next)).await?;
-        pages += 1;
-    }
-}
-
-/// CodeBuild said the batch is not failed any more: someone else retried it.
-fn retried_elsewhere(decision: &mut Decision) {
-    decision.decision = Outcome::Wait;
-    decision.code = DecisionCode::RetriedElsewhere;
-    decision.attempt = None;
-    decision.reason = "Batch was retried by someone else; waiting for it".to_string();
 }
 
 /// Where the commit status goes.
@@ -677,8 +569,14 @@ struct StatusTarget {
     sha: String,
 }
 
-/// The repository and commit of the status, checked before anything is changed.
-fn status_target(config: &Config, batch: &Batch) -> Result<StatusTarget, RunError> {
+/// The repository and commit of the status, checked before anything is changed. `None` when
+/// no commit can be established (no `--sha`, no event, and the batch's commit is unknown):
+/// the gate still decides and reports, but posts no status.
+fn status_target(
+    config: &Config,
+    batch: &Batch,
+    log: &mut Log<'_>,
+) -> Result<Option<StatusTarget>, RunError> {
     let event = config.event.as_ref();
     let repo_text = config
         .repository
@@ -698,29 +596,46 @@ fn status_target(config: &Config, batch: &Batch) -> Result<StatusTarget, RunErro
         .sha
         .clone()
         .or_else(|| event?.sha.clone())
-        .or_else(|| batch.resolved_source_version.clone())
-        .ok_or_else(|| {
-            RunError::Input(
-                "no commit: set --sha (the batch has no resolved source version)".into(),
-            )
-        })?;
-    if sha.len() != 40 || !sha.chars().all(|c| c.is_ascii_hexdigit()) {
+        .or_else(|| batch.commit().map(str::to_string));
+    let Some(sha) = sha else {
+        log.warning(&format!(
+            "batch {} has no resolvedSourceVersion and its sourceVersion is not a commit SHA: no commit status is posted (set --sha to post one)",
+            batch.id
+        ));
+        return Ok(None);
+    };
+    if !is_full_sha(&sha) {
         return Err(RunError::Input(format!(
             "`{}` is not a commit SHA",
             render::clean(&sha, 80)
         )));
     }
-    Ok(StatusTarget { repo, sha })
+    Ok(Some(StatusTarget { repo, sha }))
 }
 
-fn write_reports(config: &Config, decision: &Decision, acted: bool, log: &mut Log<'_>) {
+/// The step's outputs and job summary. After the gate's own retry, `retries-used` and
+/// `retries-remaining` count that retry.
+fn write_reports(
+    config: &Config,
+    decision: &Decision,
+    acted: bool,
+    retried: bool,
+    log: &mut Log<'_>,
+) {
     if let Some(path) = &config.output_file {
+        let made = u32::from(retried);
         let outputs = [
             ("decision", decision.decision.as_str().to_string()),
             ("reason", decision.reason.clone()),
             ("batch-id", decision.batch_id.clone()),
-            ("retries-used", decision.budget.per_batch.used.to_string()),
-            ("retries-remaining", decision.budget.remaining.to_string()),
+            (
+                "retries-used",
+                (decision.budget.per_batch.used + made).to_string(),
+            ),
+            (
+                "retries-remaining",
+                decision.budget.remaining.saturating_sub(made).to_string(),
+            ),
         ];
         if let Err(e) = actions::write_outputs(path, &outputs) {
             log.warning(&format!(

@@ -20,17 +20,24 @@ pub struct LoadError {
 }
 
 /// Batches from `batch-get-build-batches` output, a `{"buildBatch": …}` wrapper, a bare
-/// batch object or a JSON array of batch objects.
+/// batch object or a JSON array of batch objects. At least one batch.
 pub fn batches_from_json(text: &str) -> Result<Vec<Batch>, LoadError> {
-    const WHAT: &str = "not a CodeBuild batch capture";
-    let items = items(text, "buildBatches", "buildBatch", WHAT)?;
-    if items.is_empty() {
+    let batches = history_from_json(text)?;
+    if batches.is_empty() {
         return Err(LoadError {
-            what: WHAT,
+            what: NOT_A_BATCH_CAPTURE,
             message: "it holds no batch (expected `buildBatches`, `buildBatch` or a batch object with an `id`)".into(),
         });
     }
-    items
+    Ok(batches)
+}
+
+const NOT_A_BATCH_CAPTURE: &str = "not a CodeBuild batch capture";
+
+/// Like [`batches_from_json`], but a capture may hold no batch at all: a project with no
+/// other batches has an empty history (`{"buildBatches": []}`).
+pub fn history_from_json(text: &str) -> Result<Vec<Batch>, LoadError> {
+    items(text, "buildBatches", "buildBatch", NOT_A_BATCH_CAPTURE)?
         .into_iter()
         .enumerate()
         .map(|(i, item)| {
@@ -88,7 +95,10 @@ fn items(
             } else if map.contains_key("id") || map.contains_key("arn") {
                 Ok(vec![Value::Object(map)])
             } else {
-                Ok(Vec::new())
+                Err(LoadError {
+                    what,
+                    message: format!("expected `{many}`, `{one}` or an object with an `id`"),
+                })
             }
         }
         _ => Err(LoadError {
@@ -160,11 +170,15 @@ struct RawPhase {
     phase_status: Option<String>,
     #[serde(default)]
     contexts: Option<Vec<RawContext>>,
+    start_time: Option<RawTime>,
+    end_time: Option<RawTime>,
 }
 
 impl RawPhase {
-    fn into_fact(self) -> Phase {
-        Phase {
+    fn into_fact(self) -> Result<Phase, LoadError> {
+        Ok(Phase {
+            start_time: time(self.start_time)?,
+            end_time: time(self.end_time)?,
             phase_type: self.phase_type.unwrap_or_default(),
             status: status(self.phase_status),
             contexts: self
@@ -177,7 +191,7 @@ impl RawPhase {
                 })
                 .filter(|c| !c.is_empty())
                 .collect(),
-        }
+        })
     }
 }
 
@@ -280,7 +294,7 @@ impl RawBatch {
                 .unwrap_or_default()
                 .into_iter()
                 .map(RawPhase::into_fact)
-                .collect(),
+                .collect::<Result<_, _>>()?,
             groups,
             arn: self.arn,
             project,
@@ -295,6 +309,8 @@ struct RawBuild {
     id: Option<String>,
     arn: Option<String>,
     build_status: Option<String>,
+    start_time: Option<RawTime>,
+    end_time: Option<RawTime>,
     phases: Option<Vec<RawPhase>>,
     build_batch_arn: Option<String>,
 }
@@ -318,12 +334,14 @@ impl RawBuild {
             id,
             arn: self.arn,
             status: status(self.build_status),
+            start_time: time(self.start_time)?,
+            end_time: time(self.end_time)?,
             phases: self
                 .phases
                 .unwrap_or_default()
                 .into_iter()
                 .map(RawPhase::into_fact)
-                .collect(),
+                .collect::<Result<_, _>>()?,
             batch_arn: self.build_batch_arn,
         })
     }

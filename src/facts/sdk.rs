@@ -24,16 +24,19 @@ fn contexts(list: &[cb::PhaseContext]) -> Vec<Context> {
         .collect()
 }
 
-/// Build phases and batch phases have the same three fields in different SDK types.
+/// Build phases and batch phases have the same fields in different SDK types.
 fn phase(
     kind: Option<&str>,
     phase_status: Option<&cb::StatusType>,
     list: &[cb::PhaseContext],
+    (start, end): (Option<&DateTime>, Option<&DateTime>),
 ) -> Phase {
     Phase {
         phase_type: kind.unwrap_or_default().to_string(),
         status: status(phase_status),
         contexts: contexts(list),
+        start_time: time(start),
+        end_time: time(end),
     }
 }
 
@@ -70,6 +73,7 @@ pub fn batch(b: &cb::BuildBatch) -> Batch {
                     p.phase_type().map(|t| t.as_str()),
                     p.phase_status(),
                     p.contexts(),
+                    (p.start_time(), p.end_time()),
                 )
             })
             .collect(),
@@ -101,6 +105,8 @@ pub fn build(b: &cb::Build) -> Build {
             .unwrap_or_default(),
         arn: b.arn().map(str::to_string),
         status: status(b.build_status()),
+        start_time: time(b.start_time()),
+        end_time: time(b.end_time()),
         phases: b
             .phases()
             .iter()
@@ -109,6 +115,7 @@ pub fn build(b: &cb::Build) -> Build {
                     p.phase_type().map(|t| t.as_str()),
                     p.phase_status(),
                     p.contexts(),
+                    (p.start_time(), p.end_time()),
                 )
             })
             .collect(),

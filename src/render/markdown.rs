@@ -113,6 +113,9 @@ pub fn render(d: &Decision, acted: bool) -> String {
             cap.saturating_sub(b.per_batch.used)
         );
     }
+    for note in super::budget_notes(b) {
+        let _ = writeln!(out, "\n> [!NOTE]\n> {}", escape(&note, 400));
+    }
     out
 }
 

@@ -31,6 +31,24 @@ pub fn defuse(text: &str) -> String {
     text.replace("::", ": :").replace("##[", "# #[")
 }
 
+/// Caveats about the budget figures, in plain words (shown under the budgets).
+pub fn budget_notes(b: &crate::decision::BudgetReport) -> Vec<String> {
+    let mut notes = Vec::new();
+    if !b.commit_known {
+        notes.push(
+            "the batch's commit is unknown (no resolvedSourceVersion, and sourceVersion is not a commit SHA): the per-commit budget counts this batch only"
+                .to_string(),
+        );
+    }
+    if b.history_incomplete {
+        notes.push(
+            "the project's history was read up to the page cap without reaching the look-back boundary: counts drawn from it may be incomplete (too low)"
+                .to_string(),
+        );
+    }
+    notes
+}
+
 #[cfg(test)]
 mod tests {
     use super::clean;

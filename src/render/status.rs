@@ -29,10 +29,10 @@ pub fn description(d: &Decision) -> String {
     if full.len() <= MAX_DESCRIPTION {
         return full;
     }
-    let first = d.groups.iter().find(|g| match d.decision {
-        Outcome::Retry => g.verdict == "retry",
-        _ => g.verdict == "refuse",
-    });
+    let first = match d.decision {
+        Outcome::Retry => d.groups.iter().find(|g| g.verdict == "retry"),
+        _ => d.blamed(),
+    };
     let compact = match (d.decision, first) {
         (Outcome::Retry, Some(g)) => format!(
             "Retry {}/{}: {}",

@@ -122,6 +122,9 @@ pub fn render(d: &Decision) -> String {
         b.rule_cap
             .map_or(String::new(), |c| format!(" (rule max-retries {c})")),
     );
+    for note in super::budget_notes(b) {
+        let _ = writeln!(out, "  note     {note}");
+    }
     out
 }
 
