@@ -77,7 +77,7 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
         commit: batch.commit().map(str::to_string),
         batch_status: batch.status.as_ref().map(|s| s.to_string()),
         policy: policy.source.clone(),
-        context: policy.context.clone(),
+        context: policy.context_for(&batch.project),
         retry_type: policy.retry_type.api_value(),
         attempt,
         attempt_limit,

@@ -151,7 +151,7 @@ async fn retry_an_infrastructure_failure_with_exactly_four_round_trips_of_calls(
         s.sha, "b80469b84b2d451c62f746b484e61ceb95bd447e",
         "the batch's resolvedSourceVersion"
     );
-    assert_eq!(s.context, "codebuild/retry-gate");
+    assert_eq!(s.context, "codebuild/retry-gate (acme-api)", "one status per project");
     assert_eq!(s.token.as_deref(), Some(TOKEN));
     let description = s.description.clone().unwrap();
     assert!(
@@ -475,21 +475,25 @@ async fn a_status_event_for_one_member_build_is_resolved_to_its_batch() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_gates_own_status_event_is_ignored() {
     let w = World::new().await;
-    let event = write_event(
-        &w,
-        json!({"sha": "1111111111111111111111111111111111111111", "state": "pending",
-               "context": "codebuild/retry-gate", "target_url": "https://github.com/acme/web/actions/runs/1"}),
-    );
-    let mut cmd = w.command(&[]);
-    cmd.env("GITHUB_EVENT_NAME", "status")
-        .env("GITHUB_EVENT_PATH", &event);
-    let r = w.gate_with(cmd).await;
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(
-        r.stderr.contains("posted by the gate itself"),
-        "{}",
-        r.stderr
-    );
+    // Both forms: one status per project (the default now), and the single context of
+    // earlier releases.
+    for context in ["codebuild/retry-gate (acme-web)", "codebuild/retry-gate"] {
+        let event = write_event(
+            &w,
+            json!({"sha": "1111111111111111111111111111111111111111", "state": "pending",
+                   "context": context, "target_url": "https://github.com/acme/web/actions/runs/1"}),
+        );
+        let mut cmd = w.command(&[]);
+        cmd.env("GITHUB_EVENT_NAME", "status")
+            .env("GITHUB_EVENT_PATH", &event);
+        let r = w.gate_with(cmd).await;
+        assert_eq!(r.code, 0, "{context}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("posted by the gate itself"),
+            "{context}: {}",
+            r.stderr
+        );
+    }
     assert!(w.cb.calls().is_empty());
     assert!(w.gh.calls().is_empty());
 }

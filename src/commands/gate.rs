@@ -24,8 +24,6 @@ use crate::render;
 
 /// Where the repository's own policy lives, relative to the workspace.
 pub const DEFAULT_POLICY_PATH: &str = ".github/codebuild-retry-gate.yml";
-/// The commit-status context of the built-in policy (and the policy default).
-pub const DEFAULT_CONTEXT: &str = "codebuild/retry-gate";
 /// `policy-ref` value meaning the repository's default branch.
 pub const DEFAULT_BRANCH_REF: &str = "default-branch";
 /// Seconds per attempt of an AWS or GitHub call, unless `--timeout` says otherwise.
@@ -217,9 +215,9 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
         ));
     }
     // The gate's own statuses trigger `status` events too: nothing to judge there.
-    let own_context =
-        |context: &str| config.event.as_ref().and_then(|e| e.context.as_deref()) == Some(context);
-    if own_context(DEFAULT_CONTEXT) {
+    let event_context = config.event.as_ref().and_then(|e| e.context.as_deref());
+    let own_context = |policy: &Policy| event_context.is_some_and(|c| policy.is_own_context(c));
+    if event_context.is_some_and(|c| Policy::builtin().is_own_context(c)) {
         log.notice("this status event was posted by the gate itself; nothing to do");
         return Ok(exit::OK);
     }
@@ -229,7 +227,7 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
     };
     if local_policy
         .as_ref()
-        .is_some_and(|p| own_context(&p.context))
+        .is_some_and(own_context)
     {
         log.notice("this status event was posted by the gate itself; nothing to do");
         return Ok(exit::OK);
@@ -265,7 +263,7 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
     let policy = policy?;
     let (batch, page, known) = read?;
     log.debug(&format!("policy: {}", policy.source));
-    if own_context(&policy.context) {
+    if own_context(&policy) {
         log.notice("this status event was posted by the gate itself; nothing to do");
         return Ok(exit::OK);
     }

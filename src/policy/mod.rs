@@ -28,6 +28,8 @@ pub const MAX_POLICY_BYTES: u64 = 1024 * 1024;
 pub struct Policy {
     /// Where it came from: a file path, or [`DEFAULT_POLICY_NAME`].
     pub source: String,
+    /// The commit-status context, a template: `{project}` stands for the batch's project.
+    /// Use [`Policy::context_for`].
     pub context: String,
     pub retry_type: RetryType,
     pub budget: Budget,
@@ -181,7 +183,28 @@ impl PolicyError {
     }
 }
 
+/// The commit-status context by default: one status per CodeBuild project, like
+/// CodeBuild's own `AWS CodeBuild BuildBatch REGION (PROJECT)`.
+pub const DEFAULT_CONTEXT: &str = "codebuild/retry-gate ({project})";
+/// The placeholder of a context template.
+pub const PROJECT_PLACEHOLDER: &str = "{project}";
+/// The context before it had `{project}` (and of a policy that sets a fixed one like it).
+pub const LEGACY_CONTEXT: &str = "codebuild/retry-gate";
+
 impl Policy {
+    /// The commit-status context for a batch of `project`.
+    pub fn context_for(&self, project: &str) -> String {
+        self.context.replace(PROJECT_PLACEHOLDER, project)
+    }
+
+    /// Whether a status with this context was posted by a gate: this policy's context for
+    /// any project, or the default context in either form (with `(PROJECT)` or without).
+    pub fn is_own_context(&self, context: &str) -> bool {
+        template_matches(&self.context, context)
+            || template_matches(DEFAULT_CONTEXT, context)
+            || context == LEGACY_CONTEXT
+    }
+
     /// The built-in default policy.
     pub fn builtin() -> Policy {
         Policy::from_yaml(DEFAULT_POLICY_YAML, DEFAULT_POLICY_NAME)
@@ -245,4 +268,62 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
         .read_to_end(&mut bytes)
         .map_err(|e| format!("cannot read the policy: {e}"))?;
     Ok(bytes)
+}
+
+/// Whether `text` is `template` with each `{project}` replaced by some non-empty text.
+fn template_matches(template: &str, text: &str) -> bool {
+    let mut parts = template.split(PROJECT_PLACEHOLDER);
+    let Some(first) = parts.next() else {
+        return false;
+    };
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    if parts.is_empty() {
+        return rest.is_empty();
+    }
+    for (i, part) in parts.iter().enumerate() {
+        let last = i + 1 == parts.len();
+        let found = if last {
+            rest.strip_suffix(part).map(|head| (head, ""))
+        } else if part.is_empty() {
+            None
+        } else {
+            rest.find(part).map(|at| (&rest[..at], &rest[at + part.len()..]))
+        };
+        match found {
+            Some((project, after)) if !project.is_empty() => rest = after,
+            _ => return false,
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod context_tests {
+    use super::*;
+
+    #[test]
+    fn own_contexts_in_either_form() {
+        let policy = Policy::builtin();
+        assert_eq!(policy.context_for("acme-web"), "codebuild/retry-gate (acme-web)");
+        assert!(policy.is_own_context("codebuild/retry-gate (acme-web)"));
+        assert!(policy.is_own_context("codebuild/retry-gate"));
+        assert!(!policy.is_own_context("codebuild/retry-gate ()"));
+        assert!(!policy.is_own_context("AWS CodeBuild BuildBatch us-east-1 (acme-web)"));
+        assert!(!policy.is_own_context("codebuild/retry-gate (a) extra"));
+
+        let mut fixed = Policy::builtin();
+        fixed.context = "ci/retry".into();
+        assert_eq!(fixed.context_for("x"), "ci/retry");
+        assert!(fixed.is_own_context("ci/retry"));
+        assert!(fixed.is_own_context("codebuild/retry-gate (x)"));
+        assert!(!fixed.is_own_context("ci/retry (x)"));
+
+        let mut custom = Policy::builtin();
+        custom.context = "gate/{project}/retry".into();
+        assert!(custom.is_own_context("gate/api/retry"));
+        assert!(!custom.is_own_context("gate//retry"));
+    }
 }

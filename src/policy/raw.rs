@@ -15,7 +15,8 @@ pub struct RawPolicy {
     /// Policy format version; must be 1.
     #[schemars(range(min = 1, max = 1))]
     pub version: u32,
-    /// Commit-status context the gate reports under.
+    /// Commit-status context the gate reports under; `{project}` becomes the batch's project
+    /// (default `codebuild/retry-gate ({project})`: one status per project).
     #[schemars(length(min = 1, max = 255))]
     pub context: Option<String>,
     /// Which builds `RetryBuildBatch` reruns: only the failed ones (default) or all of them.

@@ -225,7 +225,7 @@ impl Checker<'_> {
         }
         let context = raw
             .context
-            .unwrap_or_else(|| "codebuild/retry-gate".to_string());
+            .unwrap_or_else(|| super::DEFAULT_CONTEXT.to_string());
         if context.trim().is_empty() || context.chars().count() > 255 {
             self.error(
                 "context",
