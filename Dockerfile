@@ -11,6 +11,12 @@
 #            (/etc/ssl/certs) for both the AWS SDK and octocrab. The builder is Debian 12
 #            (bookworm) too, so the glibc it links against is the one the image runs.
 #
+# Multi-architecture: the base images are published for linux/amd64 and linux/arm64 (among
+# others) and nothing here is x86-specific: cargo-chef is built from source, and aws-lc-sys
+# and ring build their C and assembly for the target with the image's C compiler. Docker
+# builds for the machine it runs on; CI builds on x64 and arm64 runners, and releases
+# publish both architectures under one digest.
+#
 # GitHub runs container actions as root with `--workdir /github/workspace`: the final stage
 # has no USER and no WORKDIR on purpose (distroless `latest` runs as root; `nonroot` would
 # break writing $GITHUB_OUTPUT and reading the workspace).
