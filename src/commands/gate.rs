@@ -12,22 +12,18 @@ use crate::actions;
 use crate::batch_ref::{BatchId, ConsoleTarget, parse_console_url};
 use crate::cli::{Format, GateArgs};
 use crate::codebuild::{AwsError, CodeBuild, ListPage};
+pub use crate::commands::common::Log;
+use crate::commands::common::{self, DEFAULT_TIMEOUT_SECS, PolicySource};
 use crate::decide::decide;
 use crate::decision::{Decision, Outcome};
 use crate::error::{RunError, exit};
 use crate::facts::{Batch, is_full_sha};
-use crate::github::{GitHub, Repo, Token};
+use crate::github::{Repo, Token};
 use crate::history::{self, Known};
 use crate::live::{self, aws};
-use crate::policy::{DEFAULT_POLICY_NAME, Policy};
+use crate::policy::Policy;
 use crate::render;
 
-/// Where the repository's own policy lives, relative to the workspace.
-pub const DEFAULT_POLICY_PATH: &str = ".github/codebuild-retry-gate.yml";
-/// `policy-ref` value meaning the repository's default branch.
-pub const DEFAULT_BRANCH_REF: &str = "default-branch";
-/// Seconds per attempt of an AWS or GitHub call, unless `--timeout` says otherwise.
-pub const DEFAULT_TIMEOUT_SECS: u64 = 10;
 /// Event payloads larger than this are refused (GitHub's are a few KiB).
 const MAX_EVENT_BYTES: u64 = 4 * 1024 * 1024;
 
@@ -158,6 +154,20 @@ impl Config {
     }
 }
 
+impl Config {
+    /// Where this run's policy comes from.
+    pub fn policy_source(&self) -> PolicySource {
+        PolicySource {
+            path: self.policy.clone(),
+            git_ref: self.policy_ref.clone(),
+            repository: self
+                .repository
+                .clone()
+                .or_else(|| self.event.as_ref()?.repository.as_ref()?.full_name.clone()),
+        }
+    }
+}
+
 fn read_event(path: &Path) -> Result<StatusEvent, RunError> {
     use std::io::Read;
     let bad = |e: String| RunError::Input(format!("the event payload {}: {e}", path.display()));
@@ -167,43 +177,6 @@ fn read_event(path: &Path) -> Result<StatusEvent, RunError> {
         .read_to_string(&mut text)
         .map_err(|e| bad(format!("cannot read: {e}")))?;
     serde_json::from_str(&text).map_err(|e| bad(format!("not a status event: {e}")))
-}
-
-/// Messages for the person reading the log: stderr, as workflow commands under Actions.
-pub struct Log<'a> {
-    pub err: &'a mut dyn Write,
-    pub verbose: bool,
-    pub in_actions: bool,
-    /// When the run started, for the timings of debug lines.
-    pub started: std::time::Instant,
-}
-
-impl Log<'_> {
-    /// One line: a workflow command under Actions, else `label: message`.
-    fn emit(&mut self, command: &str, label: &str, message: &str) {
-        let line = if self.in_actions {
-            actions::command(command, &[], message)
-        } else {
-            format!("{label}: {message}")
-        };
-        let _ = writeln!(self.err, "{line}");
-    }
-
-    pub fn notice(&mut self, message: &str) {
-        self.emit("notice", "note", message);
-    }
-
-    pub fn warning(&mut self, message: &str) {
-        self.emit("warning", "warning", message);
-    }
-
-    /// Only with `--verbose` (or `RUNNER_DEBUG=1`), with the time since the run started.
-    pub fn debug(&mut self, message: &str) {
-        if self.verbose {
-            let elapsed = self.started.elapsed().as_millis();
-            self.emit("debug", "debug", &format!("[{elapsed:>4} ms] {message}"));
-        }
-    }
 }
 
 pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Result<i32, RunError> {
@@ -221,14 +194,12 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
         log.notice("this status event was posted by the gate itself; nothing to do");
         return Ok(exit::OK);
     }
+    let source = config.policy_source();
     let local_policy = match &config.policy_ref {
-        None => Some(load_policy(&config, log)?),
+        None => Some(common::local_policy(&source, log)?),
         Some(_) => None,
     };
-    if local_policy
-        .as_ref()
-        .is_some_and(own_context)
-    {
+    if local_policy.as_ref().is_some_and(own_context) {
         log.notice("this status event was posted by the gate itself; nothing to do");
         return Ok(exit::OK);
     }
@@ -240,10 +211,10 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
         let url = config.api_url.clone();
         let token = config.token.clone().unwrap_or_else(|| Token::new(""));
         let timeout = config.timeout;
-        tokio::task::spawn_blocking(move || GitHub::new(&url, &token, timeout))
+        common::spawn_github(url, token, timeout)
     });
     let github_early = match (&config.policy_ref, github_task.take()) {
-        (Some(_), Some(task)) => Some(github_client(task).await?),
+        (Some(_), Some(task)) => Some(common::github_client(task).await?),
         (_, task) => {
             github_task = task;
             None
@@ -256,7 +227,7 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
     let (policy, read) = match local_policy {
         Some(policy) => (Ok(policy), read_batch(&config, &codebuild, log).await),
         None => tokio::join!(
-            fetch_policy(&config, github_early.as_ref()),
+            common::fetch_policy(&source, github_early.as_ref()),
             read_batch(&config, &codebuild, log)
         ),
     };
@@ -329,7 +300,7 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
     if let Some(target) = target {
         let github = match (github_early, github_task) {
             (Some(github), _) => Ok(github),
-            (None, Some(task)) => github_client(task).await,
+            (None, Some(task)) => common::github_client(task).await,
             (None, None) => Err(RunError::Runtime("no GitHub client".into())),
         };
         let result = match github {
@@ -391,74 +362,6 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
     )
 }
 
-async fn github_client(
-    task: tokio::task::JoinHandle<Result<GitHub, crate::github::GitHubError>>,
-) -> Result<GitHub, RunError> {
-    match task.await {
-        Ok(Ok(github)) => Ok(github),
-        Ok(Err(e)) => Err(RunError::Runtime(e.to_string())),
-        Err(e) => Err(RunError::Runtime(format!(
-            "the GitHub client could not be built: {e}"
-        ))),
-    }
-}
-
-/// The policy file at a trusted ref of the repository, through the contents API, so that a
-/// pull request cannot loosen the policy that judges it. `default-branch` (the Action's
-/// default) reads the repository's default branch.
-async fn fetch_policy(config: &Config, github: Option<&GitHub>) -> Result<Policy, RunError> {
-    let git_ref = config.policy_ref.as_deref().unwrap_or(DEFAULT_BRANCH_REF);
-    let github =
-        github.ok_or_else(|| RunError::Runtime("no GitHub client to read the policy".into()))?;
-    let repo_text = config
-        .repository
-        .clone()
-        .or_else(|| {
-            config
-                .event
-                .as_ref()?
-                .repository
-                .as_ref()?
-                .full_name
-                .clone()
-        })
-        .ok_or_else(|| {
-            RunError::Input(
-                "policy-ref needs the repository: set --repository or GITHUB_REPOSITORY".into(),
-            )
-        })?;
-    let repo = Repo::parse(&repo_text).ok_or_else(|| {
-        RunError::Input(format!(
-            "`{}` is not OWNER/REPO",
-            render::clean(&repo_text, 200)
-        ))
-    })?;
-    let path = config
-        .policy
-        .as_ref()
-        .map_or(DEFAULT_POLICY_PATH.to_string(), |p| {
-            p.to_string_lossy().trim_start_matches("./").to_string()
-        });
-    let at = (git_ref != DEFAULT_BRANCH_REF).then_some(git_ref);
-    let shown_ref = at.unwrap_or("the default branch");
-    let name = format!("{repo}@{}:{path}", at.unwrap_or(DEFAULT_BRANCH_REF));
-    match github
-        .file(&repo, &path, at)
-        .await
-        .map_err(|e| RunError::Runtime(e.to_string()))?
-    {
-        Some(bytes) => Ok(Policy::from_bytes(&bytes, &name)?),
-        None if config.policy.is_some() => Err(RunError::Input(format!(
-            "the policy {path} does not exist at {shown_ref} of {repo}"
-        ))),
-        None => {
-            let mut builtin = Policy::builtin();
-            builtin.source = format!("{DEFAULT_POLICY_NAME} (no {path} at {shown_ref} of {repo})");
-            Ok(builtin)
-        }
-    }
-}
-
 /// Which batch, then the batch itself and the first listing page (read together).
 async fn read_batch(
     config: &Config,
@@ -490,20 +393,6 @@ async fn read_batch(
             Ok((batch, page, known))
         }
     }
-}
-
-fn load_policy(config: &Config, log: &mut Log<'_>) -> Result<Policy, RunError> {
-    if let Some(path) = &config.policy {
-        return Ok(Policy::load(path)?);
-    }
-    let default = Path::new(DEFAULT_POLICY_PATH);
-    if default.exists() {
-        return Ok(Policy::load(default)?);
-    }
-    log.notice(&format!(
-        "no {DEFAULT_POLICY_PATH} in the workspace; using the {DEFAULT_POLICY_NAME}"
-    ));
-    Ok(Policy::builtin())
 }
 
 /// Which batch: the flag or input, else the status event, else the commit's newest batch of

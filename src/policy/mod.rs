@@ -290,7 +290,8 @@ fn template_matches(template: &str, text: &str) -> bool {
         } else if part.is_empty() {
             None
         } else {
-            rest.find(part).map(|at| (&rest[..at], &rest[at + part.len()..]))
+            rest.find(part)
+                .map(|at| (&rest[..at], &rest[at + part.len()..]))
         };
         match found {
             Some((project, after)) if !project.is_empty() => rest = after,
@@ -307,7 +308,10 @@ mod context_tests {
     #[test]
     fn own_contexts_in_either_form() {
         let policy = Policy::builtin();
-        assert_eq!(policy.context_for("acme-web"), "codebuild/retry-gate (acme-web)");
+        assert_eq!(
+            policy.context_for("acme-web"),
+            "codebuild/retry-gate (acme-web)"
+        );
         assert!(policy.is_own_context("codebuild/retry-gate (acme-web)"));
         assert!(policy.is_own_context("codebuild/retry-gate"));
         assert!(!policy.is_own_context("codebuild/retry-gate ()"));
