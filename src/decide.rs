@@ -3,8 +3,8 @@
 use std::collections::{BTreeSet, HashMap};
 
 use crate::decision::{
-    BATCH_ITSELF, BudgetReport, ContextView, Decision, DecisionCode, Figure, GroupVerdict, Outcome,
-    RuleRef, VerdictCode, blamed,
+    BATCH_ITSELF, BudgetReport, ContextView, Decision, DecisionCode, Figure, GroupVerdict,
+    OutageReport, Outcome, RuleRef, VerdictCode, blamed,
 };
 use crate::facts::{Batch, Context, Facts, Group, Phase, Status, Timestamp};
 use crate::policy::{Action, Policy, Rule};
@@ -13,7 +13,8 @@ use crate::policy::{Action, Policy, Rule};
 /// needs it, whether or not it lists it in `dependsOn`.
 pub const SOURCE_GROUP: &str = "DOWNLOAD_SOURCE";
 
-const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+const MINUTE_MS: i64 = 60 * 1000;
+const DAY_MS: i64 = 24 * 60 * MINUTE_MS;
 
 /// Decides what to do about `facts.batch` under `policy`.
 pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
@@ -21,6 +22,25 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
     let (per_commit_used, commit_batches) = commit_retries(policy, facts);
     let per_batch = Figure::new(batch.retries_recorded(), policy.budget.per_batch);
     let per_commit = Figure::new(per_commit_used, policy.budget.per_commit);
+    let per_project_per_day = policy
+        .budget
+        .per_project_per_day
+        .map(|limit| Figure::new(project_retries_in_a_day(facts), limit));
+    let outage = policy.outage.map(|o| {
+        let failed = other_failures(facts, i64::from(o.within_minutes) * MINUTE_MS);
+        OutageReport {
+            failed_batches: failed,
+            threshold: o.failed_batches,
+            within_minutes: o.within_minutes,
+            braking: failed >= o.failed_batches,
+        }
+    });
+    let limits = Limits {
+        per_batch,
+        per_commit,
+        per_project_per_day,
+        outage,
+    };
     let project_covered = policy
         .rules
         .iter()
@@ -37,7 +57,7 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
     };
 
     let (outcome, code) = match batch.status.as_ref() {
-        Some(s) if s.is_failure() => judge.failed_batch(&mut groups, per_batch, per_commit),
+        Some(s) if s.is_failure() => judge.failed_batch(&mut groups, &limits),
         other => {
             let shown = other.map_or("(missing)", |s| s.as_str());
             not_judged(&mut groups, &format!("while the batch is {shown}"));
@@ -51,6 +71,9 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
 
     let rule_cap = judge.caps.iter().copied().min();
     let mut remaining = per_batch.remaining.min(per_commit.remaining);
+    if let Some(day) = per_project_per_day {
+        remaining = remaining.min(day.remaining);
+    }
     if let Some(cap) = rule_cap {
         remaining = remaining.min(cap.saturating_sub(per_batch.used));
     }
@@ -62,6 +85,8 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
         commit_batches,
         commit_known: batch.commit().is_some(),
         history_incomplete: facts.history_truncated,
+        per_project_per_day,
+        outage,
         lookback_days: policy.budget.lookback_days,
         rule_cap,
         remaining,
@@ -84,6 +109,60 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
         groups,
         budget,
     }
+}
+
+/// The figures the batch-level limits are checked against.
+struct Limits {
+    per_batch: Figure,
+    per_commit: Figure,
+    per_project_per_day: Option<Figure>,
+    outage: Option<OutageReport>,
+}
+
+/// Whether `at` lies in the `window_ms` before `now`. An unknown time (or an unknown `now`)
+/// counts: a limit is never loosened by a gap in the record.
+fn within(at: Option<Timestamp>, now: Option<Timestamp>, window_ms: i64) -> bool {
+    match (at, now) {
+        (Some(at), Some(now)) => at.0 <= now.0 && at.0 > now.0.saturating_sub(window_ms),
+        _ => true,
+    }
+}
+
+/// Retries of every batch of the project (this one included, any commit) made in the 24
+/// hours before the judged failure, by the times of CodeBuild's retry markers.
+fn project_retries_in_a_day(facts: &Facts) -> u32 {
+    let batch = &facts.batch;
+    let now = batch.judged_at();
+    let mut seen = BTreeSet::new();
+    let count = std::iter::once(batch)
+        .chain(facts.history.iter().filter(|b| b.project == batch.project))
+        .filter(|b| seen.insert(b.id.as_str()))
+        .flat_map(Batch::retry_times)
+        .filter(|&at| within(at, now, DAY_MS))
+        .count();
+    u32::try_from(count).unwrap_or(u32::MAX)
+}
+
+/// Other batches of the project, on other commits, that ended in failure (an attempt that
+/// ended FAILED, FAULT or TIMED_OUT) within `window_ms` before the judged failure.
+fn other_failures(facts: &Facts, window_ms: i64) -> u32 {
+    let batch = &facts.batch;
+    let now = batch.judged_at();
+    let commit = batch.commit();
+    let mut seen = BTreeSet::from([batch.id.as_str()]);
+    let count = facts
+        .history
+        .iter()
+        .filter(|b| b.project == batch.project)
+        .filter(|b| commit.is_none() || b.commit() != commit)
+        .filter(|b| seen.insert(b.id.as_str()))
+        .filter(|b| {
+            b.failure_times()
+                .into_iter()
+                .any(|at| within(at, now, window_ms))
+        })
+        .count();
+    u32::try_from(count).unwrap_or(u32::MAX)
 }
 
 /// Failed groups of a batch that is not judged are shown as such, not as refusals.
@@ -371,8 +450,7 @@ impl Judge<'_> {
     fn failed_batch(
         &mut self,
         groups: &mut Vec<GroupVerdict>,
-        per_batch: Figure,
-        per_commit: Figure,
+        limits: &Limits,
     ) -> (Outcome, DecisionCode) {
         let batch_status = self.batch.status.clone().unwrap_or(Status::Failed);
         // A stop is a decision, not a failure: the batch itself must be allowed by a rule
@@ -436,17 +514,25 @@ impl Judge<'_> {
         if judged.iter().any(|g| g.code.is_hard_refusal()) {
             return (Outcome::Refuse, DecisionCode::FailureNotAllowed);
         }
+        // The outage brake only ever refuses, and only what would otherwise be retried or
+        // refused for a budget.
+        if limits.outage.is_some_and(|o| o.braking) {
+            return (Outcome::Refuse, DecisionCode::OutageSuspected);
+        }
         if judged
             .iter()
             .any(|g| g.code == VerdictCode::RuleBudgetSpent)
         {
             return (Outcome::Refuse, DecisionCode::RuleBudgetSpent);
         }
-        if per_batch.remaining == 0 {
+        if limits.per_batch.remaining == 0 {
             return (Outcome::Refuse, DecisionCode::BatchBudgetSpent);
         }
-        if per_commit.remaining == 0 {
+        if limits.per_commit.remaining == 0 {
             return (Outcome::Refuse, DecisionCode::CommitBudgetSpent);
+        }
+        if limits.per_project_per_day.is_some_and(|f| f.remaining == 0) {
+            return (Outcome::Refuse, DecisionCode::ProjectBudgetSpent);
         }
         (Outcome::Retry, DecisionCode::AllFailuresAllowed)
     }
@@ -489,11 +575,12 @@ impl Judge<'_> {
 
     fn apply_rules(&mut self, failure: &Failure<'_>, verdict: &mut GroupVerdict, no_details: bool) {
         let project = self.batch.project.as_str();
+        let source_version = self.batch.source_version.as_deref();
         let rule = self
             .policy
             .rules
             .iter()
-            .find(|r| matches(r, project, failure));
+            .find(|r| matches(r, project, source_version, failure));
         let (code, detail) = match rule {
             None if !self.project_covered => (
                 VerdictCode::ProjectNotCovered,
@@ -561,9 +648,23 @@ impl Judge<'_> {
     }
 }
 
-/// Whether every selector of `rule` matches the failure.
-fn matches(rule: &Rule, project: &str, failure: &Failure<'_>) -> bool {
+/// Whether every selector of `rule` matches the failure of a batch of `project` built from
+/// `source_version` (as CodeBuild records it; a batch without one matches no rule that
+/// names `source-versions`).
+fn matches(
+    rule: &Rule,
+    project: &str,
+    source_version: Option<&str>,
+    failure: &Failure<'_>,
+) -> bool {
     if !rule.covers_project(project) || !rule.statuses.contains(failure.status) {
+        return false;
+    }
+    let source_ok = rule
+        .source_versions
+        .as_ref()
+        .is_none_or(|g| source_version.is_some_and(|v| g.is_match(v)));
+    if !source_ok {
         return false;
     }
     let group_ok = match (&rule.groups, failure.group) {
@@ -648,6 +749,28 @@ fn reason(
             batch.project,
             budget.per_commit.limit
         ),
+        DecisionCode::ProjectBudgetSpent => {
+            let day = budget.per_project_per_day.unwrap_or(budget.per_batch);
+            format!(
+                "Not retried: project {} already retried {} time{} in the last 24 hours (per-project-per-day budget {})",
+                batch.project,
+                day.used,
+                plural(day.used),
+                day.limit
+            )
+        }
+        DecisionCode::OutageSuspected => match budget.outage {
+            Some(o) => format!(
+                "Not retried: outage suspected: {} other batch{} of {} failed in the last {} minute{} (brake at {})",
+                o.failed_batches,
+                if o.failed_batches == 1 { "" } else { "es" },
+                batch.project,
+                o.within_minutes,
+                plural(o.within_minutes),
+                o.threshold
+            ),
+            None => "Not retried: outage suspected".to_string(),
+        },
         DecisionCode::ProjectNotCovered => {
             format!("Not retried: no rule of the policy covers project {}", batch.project)
         }

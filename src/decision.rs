@@ -44,6 +44,10 @@ pub enum DecisionCode {
     BatchBudgetSpent,
     /// refuse: the commit has used its per-commit budget.
     CommitBudgetSpent,
+    /// refuse: the project has used its retries for the last 24 hours.
+    ProjectBudgetSpent,
+    /// refuse: many other batches of the project failed just before this one (outage brake).
+    OutageSuspected,
     /// refuse: no rule's `projects` matches the batch's project.
     ProjectNotCovered,
     /// refuse: the batch failed but no failed group or batch phase explains it.
@@ -72,6 +76,8 @@ impl DecisionCode {
             DecisionCode::RuleBudgetSpent => "rule-budget-spent",
             DecisionCode::BatchBudgetSpent => "batch-budget-spent",
             DecisionCode::CommitBudgetSpent => "commit-budget-spent",
+            DecisionCode::ProjectBudgetSpent => "project-budget-spent",
+            DecisionCode::OutageSuspected => "outage-suspected",
             DecisionCode::ProjectNotCovered => "project-not-covered",
             DecisionCode::NoFailureFound => "no-failure-found",
             DecisionCode::UnknownBatchStatus => "unknown-batch-status",
@@ -224,6 +230,17 @@ impl Figure {
     }
 }
 
+/// Other batches of the project (other commits) that failed within the window, against the
+/// brake's threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct OutageReport {
+    pub failed_batches: u32,
+    pub threshold: u32,
+    pub within_minutes: u32,
+    /// `failed_batches >= threshold`.
+    pub braking: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BudgetReport {
     /// Retries of this batch, as CodeBuild records them.
@@ -238,6 +255,11 @@ pub struct BudgetReport {
     /// The history walk stopped at its page cap before the look-back boundary: figures drawn
     /// from the history may be too low.
     pub history_incomplete: bool,
+    /// Retries of all the project's batches in the 24 hours before the judged failure, when
+    /// the policy sets `per-project-per-day`.
+    pub per_project_per_day: Option<Figure>,
+    /// The outage brake, when the policy sets `outage`.
+    pub outage: Option<OutageReport>,
     pub lookback_days: u32,
     /// The tightest `max-retries` of the rules that allowed failures, if any.
     pub rule_cap: Option<u32>,

@@ -211,15 +211,44 @@ impl Batch {
     /// summaries. The larger of the two counts is taken, so a gap in one record never
     /// lowers the count (fail closed).
     pub fn retries_recorded(&self) -> u32 {
-        let phases = self
-            .phases
-            .iter()
-            .filter(|p| {
-                p.phase_type == "FAILED" && p.status.as_ref().is_some_and(|s| s.as_str() == "RETRY")
-            })
-            .count();
+        let phases = self.phases.iter().filter(|p| is_retry_marker(p)).count();
         let prior = self.groups.iter().map(|g| g.prior.len()).max().unwrap_or(0);
         u32::try_from(phases.max(prior)).unwrap_or(u32::MAX)
+    }
+
+    /// When each retry recorded on the batch was made: the end of its `FAILED`/`RETRY`
+    /// marker (the moment the retry restarted the batch), else the marker's start; `None`
+    /// when CodeBuild recorded neither.
+    pub fn retry_times(&self) -> Vec<Option<Timestamp>> {
+        self.phases
+            .iter()
+            .filter(|p| is_retry_marker(p))
+            .map(|p| p.end_time.or(p.start_time))
+            .collect()
+    }
+
+    /// When attempts of the batch ended in failure: each retried attempt (the start of its
+    /// retry marker) and, if the batch now reads FAILED, FAULT or TIMED_OUT, its end. `None`
+    /// where CodeBuild recorded no time.
+    pub fn failure_times(&self) -> Vec<Option<Timestamp>> {
+        let mut times: Vec<Option<Timestamp>> = self
+            .phases
+            .iter()
+            .filter(|p| is_retry_marker(p))
+            .map(|p| p.start_time.or(p.end_time))
+            .collect();
+        if matches!(
+            self.status,
+            Some(Status::Failed | Status::Fault | Status::TimedOut)
+        ) {
+            times.push(self.end_time);
+        }
+        times
+    }
+
+    /// When the judged failure happened: the batch's end, else its start.
+    pub fn judged_at(&self) -> Option<Timestamp> {
+        self.end_time.or(self.start_time)
     }
 
     /// The batch phases of the current attempt: those after the last retry marker.
@@ -227,9 +256,7 @@ impl Batch {
         let start = self
             .phases
             .iter()
-            .rposition(|p| {
-                p.phase_type == "FAILED" && p.status.as_ref().is_some_and(|s| s.as_str() == "RETRY")
-            })
+            .rposition(is_retry_marker)
             .map_or(0, |i| i + 1);
         &self.phases[start..]
     }
@@ -257,6 +284,11 @@ impl Batch {
         let owner = parts.next()?;
         (!owner.is_empty() && !repo.is_empty()).then(|| format!("{owner}/{repo}"))
     }
+}
+
+/// The batch phase CodeBuild records for each retry: `FAILED` with status `RETRY`.
+fn is_retry_marker(p: &Phase) -> bool {
+    p.phase_type == "FAILED" && p.status.as_ref().is_some_and(|s| s.as_str() == "RETRY")
 }
 
 /// A full 40-hex-digit commit SHA.

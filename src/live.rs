@@ -16,9 +16,11 @@ pub fn aws(e: AwsError) -> RunError {
     RunError::Runtime(e.to_string())
 }
 
-/// How far back the history must reach for `policy`'s budgets, from the batch's start.
+/// How far back the history must reach for `policy`'s budgets, from the batch's start: the
+/// per-commit look-back, and at least the 24 hours the daily project budget and the outage
+/// brake look at (whatever `lookback-days` says).
 pub fn history_since(policy: &Policy, batch: &Batch) -> Option<Timestamp> {
-    let days = i64::from(policy.budget.lookback_days);
+    let days = i64::from(policy.budget.lookback_days.max(1));
     batch
         .start_time
         .map(|t| Timestamp(t.0.saturating_sub(days * DAY_MS)))

@@ -202,6 +202,54 @@ fn validate_reports_every_problem_of_every_file() {
     insta::assert_snapshot!("validate_bad_files", r.stderr);
 }
 
+/// Issue 11's keys: bad values (zero where meaningless, too large, negative, a bad or empty
+/// glob list), an unknown key inside `outage` with a suggestion, and a missing one — each
+/// with its line and column.
+#[test]
+fn validate_checks_the_daily_budget_the_outage_brake_and_source_versions() {
+    let f = |name: &str| format!("tests/fixtures/policies/controls-{name}.yml");
+    let r = run(gate().arg("validate").arg(f("bad-values")));
+    assert_eq!(r.code, 2);
+    for line in [
+        ":3:24: error[out-of-range]: `per-project-per-day` is 0; it must be between 1 and 1000 (0 would never retry; remove the key for no daily limit)",
+        ":5:19: error[out-of-range]: `failed-batches` is 0; it must be between 1 and 1000 (0 would refuse every retry; remove `outage` to turn the brake off)",
+        ":6:19: error[out-of-range]: `within-minutes` is 2000; it must be between 1 and 1440",
+        ":9:23: error[bad-glob]: bad glob `pr/[0-9`: unclosed character class; missing ']'",
+        ":11:22: error[empty-list]: `source-versions` is empty, so the rule can never match",
+        "5 problems in 1 of 1 file",
+    ] {
+        assert!(
+            r.stderr.contains(line),
+            "missing {line:?} in:\n{}",
+            r.stderr
+        );
+    }
+    let r = run(gate().arg("validate").arg(f("unknown-key")));
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains(":4:3: error[unknown-key]: unknown key `within-minute` in `outage`\n  help: did you mean `within-minutes`?"),
+        "{}",
+        r.stderr
+    );
+    let r = run(gate().arg("validate").arg(f("negative")));
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains(
+            ":3:24: error[wrong-type]: budget.per-project-per-day: invalid type: integer `-3`"
+        ),
+        "{}",
+        r.stderr
+    );
+    let r = run(gate().arg("validate").arg(f("missing")));
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains(":3:3: error[missing-key]: outage: missing field `within-minutes`"),
+        "{}",
+        r.stderr
+    );
+}
+
 #[test]
 fn validate_refuses_a_huge_file_and_non_utf8() {
     let dir = tempfile::tempdir().unwrap();

@@ -349,12 +349,23 @@ fn policy_text() -> impl Strategy<Value = String> {
         prop::option::weighted(0.7, (number(1, 10, 4), number(1, 50, 6), number(1, 90, 90))),
         prop::collection::vec(rule(), 0..5),
         prop::bool::weighted(0.03),
+        // Issue 11's controls, sometimes.
+        prop::option::weighted(0.2, 1u32..4),
+        prop::option::weighted(0.2, (1u32..3, 1u32..2000)),
     )
-        .prop_map(|(budget, rules, duplicate_names)| {
+        .prop_map(|(budget, rules, duplicate_names, per_day, outage)| {
             let mut y = String::from("version: 1\n");
             if let Some((per_batch, per_commit, lookback)) = budget {
                 y.push_str(&format!(
                     "budget:\n  per-batch: {per_batch}\n  per-commit: {per_commit}\n  lookback-days: {lookback}\n"
+                ));
+                if let Some(n) = per_day {
+                    y.push_str(&format!("  per-project-per-day: {n}\n"));
+                }
+            }
+            if let Some((failed, minutes)) = outage {
+                y.push_str(&format!(
+                    "outage:\n  failed-batches: {failed}\n  within-minutes: {minutes}\n"
                 ));
             }
             if rules.is_empty() {
@@ -525,6 +536,13 @@ fn check(policy: &Policy, facts: &Facts, d: &Decision) -> Result<(), TestCaseErr
         );
     }
     prop_assert!(used < policy.budget.per_batch, "per-batch budget spent");
+    // Issue 11: a spent daily budget or a braking outage never retries.
+    if let Some(day) = d.budget.per_project_per_day {
+        prop_assert!(day.used < day.limit, "daily project budget spent: {day:?}");
+    }
+    if let Some(o) = d.budget.outage {
+        prop_assert!(!o.braking, "retried while the outage brake is on: {o:?}");
+    }
     prop_assert!(
         commit_used < u64::from(policy.budget.per_commit),
         "per-commit budget spent"

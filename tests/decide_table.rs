@@ -1999,6 +1999,350 @@ fn a_truncated_history_is_reported() {
 }
 
 // ---------------------------------------------------------------------------------------
+// Issue 11: where retries are allowed, a daily project budget, the outage brake
+// ---------------------------------------------------------------------------------------
+
+const MIN_MS: i64 = 60 * 1000;
+const HOUR_MS: i64 = 60 * MIN_MS;
+/// When the judged batch failed: `batch()` ends a minute after it started.
+const JUDGED_AT: i64 = T0 + 60_000;
+
+/// A batch of this project on `sha` that ran from `start` to `end` (ms) with status `status`
+/// and one retry marker per entry of `retries_at` (the moment each retry was made).
+fn ran(id: &str, sha: &str, start: i64, end: i64, status: &str, retries_at: &[i64]) -> Batch {
+    let mut b = batch_with(id, PROJECT, Some(sha), Some(start));
+    b.status = Some(Status::parse(status));
+    b.end_time = Some(Timestamp(end));
+    b.phases = retries_at
+        .iter()
+        .map(|&at| Phase {
+            start_time: Some(Timestamp(at - 1000)),
+            end_time: Some(Timestamp(at)),
+            ..retry_marker()
+        })
+        .collect();
+    b
+}
+
+/// A succeeded batch on another commit retried at each of `retries_at`.
+fn retried_at(id: &str, retries_at: &[i64]) -> Batch {
+    ran(
+        id,
+        OTHER_SHA,
+        T0 - 2 * DAY_MS,
+        T0 - 2 * DAY_MS + 1,
+        "SUCCEEDED",
+        retries_at,
+    )
+}
+
+/// A batch on its own commit that failed at `end`.
+fn failed_at_ms(id: &str, end: i64) -> Batch {
+    let sha = format!(
+        "{:0>40}",
+        id.len() + id.bytes().map(usize::from).sum::<usize>()
+    );
+    ran(id, &sha, end - 10 * MIN_MS, end, "FAILED", &[])
+}
+
+#[test]
+fn source_versions() {
+    let prs = "rules: [{name: flaky-on-prs, source-versions: ['pr/*'], phases: [BUILD]}]";
+    let with = |version: Option<&str>| {
+        let mut fx = batch("FAILED").group(g("a", "FAILED").failed_in("BUILD", "FAILED", &[]));
+        fx.0.batch.source_version = version.map(str::to_string);
+        fx
+    };
+    let never_main = "rules: [
+      {name: never-on-main, action: refuse, source-versions: [main, refs/heads/main]},
+      {name: any}]";
+    run(vec![
+        case(
+            "issue 11: a pull request's batch (pr/42) matches pr/*",
+            prs,
+            with(Some("pr/42")),
+            retry(),
+            &[("a", V::AllowedByRule, Some("flaky-on-prs"))],
+        ),
+        case(
+            "issue 11: a push's batch (commit SHA) does not match pr/*",
+            prs,
+            with(Some(SHA)),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::NoMatchingRule, None)],
+        ),
+        case(
+            "issue 11: a batch without sourceVersion matches no rule that names source-versions",
+            prs,
+            with(None),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::NoMatchingRule, None)],
+        ),
+        case(
+            "issue 11: globs are case-sensitive and match the whole value",
+            prs,
+            with(Some("PR/42")),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::NoMatchingRule, None)],
+        ),
+        case(
+            "issue 11: a refuse rule for main, started with StartBuildBatch --source-version main",
+            never_main,
+            with(Some("main")),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::RefusedByRule, Some("never-on-main"))],
+        ),
+        case(
+            "issue 11: the same policy retries a feature branch",
+            never_main,
+            with(Some("feature/x")),
+            retry(),
+            &[("a", V::AllowedByRule, Some("any"))],
+        ),
+    ]);
+}
+
+/// The shipped examples do what their names say, on the sourceVersion forms CodeBuild records.
+#[test]
+fn the_shipped_source_version_examples() {
+    let load = |name: &str| {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("policies/examples")
+            .join(name);
+        Policy::load(&path).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let flaky = |version: Option<&str>| {
+        let mut fx = batch("FAILED").group(g("integration_api", "FAILED").failed_in(
+            "BUILD",
+            "FAILED",
+            &[(
+                "COMMAND_EXECUTION_ERROR",
+                "Error while executing command: ./ci/it.sh. Reason: exit status 75",
+            )],
+        ));
+        fx.0.batch.source_version = version.map(str::to_string);
+        fx.0
+    };
+    let prs = load("pull-requests-only.yml");
+    let main = load("never-on-main.yml");
+    for (version, prs_want, main_want) in [
+        (Some("pr/42"), Outcome::Retry, Outcome::Refuse),
+        (Some(SHA), Outcome::Refuse, Outcome::Refuse),
+        (Some("main"), Outcome::Refuse, Outcome::Refuse),
+        (Some("refs/heads/main"), Outcome::Refuse, Outcome::Refuse),
+        (None, Outcome::Refuse, Outcome::Refuse),
+    ] {
+        let d = decide(&prs, &flaky(version));
+        assert_eq!(
+            d.decision, prs_want,
+            "pull-requests-only, {version:?}: {}",
+            d.reason
+        );
+        let d = decide(&main, &flaky(version));
+        assert_eq!(
+            d.decision, main_want,
+            "never-on-main, {version:?}: {}",
+            d.reason
+        );
+    }
+    // never-on-main still retries an image pull on a pull request, and refuses it on a push.
+    let pull = |version: &str| {
+        let mut fx = batch("FAILED").group(image_pull("a"));
+        fx.0.batch.source_version = Some(version.into());
+        fx.0
+    };
+    assert_eq!(decide(&main, &pull("pr/7")).decision, Outcome::Retry);
+    let d = decide(&main, &pull(SHA));
+    assert_eq!(d.decision, Outcome::Refuse);
+    assert_eq!(group(&d, "a").rule.as_ref().unwrap().name, "never-on-main");
+}
+
+#[test]
+fn per_project_per_day_budget() {
+    let p = "budget: {per-batch: 5, per-commit: 10, per-project-per-day: 3}\nrules: [{name: any}]";
+    let day_ago = JUDGED_AT - DAY_MS;
+    run(vec![
+        case(
+            "issue 11: two retries in the last day, limit 3: retried; figures in the report",
+            p,
+            batch("FAILED").group(fault()).history(vec![
+                retried_at("web:h1", &[JUDGED_AT - HOUR_MS]),
+                retried_at("web:h2", &[JUDGED_AT - 23 * HOUR_MS]),
+            ]),
+            retry(),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| {
+            let day = d.budget.per_project_per_day.unwrap();
+            assert_eq!((day.used, day.limit, day.remaining), (2, 3, 1));
+            assert_eq!(d.budget.remaining, 1, "the tightest limit");
+            assert_eq!(d.attempt_limit, 1);
+        }),
+        case(
+            "issue 11: at the limit (3 retries in the window): refused",
+            p,
+            batch("FAILED").group(fault()).history(vec![
+                retried_at("web:h1", &[JUDGED_AT - HOUR_MS, JUDGED_AT - 2 * HOUR_MS]),
+                retried_at("web:h2", &[day_ago + 1]),
+            ]),
+            refuse(D::ProjectBudgetSpent),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| {
+            assert_eq!(
+                d.reason,
+                "Not retried: project web already retried 3 times in the last 24 hours (per-project-per-day budget 3)"
+            );
+        }),
+        case(
+            "issue 11: one over the limit: refused",
+            p,
+            batch("FAILED").group(fault()).history(vec![retried_at(
+                "web:h1",
+                &[JUDGED_AT - 1, JUDGED_AT - 2, JUDGED_AT - 3, JUDGED_AT - 4],
+            )]),
+            refuse(D::ProjectBudgetSpent),
+            &[("a", V::AllowedByRule, Some("any"))],
+        ),
+        case(
+            "issue 11: a retry exactly 24 hours before, or later than the failure, is outside the window",
+            p,
+            batch("FAILED").group(fault()).history(vec![
+                retried_at("web:h1", &[day_ago, day_ago - 1, JUDGED_AT + 1]),
+                retried_at("web:h2", &[JUDGED_AT - HOUR_MS]),
+            ]),
+            retry(),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| assert_eq!(d.budget.per_project_per_day.unwrap().used, 1)),
+        case(
+            "issue 11: this batch's own retries count, by their time; other projects do not",
+            p,
+            {
+                let mut fx = batch("FAILED").group(fault());
+                fx.0.batch.phases = vec![
+                    Phase {
+                        end_time: Some(Timestamp(JUDGED_AT - 10 * MIN_MS)),
+                        ..retry_marker()
+                    },
+                    Phase {
+                        end_time: Some(Timestamp(JUDGED_AT - 5 * MIN_MS)),
+                        ..retry_marker()
+                    },
+                ];
+                let mut api = retried_at("api:h1", &[JUDGED_AT - 1]);
+                api.project = "api".into();
+                fx.history(vec![api, retried_at("web:h1", &[JUDGED_AT - 1])])
+            },
+            refuse(D::ProjectBudgetSpent),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| assert_eq!(d.budget.per_project_per_day.unwrap().used, 3)),
+        case(
+            "issue 11: a retry with no recorded time counts (fail closed)",
+            p,
+            batch("FAILED").group(fault()).history(vec![
+                hist("web:h1", PROJECT, OTHER_SHA, 30, 3),
+            ]),
+            refuse(D::ProjectBudgetSpent),
+            &[("a", V::AllowedByRule, Some("any"))],
+        ),
+        case(
+            "issue 11: without the key there is no daily figure",
+            ANY,
+            batch("FAILED").group(fault()),
+            retry(),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| assert_eq!(d.budget.per_project_per_day, None)),
+    ]);
+}
+
+#[test]
+fn outage_brake() {
+    let p = "outage: {failed-batches: 3, within-minutes: 30}\nrules: [{name: any}]";
+    let recent = |n: usize| -> Vec<Batch> {
+        (0..n)
+            .map(|i| failed_at_ms(&format!("web:f{i}"), JUDGED_AT - (i as i64 + 1) * MIN_MS))
+            .collect()
+    };
+    run(vec![
+        case(
+            "issue 11: two other batches failed in the window, brake at 3: retried",
+            p,
+            batch("FAILED").group(fault()).history(recent(2)),
+            retry(),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| {
+            let o = d.budget.outage.unwrap();
+            assert_eq!((o.failed_batches, o.threshold, o.braking), (2, 3, false));
+        }),
+        case(
+            "issue 11: three other batches failed in the last 30 minutes: outage suspected",
+            p,
+            batch("FAILED").group(fault()).history(recent(3)),
+            refuse(D::OutageSuspected),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| {
+            assert_eq!(
+                d.reason,
+                "Not retried: outage suspected: 3 other batches of web failed in the last 30 minutes (brake at 3)"
+            );
+        }),
+        case(
+            "issue 11: failures before the window, the judged batch itself and batches of the same commit do not count",
+            p,
+            batch("FAILED").group(fault()).history({
+                let mut h = recent(2);
+                h.push(failed_at_ms("web:old", JUDGED_AT - 30 * MIN_MS));
+                h.push(ran("web:same-commit", SHA, T0 - MIN_MS, JUDGED_AT - MIN_MS, "FAILED", &[]));
+                h.push(ran(BATCH_ID, OTHER_SHA, T0, JUDGED_AT, "FAILED", &[]));
+                h.push(ran("web:ok", OTHER_SHA, T0, JUDGED_AT - MIN_MS, "SUCCEEDED", &[]));
+                h.push(ran("web:stopped", OTHER_SHA, T0, JUDGED_AT - MIN_MS, "STOPPED", &[]));
+                h
+            }),
+            retry(),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| assert_eq!(d.budget.outage.unwrap().failed_batches, 2)),
+        case(
+            "issue 11: a batch retried since, whose failed attempt ended in the window, counts",
+            p,
+            batch("FAILED").group(fault()).history({
+                let mut h = recent(2);
+                let mut again = ran("web:again", OTHER_SHA, T0, JUDGED_AT, "IN_PROGRESS", &[]);
+                again.phases = vec![Phase {
+                    start_time: Some(Timestamp(JUDGED_AT - 2 * MIN_MS)),
+                    end_time: Some(Timestamp(JUDGED_AT - MIN_MS)),
+                    ..retry_marker()
+                }];
+                again.end_time = None;
+                h.push(again);
+                h
+            }),
+            refuse(D::OutageSuspected),
+            &[("a", V::AllowedByRule, Some("any"))],
+        ),
+        case(
+            "issue 11: the brake never turns a refusal into anything else: the failure is named first",
+            "outage: {failed-batches: 1, within-minutes: 30}\nrules: [{name: no, action: refuse}]",
+            batch("FAILED").group(fault()).history(recent(5)),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::RefusedByRule, Some("no"))],
+        ),
+        case(
+            "issue 11: braking comes before exhausted budgets",
+            "outage: {failed-batches: 1, within-minutes: 30}\nrules: [{name: any}]",
+            batch("FAILED").retries(2).group(fault()).history(recent(1)),
+            refuse(D::OutageSuspected),
+            &[("a", V::AllowedByRule, Some("any"))],
+        ),
+    ]);
+}
+
+// ---------------------------------------------------------------------------------------
 // Coverage of the codes
 // ---------------------------------------------------------------------------------------
 
@@ -2014,6 +2358,8 @@ fn every_code_is_covered_somewhere() {
             | D::RuleBudgetSpent
             | D::BatchBudgetSpent
             | D::CommitBudgetSpent
+            | D::ProjectBudgetSpent
+            | D::OutageSuspected
             | D::ProjectNotCovered
             | D::NoFailureFound
             | D::UnknownBatchStatus
@@ -2048,6 +2394,8 @@ fn every_code_is_covered_somewhere() {
         D::RuleBudgetSpent,
         D::BatchBudgetSpent,
         D::CommitBudgetSpent,
+        D::ProjectBudgetSpent,
+        D::OutageSuspected,
         D::ProjectNotCovered,
         D::NoFailureFound,
         D::UnknownBatchStatus,
@@ -2100,6 +2448,16 @@ fn every_code_is_covered_somewhere() {
         (policy(ANY), batch("PENDING")),
         (policy(ANY), batch("SUCCEEDED").group(g("a", "SUCCEEDED"))),
         (policy(ANY), batch("STOPPED").group(g("a", "STOPPED"))),
+        (
+            policy("budget: {per-project-per-day: 1}\nrules: [{name: any}]"),
+            batch("FAILED").retries(1).group(g("a", "FAILED")),
+        ),
+        (
+            policy("outage: {failed-batches: 1, within-minutes: 5}\nrules: [{name: any}]"),
+            batch("FAILED")
+                .group(g("a", "FAILED"))
+                .history(vec![failed_at_ms("web:f", JUDGED_AT - 1)]),
+        ),
         (policy(ANY), batch("FAILED").group(g("a", "FUTURE_VALUE"))),
         (
             policy(ANY),

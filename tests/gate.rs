@@ -151,7 +151,10 @@ async fn retry_an_infrastructure_failure_with_exactly_four_round_trips_of_calls(
         s.sha, "b80469b84b2d451c62f746b484e61ceb95bd447e",
         "the batch's resolvedSourceVersion"
     );
-    assert_eq!(s.context, "codebuild/retry-gate (acme-api)", "one status per project");
+    assert_eq!(
+        s.context, "codebuild/retry-gate (acme-api)",
+        "one status per project"
+    );
     assert_eq!(s.token.as_deref(), Some(TOKEN));
     let description = s.description.clone().unwrap();
     assert!(
@@ -1459,5 +1462,156 @@ async fn a_history_walk_cut_by_the_page_cap_says_its_count_may_be_incomplete() {
         r.stdout.contains("per commit 0/3 used"),
         "the retry past the cap was not seen: {}",
         r.stdout
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Issue 11: source-versions, the daily project budget, the outage brake
+// ---------------------------------------------------------------------------------------
+
+fn write_policy(w: &World, text: &str) {
+    std::fs::create_dir_all(w.workspace().join(".github")).unwrap();
+    std::fs::write(w.workspace().join(".github/codebuild-retry-gate.yml"), text).unwrap();
+}
+
+/// `source-versions` reads the batch's sourceVersion as CodeBuild recorded it (`pr/1187`).
+#[tokio::test(flavor = "multi_thread")]
+async fn source_versions_tell_pull_requests_from_other_batches() {
+    let w = World::new().await;
+    let id = w.example("provisioning-fault");
+    write_policy(
+        &w,
+        "version: 1\nrules:\n  - name: prs-only\n    source-versions: [\"pr/*\"]\n",
+    );
+    let r = w
+        .gate(&["--batch-id", &id, "--dry-run", "--format", "json"])
+        .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["decision"], "retry", "pr/1187 matches pr/*");
+
+    w.cb.update_batch(&id, |b| b["sourceVersion"] = json!("main"));
+    let r = w.gate(&["--batch-id", &id, "--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report = r.json();
+    assert_eq!(report["decision"], "refuse");
+    assert_eq!(report["groups"][1]["code"], "no-matching-rule");
+    assert_eq!(w.cb.count("RetryBuildBatch"), 0);
+    assert_eq!(w.gh.statuses()[0].state, "failure");
+}
+
+/// The daily project budget counts retries of every batch of the project, any commit, by
+/// the time of CodeBuild's retry markers, over a history that spans three listing pages —
+/// and reads the 24 hours it needs even with `lookback-days: 1`.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daily_project_budget_counts_retries_across_pages_of_history() {
+    let w = World::new().await;
+    let id = w.example("provisioning-fault");
+    write_policy(
+        &w,
+        "version: 1\nbudget: {per-commit: 10, lookback-days: 1, per-project-per-day: 4}\nrules:\n  - name: any\n",
+    );
+    let main = w.cb.batch(&id);
+    let start = main["startTime"].as_f64().unwrap();
+    // 250 batches 5 minutes apart (the last ~21 hours), on other commits; four of them were
+    // retried: on the first, second and third page (two on the third).
+    for n in 0..250 {
+        let retries = usize::from(matches!(n, 3 | 120 | 230 | 240));
+        w.cb.add_batch(sibling(
+            &main,
+            n + 1,
+            &format!("{:040x}", n + 1),
+            start - 300.0 * (n as f64 + 1.0),
+            retries,
+        ));
+    }
+    let r = w.gate(&["--batch-id", &id, "--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report = r.json();
+    assert_eq!(report["code"], "project-budget-spent", "{report}");
+    assert_eq!(report["budget"]["per_project_per_day"]["used"], 4);
+    assert_eq!(report["budget"]["per_project_per_day"]["limit"], 4);
+    assert_eq!(
+        w.cb.count("ListBuildBatchesForProject"),
+        3,
+        "three pages of 100"
+    );
+    assert_eq!(w.cb.count("RetryBuildBatch"), 0);
+    let s = &w.gh.statuses()[0];
+    assert_eq!(s.state, "failure");
+    assert_eq!(
+        s.description.as_deref(),
+        Some(
+            "Not retried: project acme-api already retried 4 times in the last 24 hours (per-project-per-day budget 4)"
+        )
+    );
+    assert!(
+        r.summary
+            .contains("| Per project, last 24 hours | 4 | 4 | 0 |"),
+        "{}",
+        r.summary
+    );
+
+    // With room left (limit 5) the same history lets the retry through.
+    write_policy(
+        &w,
+        "version: 1\nbudget: {per-commit: 10, lookback-days: 1, per-project-per-day: 5}\nrules:\n  - name: any\n",
+    );
+    let r = w.gate(&["--batch-id", &id, "--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["decision"], "retry");
+    assert_eq!(
+        r.outputs["retries-remaining"], "0",
+        "the daily budget was the tightest: 1 left, now used"
+    );
+    assert_eq!(w.cb.retries_performed(&id), 1);
+}
+
+/// The outage brake: five other batches (other commits) failed in the 30 minutes before this
+/// failure → refused, `outage-suspected`, and the reason says how many in how long.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_outage_brake_refuses_while_many_batches_fail() {
+    let w = World::new().await;
+    let id = w.example("provisioning-fault");
+    write_policy(
+        &w,
+        "version: 1\noutage: {failed-batches: 5, within-minutes: 30}\nrules:\n  - name: any\n",
+    );
+    let main = w.cb.batch(&id);
+    let end = main["endTime"].as_f64().unwrap();
+    let failed = |n: usize, ended: f64, commit: &str| {
+        let mut b = sibling(&main, n, commit, ended - 120.0, 0);
+        b["buildBatchStatus"] = json!("FAILED");
+        b["endTime"] = json!(ended);
+        b
+    };
+    for n in 1..=4 {
+        w.cb.add_batch(failed(n, end - 60.0 * n as f64, &format!("{n:040x}")));
+    }
+    // Not counted: the same commit, and a failure 31 minutes earlier.
+    let own = main["resolvedSourceVersion"].as_str().unwrap().to_string();
+    w.cb.add_batch(failed(5, end - 30.0, &own));
+    w.cb.add_batch(failed(6, end - 31.0 * 60.0, &format!("{:040x}", 6)));
+    let r = w
+        .gate(&["--batch-id", &id, "--dry-run", "--format", "json"])
+        .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report = r.json();
+    assert_eq!(
+        report["decision"], "retry",
+        "four failed: under the brake: {report}"
+    );
+    assert_eq!(report["budget"]["outage"]["failed_batches"], 4);
+
+    w.cb.add_batch(failed(7, end - 29.0 * 60.0, &format!("{:040x}", 7)));
+    let r = w.gate(&["--batch-id", &id, "--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report = r.json();
+    assert_eq!(report["code"], "outage-suspected");
+    assert_eq!(w.cb.count("RetryBuildBatch"), 0);
+    assert_eq!(
+        w.gh.statuses()[0].description.as_deref(),
+        Some(
+            "Not retried: outage suspected: 5 other batches of acme-api failed in the last 30 minutes (brake at 5)"
+        )
     );
 }

@@ -33,6 +33,7 @@ pub struct Policy {
     pub context: String,
     pub retry_type: RetryType,
     pub budget: Budget,
+    pub outage: Option<Outage>,
     pub rules: Vec<Rule>,
 }
 
@@ -57,6 +58,8 @@ pub struct Budget {
     pub per_batch: u32,
     pub per_commit: u32,
     pub lookback_days: u32,
+    /// Retries of all the project's batches in the 24 h before the judged failure.
+    pub per_project_per_day: Option<u32>,
 }
 
 impl Default for Budget {
@@ -65,8 +68,16 @@ impl Default for Budget {
             per_batch: 2,
             per_commit: 3,
             lookback_days: 14,
+            per_project_per_day: None,
         }
     }
+}
+
+/// The outage brake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outage {
+    pub failed_batches: u32,
+    pub within_minutes: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +116,7 @@ pub struct Rule {
     pub line: usize,
     pub action: Action,
     pub projects: Option<Globs>,
+    pub source_versions: Option<Globs>,
     pub groups: Option<Globs>,
     pub statuses: Vec<Status>,
     pub phases: Option<Vec<String>>,

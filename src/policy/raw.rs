@@ -24,6 +24,8 @@ pub struct RawPolicy {
     pub retry_type: Option<String>,
     /// Retry budgets.
     pub budget: Option<RawBudget>,
+    /// The outage brake: refuse every retry while many other batches of the project fail.
+    pub outage: Option<RawOutage>,
     /// Ordered rules; for each failure the first rule whose selectors all match decides it.
     pub rules: Vec<RawRule>,
 }
@@ -42,6 +44,25 @@ pub struct RawBudget {
     /// How far back per-commit counting looks, in days (default 14).
     #[schemars(range(min = 1, max = 90))]
     pub lookback_days: Option<u32>,
+    /// Retries of all batches of the project, any commit, in the 24 hours before the judged
+    /// failure (default: no such limit).
+    #[schemars(range(min = 1, max = 1000))]
+    pub per_project_per_day: Option<u32>,
+}
+
+/// Refuse retries while the project looks like it is in an outage: at least
+/// `failed-batches` other batches (of other commits) failed within `within-minutes` before
+/// the judged failure. It only ever refuses.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[schemars(rename = "Outage")]
+pub struct RawOutage {
+    /// How many other batches must have failed.
+    #[schemars(range(min = 1, max = 1000))]
+    pub failed_batches: u32,
+    /// In how many minutes before the judged failure.
+    #[schemars(range(min = 1, max = 1440))]
+    pub within_minutes: u32,
 }
 
 /// One rule: selectors that must all match a failure, and what to do with it.
@@ -57,6 +78,10 @@ pub struct RawRule {
     pub action: Option<String>,
     /// Globs over project names (default: all).
     pub projects: Option<Vec<String>>,
+    /// Globs over the batch's `sourceVersion` exactly as CodeBuild records it, e.g. `pr/*`
+    /// for batches a pull request started (default: all). A batch without a
+    /// `sourceVersion` matches no rule that names this.
+    pub source_versions: Option<Vec<String>>,
     /// Globs over build-group identifiers (default: all). A rule that names groups does not
     /// match a failure of the batch itself (one that happened before any group ran).
     pub groups: Option<Vec<String>>,

@@ -4,7 +4,7 @@ use globset::{GlobBuilder, GlobSetBuilder};
 
 use super::locate::{Locations, Pos};
 use super::raw::{RawPolicy, RawRule};
-use super::{Action, Budget, Diagnostic, Globs, Policy, PolicyError, RetryType, Rule};
+use super::{Action, Budget, Diagnostic, Globs, Outage, Policy, PolicyError, RetryType, Rule};
 use crate::facts::Status;
 
 /// Statuses a rule may name (IN_PROGRESS and SUCCEEDED are never failures).
@@ -33,6 +33,9 @@ pub const PER_BATCH: (u32, u32) = (1, 10);
 pub const PER_COMMIT: (u32, u32) = (1, 50);
 pub const LOOKBACK_DAYS: (u32, u32) = (1, 90);
 pub const MAX_RETRIES: (u32, u32) = (1, 10);
+pub const PER_PROJECT_PER_DAY: (u32, u32) = (1, 1000);
+pub const OUTAGE_FAILED_BATCHES: (u32, u32) = (1, 1000);
+pub const OUTAGE_WITHIN_MINUTES: (u32, u32) = (1, 1440);
 
 struct Checker<'a> {
     file: &'a str,
@@ -118,7 +121,7 @@ fn serde_error(file: &str, err: &yaml_serde::Error, code: &'static str) -> Polic
 
 /// The keys each kind of mapping allows, taken from the JSON Schema of the raw types so the
 /// two can never disagree.
-fn allowed_keys() -> [(Place, Vec<String>); 3] {
+fn allowed_keys() -> [(Place, Vec<String>); 4] {
     let schema = serde_json::to_value(schemars::schema_for!(RawPolicy)).unwrap_or_default();
     let keys = |v: &serde_json::Value| -> Vec<String> {
         v.get("properties")
@@ -131,6 +134,7 @@ fn allowed_keys() -> [(Place, Vec<String>); 3] {
         (Place::Top, keys(&schema)),
         (Place::Budget, keys(&defs["Budget"])),
         (Place::Rule, keys(&defs["Rule"])),
+        (Place::Outage, keys(&defs["Outage"])),
     ]
 }
 
@@ -138,6 +142,7 @@ fn allowed_keys() -> [(Place, Vec<String>); 3] {
 enum Place {
     Top,
     Budget,
+    Outage,
     Rule,
 }
 
@@ -147,6 +152,8 @@ impl Place {
             Some(Place::Top)
         } else if path == "budget" {
             Some(Place::Budget)
+        } else if path == "outage" {
+            Some(Place::Outage)
         } else if path.starts_with("rules[")
             && path.ends_with(']')
             && !path[6..].contains(['[', '.'])
@@ -161,6 +168,7 @@ impl Place {
         match self {
             Place::Top => "at the top level",
             Place::Budget => "in `budget`",
+            Place::Outage => "in `outage`",
             Place::Rule => "in a rule",
         }
     }
@@ -264,8 +272,30 @@ impl Checker<'_> {
                     defaults.lookback_days,
                     LOOKBACK_DAYS,
                 ),
+                per_project_per_day: b.per_project_per_day.map(|n| {
+                    self.number(
+                        "budget.per-project-per-day",
+                        Some(n),
+                        n,
+                        PER_PROJECT_PER_DAY,
+                    )
+                }),
             },
         };
+        let outage = raw.outage.map(|o| Outage {
+            failed_batches: self.number(
+                "outage.failed-batches",
+                Some(o.failed_batches),
+                o.failed_batches,
+                OUTAGE_FAILED_BATCHES,
+            ),
+            within_minutes: self.number(
+                "outage.within-minutes",
+                Some(o.within_minutes),
+                o.within_minutes,
+                OUTAGE_WITHIN_MINUTES,
+            ),
+        });
         let mut rules: Vec<Rule> = Vec::with_capacity(raw.rules.len());
         let mut first_lines: std::collections::HashMap<String, usize> =
             std::collections::HashMap::new();
@@ -290,6 +320,7 @@ impl Checker<'_> {
             context,
             retry_type,
             budget,
+            outage,
             rules,
         }
     }
@@ -345,6 +376,11 @@ impl Checker<'_> {
             line: self.at.value(path).line,
             action,
             projects: self.globs(&format!("{path}.projects"), raw.projects, false),
+            source_versions: self.globs(
+                &format!("{path}.source-versions"),
+                raw.source_versions,
+                false,
+            ),
             groups: self.globs(&format!("{path}.groups"), raw.groups, false),
             statuses,
             phases,
@@ -434,10 +470,16 @@ impl Checker<'_> {
     ) -> u32 {
         let Some(n) = value else { return default };
         if n < min || n > max {
-            let why = if n == 0 {
-                " (0 would never retry; remove the rule or use `action: refuse`)"
-            } else {
-                ""
+            let why = match (n, leaf(key)) {
+                (0, "failed-batches") => {
+                    " (0 would refuse every retry; remove `outage` to turn the brake off)"
+                }
+                (0, "within-minutes") => " (0 minutes is no window at all)",
+                (0, "per-project-per-day") => {
+                    " (0 would never retry; remove the key for no daily limit)"
+                }
+                (0, _) => " (0 would never retry; remove the rule or use `action: refuse`)",
+                _ => "",
             };
             self.error(
                 key,
@@ -538,6 +580,7 @@ mod tests {
         assert!(keys[0].1.contains(&"retry-type".to_string()));
         assert!(keys[1].1.contains(&"lookback-days".to_string()));
         assert!(keys[2].1.contains(&"status-codes".to_string()));
-        assert_eq!(keys[2].1.len(), 9);
+        assert_eq!(keys[2].1.len(), 10);
+        assert!(keys[3].1.contains(&"within-minutes".to_string()));
     }
 }

@@ -113,6 +113,23 @@ pub fn render(d: &Decision, acted: bool) -> String {
             cap.saturating_sub(b.per_batch.used)
         );
     }
+    if let Some(day) = b.per_project_per_day {
+        let _ = writeln!(
+            out,
+            "| Per project, last 24 hours | {} | {} | {} |",
+            day.used, day.limit, day.remaining
+        );
+    }
+    if let Some(o) = b.outage {
+        let _ = writeln!(
+            out,
+            "| Outage brake: other batches failed in {} min | {} | {} | {} |",
+            o.within_minutes,
+            o.failed_batches,
+            o.threshold,
+            if o.braking { "braking" } else { "-" }
+        );
+    }
     for note in super::budget_notes(b) {
         let _ = writeln!(out, "\n> [!NOTE]\n> {}", escape(&note, 400));
     }

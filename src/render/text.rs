@@ -122,6 +122,24 @@ pub fn render(d: &Decision) -> String {
         b.rule_cap
             .map_or(String::new(), |c| format!(" (rule max-retries {c})")),
     );
+    if let Some(day) = b.per_project_per_day {
+        let _ = writeln!(
+            out,
+            "           per project {}/{} used in the last 24 hours",
+            day.used, day.limit
+        );
+    }
+    if let Some(o) = b.outage {
+        let _ = writeln!(
+            out,
+            "           outage brake: {} other batch{} failed in {} min (brakes at {}){}",
+            o.failed_batches,
+            if o.failed_batches == 1 { "" } else { "es" },
+            o.within_minutes,
+            o.threshold,
+            if o.braking { ": BRAKING" } else { "" }
+        );
+    }
     for note in super::budget_notes(b) {
         let _ = writeln!(out, "  note     {note}");
     }
