@@ -27,7 +27,9 @@ pub enum Command {
     #[command(
         long_about = "Decide offline from JSON captured with the AWS CLI; nothing is called.\n\n\
         BATCH is the output of `aws codebuild batch-get-build-batches --ids ID` (or one buildBatch \
-        object). Timestamps may be ISO-8601 (as the CLI prints them) or epoch seconds."
+        object), or a directory like examples/batches/NAME holding it as batch.json, with \
+        builds.json and history.json when present. Timestamps may be ISO-8601 (as the CLI prints \
+        them) or epoch seconds."
     )]
     Explain(ExplainArgs),
     /// Check policy files and report every problem with file:line:column
@@ -58,7 +60,8 @@ pub enum Format {
 
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
-    /// `aws codebuild batch-get-build-batches` output for the batch to judge
+    /// `aws codebuild batch-get-build-batches` output for the batch to judge, or a directory
+    /// holding it as batch.json (with builds.json and history.json, when present, read too)
     #[arg(value_name = "BATCH")]
     pub batch: PathBuf,
     /// `aws codebuild batch-get-builds` output with the builds' phase details (repeatable)
