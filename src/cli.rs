@@ -98,6 +98,20 @@ pub struct GateArgs {
     /// [input: project]
     #[arg(long, value_name = "NAME")]
     pub project: Option<String>,
+    /// Commit to report on; it must be the commit the batch built [input: sha; in a `status`
+    /// event its `sha`; else the batch's resolvedSourceVersion]
+    #[arg(long, value_name = "SHA")]
+    pub sha: Option<String>,
+    /// Exit 1 when the decision is `refuse` [input: fail-on-refusal]
+    #[arg(long)]
+    pub fail_on_refusal: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// The flags of the commands that run in a workflow (resolved by `commands::inputs`).
+#[derive(Debug, Args, Default)]
+pub struct RunArgs {
     /// Policy file [input: policy; default: .github/codebuild-retry-gate.yml if it exists,
     /// else the built-in default policy]
     #[arg(long, value_name = "FILE")]
@@ -107,23 +121,17 @@ pub struct GateArgs {
     /// `default-branch` for the repository's default branch [input: policy-ref]
     #[arg(long, value_name = "REF")]
     pub policy_ref: Option<String>,
-    /// OWNER/REPO for the commit status [input: repository; env: GITHUB_REPOSITORY; else the
+    /// OWNER/REPO for the commit statuses [input: repository; env: GITHUB_REPOSITORY; else the
     /// batch's GitHub source]
     #[arg(long, value_name = "OWNER/REPO")]
     pub repository: Option<String>,
-    /// Commit to report on [input: sha; in a `status` event its `sha`; else the batch's
-    /// resolvedSourceVersion]
-    #[arg(long, value_name = "SHA")]
-    pub sha: Option<String>,
     /// GitHub token [input: github-token; env: GITHUB_TOKEN]; never printed
     #[arg(long, value_name = "TOKEN", hide = true)]
     pub github_token: Option<crate::github::Token>,
-    /// Decide and report, but call neither RetryBuildBatch nor the status API [input: dry-run]
+    /// Decide and report, but neither call RetryBuildBatch nor post a commit status
+    /// [input: dry-run]
     #[arg(long)]
     pub dry_run: bool,
-    /// Exit 1 when the decision is `refuse` [input: fail-on-refusal]
-    #[arg(long)]
-    pub fail_on_refusal: bool,
     /// Output format on stdout
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,

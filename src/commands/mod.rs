@@ -4,5 +4,7 @@
 pub mod common;
 pub mod explain;
 pub mod gate;
+pub mod inputs;
+pub mod report;
 pub mod schema;
 pub mod validate;
