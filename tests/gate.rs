@@ -604,6 +604,76 @@ async fn two_projects_on_one_commit_get_two_statuses() {
     );
 }
 
+/// Issue 9.4: the status event says the batch ended, every build has, but the batch still
+/// reads IN_PROGRESS: the gate reads it again (after a short wait) and judges it as CodeBuild
+/// closed it, instead of settling on `wait`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_still_closing_after_its_builds_ended_is_read_again() {
+    let w = World::new().await;
+    let id = w.example("provisioning-fault");
+    let closed = w.cb.batch(&id);
+    w.cb.update_batch(&id, |b| {
+        b["buildBatchStatus"] = json!("IN_PROGRESS");
+        b["currentPhase"] = json!("IN_PROGRESS");
+        b["complete"] = json!(false);
+        b.as_object_mut().unwrap().remove("endTime");
+    });
+    w.cb.script_batch(&id, vec![closed]);
+    let event = batch_event(&w, &id, PROVISIONING_FAULT_SHA, "failure");
+    let mut cmd = w.command(&["--verbose"]);
+    cmd.env("GITHUB_EVENT_NAME", "status")
+        .env("GITHUB_EVENT_PATH", &event);
+    let r = w.gate_with(cmd).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.outputs["decision"], "retry", "{}", r.stderr);
+    assert!(r.stderr.contains("reading it again"), "{}", r.stderr);
+    assert_eq!(w.cb.retries_performed(&id), 1);
+    let calls = w.ops();
+    let mut first_two = calls[..2].to_vec();
+    first_two.sort();
+    assert_eq!(
+        first_two,
+        ops(&["BatchGetBuildBatches", "ListBuildBatchesForProject"])
+    );
+    assert_eq!(
+        calls[2..],
+        ops(&["BatchGetBuildBatches", "BatchGetBuilds", "RetryBuildBatch"]),
+        "one more read of the batch, then the judgment of the closed batch"
+    );
+    assert_eq!(w.gh.statuses()[0].state, "pending");
+}
+
+/// Issue 9.4: not re-read without an event that reports an end, nor while a build runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_with_a_build_running_or_no_ending_event_waits_at_once() {
+    let w = World::new().await;
+    let id = w.example("provisioning-fault");
+    let closed = w.cb.batch(&id);
+    w.cb.update_batch(&id, |b| {
+        b["buildBatchStatus"] = json!("IN_PROGRESS");
+        b["complete"] = json!(false);
+    });
+    w.cb.script_batch(&id, vec![closed]);
+    // By batch id, no event: wait, one read.
+    let r = w.gate(&["--batch-id", &id, "--dry-run"]).await;
+    assert_eq!(r.outputs["decision"], "wait", "{}", r.stderr);
+    assert_eq!(w.cb.count("BatchGetBuildBatches"), 1);
+
+    // An event, but a build still runs (the script has moved on: set it running again).
+    w.cb.update_batch(&id, |b| {
+        b["buildBatchStatus"] = json!("IN_PROGRESS");
+        b["complete"] = json!(false);
+        b["buildGroups"][2]["currentBuildSummary"]["buildStatus"] = json!("IN_PROGRESS");
+    });
+    let event = batch_event(&w, &id, PROVISIONING_FAULT_SHA, "failure");
+    let mut cmd = w.command(&["--dry-run"]);
+    cmd.env("GITHUB_EVENT_NAME", "status")
+        .env("GITHUB_EVENT_PATH", &event);
+    let r = w.gate_with(cmd).await;
+    assert_eq!(r.outputs["decision"], "wait", "{}", r.stderr);
+    assert_eq!(w.cb.count("BatchGetBuildBatches"), 2, "one read per run");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_status_event_for_one_member_build_is_resolved_to_its_batch() {
     let w = World::new().await;

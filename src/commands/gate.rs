@@ -55,6 +55,13 @@ pub struct StatusEvent {
     pub repository: Option<EventRepository>,
 }
 
+impl StatusEvent {
+    /// The event says the batch (or one of its builds) ended.
+    fn reports_an_end(&self) -> bool {
+        matches!(self.state.as_deref(), Some("success" | "failure" | "error"))
+    }
+}
+
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct EventRepository {
     pub full_name: Option<String>,
@@ -165,7 +172,7 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
         ),
     };
     let policy = policy?;
-    let (batch, page, known) = read?;
+    let (mut batch, page, known) = read?;
     log.debug(&format!("policy: {}", policy.source));
     if own_context(&policy) {
         log.notice("this status event was posted by the gate itself; nothing to do");
@@ -182,6 +189,21 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
         log.warning(&format!(
             "batch {} has no resolvedSourceVersion and its sourceVersion is not a commit SHA: no commit status is posted (set --sha to post one)",
             batch.id
+        ));
+    }
+    // The event says the batch ended, but it is still closing: give CodeBuild a moment.
+    if config
+        .event
+        .as_ref()
+        .is_some_and(StatusEvent::reports_an_end)
+        && live::is_closing(&batch)
+    {
+        log.debug("every build ended but the batch is not closed yet: reading it again");
+        let reads;
+        (batch, reads) = live::await_close(&codebuild, batch).await?;
+        log.debug(&format!(
+            "read the batch {reads} more time(s): {:?}, complete: {}",
+            batch.status, batch.complete
         ));
     }
     // Round trip 2 (failed batches only): the failed builds and the history, together.
