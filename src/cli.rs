@@ -45,6 +45,20 @@ pub enum Command {
         (AWS_REGION, AWS_ENDPOINT_URL_CODEBUILD, credentials, ...); GitHub's API from GITHUB_API_URL."
     )]
     Gate(GateArgs),
+    /// Settle gate statuses left missing or pending: judge, as `gate` would, each batch of a
+    /// project that ended in the last hours
+    #[command(
+        long_about = "Settle the gate statuses that lost events left missing or pending.\n\n\
+        For every batch of --project that ended in the last --hours hours, read the gate's latest \
+        commit status on the batch's commit; when it is missing, or `pending` although the batch \
+        has ended, judge the batch exactly as `gate` would, then retry it or post the final \
+        status. Batches still running, statuses already final (success, failure, error), batches \
+        whose commit is unknown and older batches are left alone.\n\n\
+        Exit 0 when every batch was handled (refusals included), 3 when a call failed (the other \
+        batches are still handled and reported). Every flag falls back to the Action input \
+        (INPUT_<NAME>), then to the standard variable named in its help."
+    )]
+    Reconcile(ReconcileArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
@@ -109,7 +123,7 @@ pub struct GateArgs {
     pub run: RunArgs,
 }
 
-/// The flags of the commands that run in a workflow (resolved by `commands::inputs`).
+/// The flags that `gate` and `reconcile` share (resolved by `commands::inputs`).
 #[derive(Debug, Args, Default)]
 pub struct RunArgs {
     /// Policy file [input: policy; default: .github/codebuild-retry-gate.yml if it exists,
@@ -141,4 +155,17 @@ pub struct RunArgs {
     /// Say what the gate does, step by step, on stderr [env: RUNNER_DEBUG=1]
     #[arg(long, short)]
     pub verbose: bool,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ReconcileArgs {
+    /// CodeBuild project whose batches are settled [input: project]
+    #[arg(long, value_name = "NAME")]
+    pub project: Option<String>,
+    /// Settle the batches that ended in this many hours before now (1-168) [input: hours;
+    /// default: 6]
+    #[arg(long, value_name = "HOURS", value_parser = clap::value_parser!(u64).range(1..=168))]
+    pub hours: Option<u64>,
+    #[command(flatten)]
+    pub run: RunArgs,
 }

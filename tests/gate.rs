@@ -602,6 +602,26 @@ async fn two_projects_on_one_commit_get_two_statuses() {
         posted,
         expected.map(|(c, s)| (c.to_string(), s.to_string()))
     );
+    // As GitHub shows them (the combined status, latest per context): both required checks.
+    let github = codebuild_retry_gate::github::GitHub::new(
+        &w.gh.url(),
+        &codebuild_retry_gate::github::Token::new(TOKEN),
+        std::time::Duration::from_secs(10),
+    )
+    .unwrap();
+    let repo = codebuild_retry_gate::github::Repo::parse(REPO).unwrap();
+    for (project, state) in [("acme-web", "failure"), ("acme-api", "success")] {
+        let seen = github
+            .latest_status(
+                &repo,
+                PROVISIONING_FAULT_SHA,
+                &format!("codebuild/retry-gate ({project})"),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(seen.state, state, "{project}");
+    }
 }
 
 /// Issue 9.4: the status event says the batch ended, every build has, but the batch still
