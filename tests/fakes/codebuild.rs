@@ -1015,7 +1015,7 @@ pub fn to_wire(value: Value) -> Value {
     }
 }
 
-/// `2026-11-20T14:03:11.123000+00:00` → `1795010591.123` (milliseconds kept).
+/// `2026-11-20T14:03:11.123000+00:00` → `1795183391.123` (milliseconds kept).
 pub fn iso_to_epoch(text: &str) -> Option<Value> {
     let at = OffsetDateTime::parse(text, &Rfc3339).ok()?;
     let millis = at.unix_timestamp_nanos() / 1_000_000;
