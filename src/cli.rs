@@ -27,7 +27,9 @@ pub enum Command {
     #[command(
         long_about = "Decide offline from JSON captured with the AWS CLI; nothing is called.\n\n\
         BATCH is the output of `aws codebuild batch-get-build-batches --ids ID` (or one buildBatch \
-        object). Timestamps may be ISO-8601 (as the CLI prints them) or epoch seconds."
+        object), or a directory like examples/batches/NAME holding it as batch.json, with \
+        builds.json and history.json when present. Timestamps may be ISO-8601 (as the CLI prints \
+        them) or epoch seconds."
     )]
     Explain(ExplainArgs),
     /// Check policy files and report every problem with file:line:column
@@ -43,6 +45,20 @@ pub enum Command {
         (AWS_REGION, AWS_ENDPOINT_URL_CODEBUILD, credentials, ...); GitHub's API from GITHUB_API_URL."
     )]
     Gate(GateArgs),
+    /// Settle gate statuses left missing or pending: judge, as `gate` would, each batch of a
+    /// project that ended in the last hours
+    #[command(
+        long_about = "Settle the gate statuses that lost events left missing or pending.\n\n\
+        For every batch of --project that ended in the last --hours hours, read the gate's latest \
+        commit status on the batch's commit; when it is missing, or `pending` although the batch \
+        has ended, judge the batch exactly as `gate` would, then retry it or post the final \
+        status. Batches still running, statuses already final (success, failure, error), batches \
+        whose commit is unknown and older batches are left alone.\n\n\
+        Exit 0 when every batch was handled (refusals included), 3 when a call failed (the other \
+        batches are still handled and reported). Every flag falls back to the Action input \
+        (INPUT_<NAME>), then to the standard variable named in its help."
+    )]
+    Reconcile(ReconcileArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
@@ -58,7 +74,8 @@ pub enum Format {
 
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
-    /// `aws codebuild batch-get-build-batches` output for the batch to judge
+    /// `aws codebuild batch-get-build-batches` output for the batch to judge, or a directory
+    /// holding it as batch.json (with builds.json and history.json, when present, read too)
     #[arg(value_name = "BATCH")]
     pub batch: PathBuf,
     /// `aws codebuild batch-get-builds` output with the builds' phase details (repeatable)
@@ -95,6 +112,20 @@ pub struct GateArgs {
     /// [input: project]
     #[arg(long, value_name = "NAME")]
     pub project: Option<String>,
+    /// Commit to report on; it must be the commit the batch built [input: sha; in a `status`
+    /// event its `sha`; else the batch's resolvedSourceVersion]
+    #[arg(long, value_name = "SHA")]
+    pub sha: Option<String>,
+    /// Exit 1 when the decision is `refuse` [input: fail-on-refusal]
+    #[arg(long)]
+    pub fail_on_refusal: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// The flags that `gate` and `reconcile` share (resolved by `commands::inputs`).
+#[derive(Debug, Args, Default)]
+pub struct RunArgs {
     /// Policy file [input: policy; default: .github/codebuild-retry-gate.yml if it exists,
     /// else the built-in default policy]
     #[arg(long, value_name = "FILE")]
@@ -104,23 +135,17 @@ pub struct GateArgs {
     /// `default-branch` for the repository's default branch [input: policy-ref]
     #[arg(long, value_name = "REF")]
     pub policy_ref: Option<String>,
-    /// OWNER/REPO for the commit status [input: repository; env: GITHUB_REPOSITORY; else the
+    /// OWNER/REPO for the commit statuses [input: repository; env: GITHUB_REPOSITORY; else the
     /// batch's GitHub source]
     #[arg(long, value_name = "OWNER/REPO")]
     pub repository: Option<String>,
-    /// Commit to report on [input: sha; in a `status` event its `sha`; else the batch's
-    /// resolvedSourceVersion]
-    #[arg(long, value_name = "SHA")]
-    pub sha: Option<String>,
     /// GitHub token [input: github-token; env: GITHUB_TOKEN]; never printed
     #[arg(long, value_name = "TOKEN", hide = true)]
     pub github_token: Option<crate::github::Token>,
-    /// Decide and report, but call neither RetryBuildBatch nor the status API [input: dry-run]
+    /// Decide and report, but neither call RetryBuildBatch nor post a commit status
+    /// [input: dry-run]
     #[arg(long)]
     pub dry_run: bool,
-    /// Exit 1 when the decision is `refuse` [input: fail-on-refusal]
-    #[arg(long)]
-    pub fail_on_refusal: bool,
     /// Output format on stdout
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -130,4 +155,17 @@ pub struct GateArgs {
     /// Say what the gate does, step by step, on stderr [env: RUNNER_DEBUG=1]
     #[arg(long, short)]
     pub verbose: bool,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ReconcileArgs {
+    /// CodeBuild project whose batches are settled [input: project]
+    #[arg(long, value_name = "NAME")]
+    pub project: Option<String>,
+    /// Settle the batches that ended in this many hours before now (1-168) [input: hours;
+    /// default: 6]
+    #[arg(long, value_name = "HOURS", value_parser = clap::value_parser!(u64).range(1..=168))]
+    pub hours: Option<u64>,
+    #[command(flatten)]
+    pub run: RunArgs,
 }

@@ -1,4 +1,5 @@
-//! The GitHub side: commit statuses (and policy files from a trusted ref), through octocrab.
+//! The GitHub side: commit statuses (posting them, and reading the gate's latest one), and
+//! policy files from a trusted ref, through octocrab.
 //!
 //! The base URL comes from `GITHUB_API_URL` (GitHub Enterprise Server's `/api/v3` works the
 //! same way). 5xx, 429 and secondary rate limits (403 with `retry-after`) are retried with
@@ -51,7 +52,7 @@ impl std::str::FromStr for Token {
 }
 
 /// `OWNER/REPO`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Repo {
     pub owner: String,
     pub name: String,
@@ -106,6 +107,32 @@ pub struct CommitStatus {
     pub description: String,
     pub target_url: Option<String>,
 }
+
+/// A commit status as GitHub shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenStatus {
+    /// `pending`, `success`, `failure` or `error` (anything else is kept as sent).
+    pub state: String,
+    pub description: Option<String>,
+}
+
+impl SeenStatus {
+    /// `success`, `failure` or `error`: a verdict, not a wait.
+    pub fn is_final(&self) -> bool {
+        matches!(self.state.as_str(), "success" | "failure" | "error")
+    }
+
+    /// The same state and description as `status` (posting it again would change nothing).
+    pub fn says(&self, status: &CommitStatus) -> bool {
+        self.state == status.state.as_str()
+            && self.description.as_deref() == Some(status.description.as_str())
+    }
+}
+
+/// Contexts per page of the combined status (GitHub's maximum).
+const CONTEXTS_PER_PAGE: usize = 100;
+/// Pages of the combined status read at most: 1,000 contexts on one commit.
+const MAX_CONTEXT_PAGES: u32 = 10;
 
 /// A GitHub call that failed; names the call, says why.
 #[derive(Debug, Error)]
@@ -165,6 +192,71 @@ impl GitHub {
             request.send().await.map(|_| ())
         })
         .await
+    }
+
+    /// The latest status of `context` on `sha`, or `None` when there is none.
+    ///
+    /// Read from the combined status (`GET /repos/{owner}/{repo}/commits/{ref}/status`),
+    /// which holds the latest status of each context, one entry per context: the gate's is
+    /// found among the commit's contexts (a handful), however many statuses were posted (the
+    /// list endpoint holds every status, newest first, up to 1,000 per context). Pages of 100
+    /// contexts, at most 10.
+    pub async fn latest_status(
+        &self,
+        repo: &Repo,
+        sha: &str,
+        context: &str,
+    ) -> Result<Option<SeenStatus>, GitHubError> {
+        #[derive(serde::Deserialize)]
+        struct Combined {
+            #[serde(default)]
+            statuses: Vec<Entry>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Entry {
+            context: Option<String>,
+            state: String,
+            description: Option<String>,
+        }
+        #[derive(serde::Serialize)]
+        struct Page {
+            per_page: usize,
+            page: u32,
+        }
+        const CALL: &str = "get combined commit status";
+        let route = format!("/repos/{}/{}/commits/{sha}/status", repo.owner, repo.name);
+        for page in 1..=MAX_CONTEXT_PAGES {
+            let query = Page {
+                per_page: CONTEXTS_PER_PAGE,
+                page,
+            };
+            let combined: Combined = with_retries(CALL, self.timeout, || async {
+                self.crab.get(&route, Some(&query)).await
+            })
+            .await?;
+            let count = combined.statuses.len();
+            if let Some(entry) = combined
+                .statuses
+                .into_iter()
+                .find(|e| e.context.as_deref() == Some(context))
+            {
+                return Ok(Some(SeenStatus {
+                    state: entry.state,
+                    description: entry.description,
+                }));
+            }
+            if count < CONTEXTS_PER_PAGE {
+                return Ok(None);
+            }
+        }
+        Err(GitHubError {
+            call: CALL,
+            status: None,
+            detail: format!(
+                "commit {sha} has more than {} status contexts; the gate's was not among them",
+                CONTEXTS_PER_PAGE * MAX_CONTEXT_PAGES as usize
+            ),
+        })
     }
 
     /// A file's bytes at a ref (the default branch when `None`), through the contents API;

@@ -41,26 +41,60 @@ pub async fn walk(
     known: &mut Known,
     since: Option<Timestamp>,
 ) -> Result<WalkEnd, AwsError> {
-    let mut page = first;
-    let mut pages = 1;
-    loop {
-        read_missing(codebuild, &page.ids, known).await?;
-        let oldest = page
-            .ids
-            .iter()
-            .filter_map(|id| known.get(id)?.start_time)
-            .min();
-        if matches!((oldest, since), (Some(o), Some(s)) if o < s) {
-            return Ok(WalkEnd::Complete);
+    Walk::new(first)
+        .back_to(codebuild, project, known, since)
+        .await
+}
+
+/// A walk of a project's listing, newest first, that can later go further back.
+#[derive(Debug, Clone)]
+pub struct Walk {
+    /// The last page read (its batches are known).
+    page: ListPage,
+    /// Pages read so far.
+    pages: usize,
+}
+
+impl Walk {
+    /// A walk whose first page is `first`.
+    pub fn new(first: ListPage) -> Walk {
+        Walk {
+            page: first,
+            pages: 1,
         }
-        let Some(next) = page.next.take() else {
-            return Ok(WalkEnd::Complete);
-        };
-        if pages >= MAX_LIST_PAGES {
-            return Ok(WalkEnd::Truncated);
+    }
+
+    /// Reads the batches of the current page, then further pages and theirs, into `known`,
+    /// until a page reaches back past `since`, the listing ends, or [`MAX_LIST_PAGES`] pages
+    /// were read in all. Stays at the last page read, so that a later call with an earlier
+    /// `since` goes on from there without listing anything twice.
+    pub async fn back_to(
+        &mut self,
+        codebuild: &CodeBuild,
+        project: &str,
+        known: &mut Known,
+        since: Option<Timestamp>,
+    ) -> Result<WalkEnd, AwsError> {
+        loop {
+            read_missing(codebuild, &self.page.ids, known).await?;
+            let oldest = self
+                .page
+                .ids
+                .iter()
+                .filter_map(|id| known.get(id)?.start_time)
+                .min();
+            if matches!((oldest, since), (Some(o), Some(s)) if o < s) {
+                return Ok(WalkEnd::Complete);
+            }
+            let Some(next) = self.page.next.clone() else {
+                return Ok(WalkEnd::Complete);
+            };
+            if self.pages >= MAX_LIST_PAGES {
+                return Ok(WalkEnd::Truncated);
+            }
+            self.page = codebuild.list_page(project, Some(next)).await?;
+            self.pages += 1;
         }
-        page = codebuild.list_page(project, Some(next)).await?;
-        pages += 1;
     }
 }
 
@@ -79,6 +113,40 @@ pub async fn read_missing(
         known.insert(batch.id.clone(), batch);
     }
     Ok(())
+}
+
+/// The project's batches that started since `since`, and those listed with them: listing
+/// pages (newest first) and their batches read until a page reaches back past `since`, the
+/// listing ends, or [`MAX_LIST_PAGES`] pages were read. Also returns the walk, to go further
+/// back from where it stopped (e.g. for the budgets' look-back).
+pub async fn recent(
+    codebuild: &CodeBuild,
+    project: &str,
+    since: Timestamp,
+) -> Result<(Known, Walk, WalkEnd), AwsError> {
+    let first = codebuild.list_page(project, None).await?;
+    let mut walk = Walk::new(first);
+    let mut known = Known::new();
+    let end = walk
+        .back_to(codebuild, project, &mut known, Some(since))
+        .await?;
+    Ok((known, walk, end))
+}
+
+/// When `batch` ended, or `None` while it runs: a batch has ended when CodeBuild says it is
+/// `complete` and its status is not IN_PROGRESS (or `PENDING`). The time is its `endTime`,
+/// else the latest time among its phases, else its start.
+pub fn ended_at(batch: &Batch) -> Option<Timestamp> {
+    let ended = batch.complete && batch.status.as_ref().is_some_and(|s| !s.is_unfinished());
+    if !ended {
+        return None;
+    }
+    let phases = batch
+        .phases
+        .iter()
+        .filter_map(|p| p.end_time.or(p.start_time))
+        .max();
+    batch.end_time.or(phases).or(batch.start_time)
 }
 
 /// The newest batch of `project` that built `sha` (its resolved commit, or a `sourceVersion`

@@ -3,10 +3,12 @@
 //! `reconcile`, so that both judge and act exactly alike; their inputs, logs and reports
 //! stay in the commands.
 
+use std::time::Duration;
+
 use crate::codebuild::{AwsError, CodeBuild, ListPage, RetryResult, idempotency_token};
 use crate::decision::{Decision, Outcome};
 use crate::error::RunError;
-use crate::facts::{Batch, Facts, Timestamp};
+use crate::facts::{Batch, Facts, Status, Timestamp};
 use crate::history::{self, Known, WalkEnd};
 use crate::policy::Policy;
 
@@ -114,5 +116,147 @@ pub async fn retry(
             }
             Ok(Retried::No)
         }
+    }
+}
+
+/// The waits before each re-read of a batch that is closing ([`is_closing`]): about 30 s in
+/// all, most of the reads early, when CodeBuild is most likely to close it.
+pub const CLOSING_WAITS: [Duration; 5] = [
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+    Duration::from_secs(8),
+    Duration::from_secs(15),
+];
+
+/// The batch has not ended, yet every build of it has: it reads `IN_PROGRESS` (or failed but
+/// not `complete`) while every build group has a current build that ended (SUCCEEDED,
+/// FAILED, FAULT, TIMED_OUT or STOPPED). CodeBuild closes such a batch moments later; a
+/// status event (with `REPORT_INDIVIDUAL_BUILDS`, the last build's) can arrive first.
+///
+/// Not closing: a batch with no build groups yet (still reading its batch buildspec), a
+/// group without a build (not started), a build IN_PROGRESS or `PENDING`, or a status the
+/// gate does not know (it cannot tell that build ended).
+pub fn is_closing(batch: &Batch) -> bool {
+    let open = !batch.complete
+        && batch
+            .status
+            .as_ref()
+            .is_some_and(|s| *s == Status::InProgress || s.is_failure());
+    let ended = |s: &Status| *s == Status::Succeeded || s.is_failure();
+    open && !batch.groups.is_empty() && batch.groups.iter().all(|g| g.status().is_some_and(ended))
+}
+
+/// Re-reads a closing batch, waiting [`CLOSING_WAITS`] before each read, until it is no
+/// longer closing (usually: CodeBuild closed it) or the waits are spent. Returns the last
+/// read and how many reads it took.
+pub async fn await_close(
+    codebuild: &CodeBuild,
+    mut batch: Batch,
+) -> Result<(Batch, usize), RunError> {
+    let mut reads = 0;
+    for wait in CLOSING_WAITS {
+        if !is_closing(&batch) {
+            break;
+        }
+        tokio::time::sleep(wait).await;
+        reads += 1;
+        let id = batch.id.clone();
+        match codebuild
+            .batches(std::slice::from_ref(&id))
+            .await
+            .map_err(aws)?
+            .into_iter()
+            .find(|b| b.id == id)
+        {
+            Some(now) => batch = now,
+            None => break,
+        }
+    }
+    Ok((batch, reads))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::{BuildSummary, Group, PENDING};
+
+    fn group(status: Option<&str>) -> Group {
+        Group {
+            identifier: "g".into(),
+            current: status.map(|s| BuildSummary {
+                status: Some(Status::parse(s)),
+                ..BuildSummary::default()
+            }),
+            ..Group::default()
+        }
+    }
+
+    fn batch(status: &str, complete: bool, groups: &[Option<&str>]) -> Batch {
+        Batch {
+            status: Some(Status::parse(status)),
+            complete,
+            groups: groups.iter().map(|s| group(*s)).collect(),
+            ..Batch::default()
+        }
+    }
+
+    #[test]
+    fn a_batch_whose_builds_all_ended_is_closing() {
+        let ended = [Some("SUCCEEDED"), Some("FAILED"), Some("STOPPED")];
+        assert!(is_closing(&batch("IN_PROGRESS", false, &ended)));
+        assert!(is_closing(&batch(
+            "IN_PROGRESS",
+            false,
+            &[Some("SUCCEEDED")]
+        )));
+        assert!(is_closing(&batch(
+            "IN_PROGRESS",
+            false,
+            &[Some("TIMED_OUT"), Some("FAULT")]
+        )));
+        // Failed (fast-fail) and still not complete, every build ended.
+        assert!(is_closing(&batch("FAILED", false, &ended)));
+    }
+
+    #[test]
+    fn a_running_ended_or_unknown_batch_is_not_closing() {
+        let ended = [Some("SUCCEEDED"), Some("FAILED")];
+        // Ended: complete.
+        assert!(!is_closing(&batch("FAILED", true, &ended)));
+        assert!(!is_closing(&batch("SUCCEEDED", true, &ended)));
+        assert!(!is_closing(&batch("SUCCEEDED", false, &ended)));
+        // A build still running, waiting for its dependencies, or not started.
+        assert!(!is_closing(&batch(
+            "IN_PROGRESS",
+            false,
+            &[Some("SUCCEEDED"), Some("IN_PROGRESS")]
+        )));
+        assert!(!is_closing(&batch(
+            "IN_PROGRESS",
+            false,
+            &[Some("FAILED"), Some(PENDING)]
+        )));
+        assert!(!is_closing(&batch(
+            "IN_PROGRESS",
+            false,
+            &[Some("SUCCEEDED"), None]
+        )));
+        // No groups yet (reading the batch buildspec).
+        assert!(!is_closing(&batch("IN_PROGRESS", false, &[])));
+        // A build status the gate does not know; a batch status it does not know.
+        assert!(!is_closing(&batch(
+            "IN_PROGRESS",
+            false,
+            &[Some("CLIENT_ERROR")]
+        )));
+        assert!(!is_closing(&batch("QUEUED", false, &ended)));
+    }
+
+    #[test]
+    fn the_waits_add_up_to_about_thirty_seconds() {
+        let total: Duration = CLOSING_WAITS.iter().sum();
+        assert_eq!(total, Duration::from_secs(30));
+        assert!(CLOSING_WAITS.windows(2).all(|w| w[0] < w[1]), "backoff");
     }
 }

@@ -14,19 +14,32 @@ fn gate(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<i32, RunError> {
-    use commands::gate::{Config, Log, run};
+    use commands::gate::{Config, run};
     let config = Config::resolve(args, &|key| std::env::var(key).ok())?;
-    let mut log = Log {
-        err,
-        verbose: config.verbose,
-        in_actions: config.in_actions,
-        started: std::time::Instant::now(),
-    };
+    let mut log = config.run.log(err);
+    block_on(run(config, out, &mut log))
+}
+
+fn reconcile(
+    args: &codebuild_retry_gate::cli::ReconcileArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<i32, RunError> {
+    use commands::reconcile::{Config, run};
+    let config = Config::resolve(args, &|key| std::env::var(key).ok())?;
+    let mut log = config.run.log(err);
+    block_on(run(config, out, &mut log))
+}
+
+/// Runs a command that calls the network on a single-threaded runtime.
+fn block_on(
+    command: impl std::future::Future<Output = Result<i32, RunError>>,
+) -> Result<i32, RunError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| RunError::Runtime(format!("cannot start the async runtime: {e}")))?;
-    let result = runtime.block_on(run(config, out, &mut log));
+    let result = runtime.block_on(command);
     // Idle pooled connections need no goodbye: do not wait for them on the way out.
     runtime.shutdown_background();
     result
@@ -49,6 +62,7 @@ fn main() -> ExitCode {
             commands::validate::run(&args.files, in_actions(), &mut out, &mut err)
         }
         Command::Gate(args) => gate(args, &mut out, &mut err),
+        Command::Reconcile(args) => reconcile(args, &mut out, &mut err),
         Command::Schema => out
             .write_all(commands::schema::render().as_bytes())
             .map(|()| 0)

@@ -44,6 +44,34 @@ fn explain_json_snapshots_and_decisions() {
     }
 }
 
+/// Issue 9: `explain DIR` on an example directory reads its batch.json, builds.json and
+/// history.json, and decides exactly as with the files named one by one (it used to fail
+/// with "Is a directory").
+#[test]
+fn explain_a_directory_reads_the_captures_in_it() {
+    for (name, expected) in SCENARIOS {
+        let dir = format!("examples/batches/{name}");
+        let r = run(gate().args(["explain", &dir, "--format", "json"]));
+        assert_eq!(r.code, 0, "{name}: {}", r.stderr);
+        let by_files = explain_example(name, &["--format", "json"]);
+        assert_eq!(r.stdout, by_files.stdout, "{name}");
+        let report: serde_json::Value = serde_json::from_str(&r.stdout).expect("JSON report");
+        assert_eq!(report["decision"], expected, "{name}");
+    }
+    // The history in the directory counts: the per-commit budget is spent.
+    let r = run(gate().args(["explain", "examples/batches/commit-budget-spent/"]));
+    assert!(r.stdout.contains("per-commit budget 3"), "{}", r.stdout);
+
+    let r = run(gate().args(["explain", "examples/batches"]));
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("examples/batches: a directory without batch.json"),
+        "{}",
+        r.stderr
+    );
+}
+
 #[test]
 fn fail_on_refusal_exits_1_only_on_refusal() {
     assert_eq!(

@@ -702,6 +702,35 @@ async fn a_retry_by_hand_counts_but_is_not_a_call() {
     );
 }
 
+#[tokio::test]
+async fn a_scripted_batch_changes_after_each_read() {
+    let fake = FakeCodeBuild::start().await;
+    let id = fake.load_example(&example("provisioning-fault"));
+    fake.update_batch(&id, |b| b["buildBatchStatus"] = json!("IN_PROGRESS"));
+    let mut closed = fake.batch(&id);
+    closed["buildBatchStatus"] = json!("FAILED");
+    closed["startTime"] = json!("2026-11-20T14:03:11.123000+00:00");
+    fake.script_batch(&id, vec![closed]);
+    let client = default_client(&fake).await;
+    let status = || async {
+        let out = client
+            .batch_get_build_batches()
+            .ids(&id)
+            .send()
+            .await
+            .expect("read");
+        out.build_batches()[0].build_batch_status().cloned()
+    };
+    assert_eq!(status().await, Some(StatusType::InProgress), "as it is now");
+    assert_eq!(status().await, Some(StatusType::Failed), "the next state");
+    assert_eq!(status().await, Some(StatusType::Failed), "then it stays");
+    assert_eq!(
+        fake.batch(&id)["startTime"],
+        json!(epoch("2026-11-20T14:03:11.123000+00:00")),
+        "converted to the wire's epoch seconds"
+    );
+}
+
 // ---------------------------------------------------------------- CodeBuild: faults
 
 #[tokio::test]
@@ -985,6 +1014,75 @@ async fn create_status_is_recorded() {
         .await
         .expect("list");
     assert_eq!(listed[0]["state"], "failure");
+}
+
+#[tokio::test]
+async fn the_combined_status_holds_the_latest_status_of_each_context() {
+    let fake = FakeGitHub::start().await;
+    let octo = octocrab(&fake.url(), Some("ghs_token1"));
+    fake.add_status(
+        "acme/acme-api",
+        SHA,
+        "failure",
+        "codebuild/retry-gate (a)",
+        "older",
+    );
+    for (state, context) in [
+        (StatusState::Pending, "codebuild/retry-gate (a)"),
+        (StatusState::Success, "codebuild/retry-gate (b)"),
+    ] {
+        octo.repos("acme", "acme-api")
+            .create_status(SHA.to_string(), state)
+            .context(context.to_string())
+            .send()
+            .await
+            .expect("create_status");
+    }
+    // octocrab's own model of the combined status reads it. (Its `combined_status_for_ref`
+    // takes only a branch or a tag, `heads/NAME` or `tags/NAME`: not a commit.)
+    let combined: octocrab::models::CombinedStatus = octo
+        .get(
+            format!("/repos/acme/acme-api/commits/{SHA}/status"),
+            None::<&()>,
+        )
+        .await
+        .expect("combined status");
+    assert_eq!(combined.state, StatusState::Pending);
+    assert_eq!(combined.total_count, 2);
+    let latest: Vec<(Option<String>, StatusState)> = combined
+        .statuses
+        .iter()
+        .map(|s| (s.context.clone(), s.state))
+        .collect();
+    assert_eq!(
+        latest,
+        [
+            (
+                Some("codebuild/retry-gate (b)".into()),
+                StatusState::Success
+            ),
+            (
+                Some("codebuild/retry-gate (a)".into()),
+                StatusState::Pending
+            ),
+        ]
+    );
+    // Paged over contexts.
+    let page: Value = octo
+        .get(
+            format!("/repos/acme/acme-api/commits/{SHA}/status"),
+            Some(&json!({"per_page": 1, "page": 2})),
+        )
+        .await
+        .expect("page 2");
+    assert_eq!(page["statuses"].as_array().unwrap().len(), 1);
+    assert_eq!(page["statuses"][0]["context"], "codebuild/retry-gate (a)");
+    assert_eq!(page["total_count"], 2);
+    // Seeded statuses are not calls.
+    assert_eq!(
+        fake.calls().iter().filter(|c| c.method == "POST").count(),
+        2
+    );
 }
 
 #[tokio::test]

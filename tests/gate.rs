@@ -405,16 +405,13 @@ fn write_event(w: &World, payload: Value) -> PathBuf {
     path
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_status_event_names_the_batch_and_the_commit() {
-    let w = World::new().await;
-    let id = w.example("provisioning-fault");
-    let sha = "1111111111111111111111111111111111111111";
-    let event = write_event(
-        &w,
+/// A `status` event as CodeBuild sends it for batch `id` of acme-api, on commit `sha`.
+fn batch_event(w: &World, id: &str, sha: &str, state: &str) -> PathBuf {
+    write_event(
+        w,
         json!({
             "sha": sha,
-            "state": "failure",
+            "state": state,
             "context": "AWS CodeBuild us-east-1 (acme-api)",
             "target_url": format!(
                 "https://us-east-1.console.aws.amazon.com/codesuite/codebuild/111122223333/projects/acme-api/batch/{}?region=us-east-1",
@@ -422,7 +419,18 @@ async fn a_status_event_names_the_batch_and_the_commit() {
             ),
             "repository": {"full_name": "acme/api"},
         }),
-    );
+    )
+}
+
+/// The commit of `examples/batches/provisioning-fault`.
+const PROVISIONING_FAULT_SHA: &str = "b80469b84b2d451c62f746b484e61ceb95bd447e";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_status_event_names_the_batch_and_the_commit() {
+    let w = World::new().await;
+    let id = w.example("provisioning-fault");
+    let sha = PROVISIONING_FAULT_SHA;
+    let event = batch_event(&w, &id, sha, "failure");
     let mut cmd = w.command(&[]);
     cmd.env("GITHUB_EVENT_NAME", "status")
         .env("GITHUB_EVENT_PATH", &event)
@@ -434,12 +442,256 @@ async fn a_status_event_names_the_batch_and_the_commit() {
     assert_eq!(r.outputs["batch-id"], id);
     assert_eq!(w.cb.retries_performed(&id), 1);
     let s = &w.gh.statuses()[0];
-    assert_eq!(s.sha, sha, "the payload's sha, never GITHUB_SHA");
+    assert_eq!(
+        s.sha, sha,
+        "the payload's sha (the batch's), never GITHUB_SHA"
+    );
     assert_eq!(s.repo, REPO, "GITHUB_REPOSITORY wins over the payload");
     assert_eq!(
         s.target_url.as_deref(),
         Some("https://github.com/acme/web/actions/runs/987654321")
     );
+}
+
+/// Issue 9.2: a `status` event whose link names a batch that built another commit (anyone
+/// who may post a status can send one) gets no status and exit 2, before anything is
+/// retried; so does a `--sha` that is not the batch's commit.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_for_another_commit_than_the_batchs_posts_nothing_and_exits_2() {
+    let w = World::new().await;
+    let id = w.example("provisioning-fault");
+    let other = "1111111111111111111111111111111111111111";
+    let event = batch_event(&w, &id, other, "failure");
+    let mut cmd = w.command(&[]);
+    cmd.env("GITHUB_EVENT_NAME", "status")
+        .env("GITHUB_EVENT_PATH", &event);
+    let r = w.gate_with(cmd).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "the status event names commit {other}, but batch {id} built commit {PROVISIONING_FAULT_SHA}"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("nothing was retried or posted"),
+        "{}",
+        r.stderr
+    );
+    assert!(w.gh.calls().is_empty(), "{:?}", w.gh.calls());
+    let mut calls = w.ops();
+    calls.sort();
+    assert_eq!(
+        calls,
+        ops(&["BatchGetBuildBatches", "ListBuildBatchesForProject"]),
+        "only the batch (and the listing read with it)"
+    );
+    assert_eq!(w.cb.retries_performed(&id), 0);
+    assert!(r.outputs.is_empty(), "no decision: {:?}", r.outputs);
+
+    // A --sha by hand that is not the batch's commit: the same (also in a dry run).
+    for extra in [&[][..], &["--dry-run"][..]] {
+        let mut args = vec!["--batch-id", id.as_str(), "--sha", other];
+        args.extend_from_slice(extra);
+        let r = w.gate(&args).await;
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert!(
+            r.stderr.contains(
+                "--sha (input sha) names commit 1111111111111111111111111111111111111111"
+            ),
+            "{}",
+            r.stderr
+        );
+    }
+    // The batch's own commit, in capitals, is the batch's commit.
+    let upper = PROVISIONING_FAULT_SHA.to_ascii_uppercase();
+    let r = w.gate(&["--batch-id", &id, "--sha", &upper]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(w.gh.statuses()[0].sha, PROVISIONING_FAULT_SHA);
+    assert!(w.gh.calls().iter().all(|c| c.method == "POST"));
+    assert_eq!(w.cb.retries_performed(&id), 1);
+}
+
+/// Issue 9.2: a batch whose commit cannot be established never gets `success`; a refusal
+/// or a retry may still be reported on the commit the inputs name (it blocks nothing that
+/// was not blocked).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_whose_commit_is_unknown_never_gets_success() {
+    let w = World::new().await;
+    let passed = w.example("succeeded-after-retry");
+    let refused = w.example("test-failure");
+    for id in [&passed, &refused] {
+        w.cb.update_batch(id, |b| {
+            b.as_object_mut().unwrap().remove("resolvedSourceVersion");
+        });
+    }
+    let asked = "2222222222222222222222222222222222222222";
+    let r = w.gate(&["--batch-id", &passed, "--sha", asked]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.outputs["decision"], "pass");
+    assert!(
+        r.stderr
+            .contains("posts `success` only on the commit a batch built"),
+        "{}",
+        r.stderr
+    );
+    assert!(w.gh.calls().is_empty(), "{:?}", w.gh.calls());
+
+    // The same through a status event.
+    let event = write_event(
+        &w,
+        json!({
+            "sha": asked, "state": "success", "context": "AWS CodeBuild us-east-1 (acme-web)",
+            "target_url": format!(
+                "https://us-east-1.console.aws.amazon.com/codesuite/codebuild/111122223333/projects/acme-web/batch/{}?region=us-east-1",
+                passed.replace(':', "%3A")
+            ),
+        }),
+    );
+    let mut cmd = w.command(&[]);
+    cmd.env("GITHUB_EVENT_NAME", "status")
+        .env("GITHUB_EVENT_PATH", &event);
+    let r = w.gate_with(cmd).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.outputs["decision"], "pass");
+    assert!(w.gh.calls().is_empty(), "{:?}", w.gh.calls());
+
+    let r = w.gate(&["--batch-id", &refused, "--sha", asked]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let statuses = w.gh.statuses();
+    assert_eq!(statuses.len(), 1);
+    assert_eq!(
+        (statuses[0].sha.as_str(), statuses[0].state.as_str()),
+        (asked, "failure")
+    );
+}
+
+/// Issue 9.1: two projects building one commit get one status each; neither overwrites the
+/// other: acme-api's later success leaves acme-web's refusal standing.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_projects_on_one_commit_get_two_statuses() {
+    let w = World::new().await;
+    let api = w.example("provisioning-fault");
+    let web = w.example("test-failure");
+    w.cb.update_batch(&web, |b| {
+        b["resolvedSourceVersion"] = json!(PROVISIONING_FAULT_SHA)
+    });
+    let r = w.gate(&["--batch-id", &web]).await;
+    assert_eq!(r.outputs["decision"], "refuse", "{}", r.stderr);
+    let r = w.gate(&["--batch-id", &api]).await;
+    assert_eq!(r.outputs["decision"], "retry", "{}", r.stderr);
+    w.cb.set_batch_status(&api, "SUCCEEDED");
+    let r = w.gate(&["--batch-id", &api]).await;
+    assert_eq!(r.outputs["decision"], "pass", "{}", r.stderr);
+
+    let posted: Vec<(String, String)> =
+        w.gh.statuses()
+            .into_iter()
+            .map(|s| {
+                assert_eq!(s.sha, PROVISIONING_FAULT_SHA);
+                (s.context, s.state)
+            })
+            .collect();
+    let expected = [
+        ("codebuild/retry-gate (acme-web)", "failure"),
+        ("codebuild/retry-gate (acme-api)", "pending"),
+        ("codebuild/retry-gate (acme-api)", "success"),
+    ];
+    assert_eq!(
+        posted,
+        expected.map(|(c, s)| (c.to_string(), s.to_string()))
+    );
+    // As GitHub shows them (the combined status, latest per context): both required checks.
+    let github = codebuild_retry_gate::github::GitHub::new(
+        &w.gh.url(),
+        &codebuild_retry_gate::github::Token::new(TOKEN),
+        std::time::Duration::from_secs(10),
+    )
+    .unwrap();
+    let repo = codebuild_retry_gate::github::Repo::parse(REPO).unwrap();
+    for (project, state) in [("acme-web", "failure"), ("acme-api", "success")] {
+        let seen = github
+            .latest_status(
+                &repo,
+                PROVISIONING_FAULT_SHA,
+                &format!("codebuild/retry-gate ({project})"),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(seen.state, state, "{project}");
+    }
+}
+
+/// Issue 9.4: the status event says the batch ended, every build has, but the batch still
+/// reads IN_PROGRESS: the gate reads it again (after a short wait) and judges it as CodeBuild
+/// closed it, instead of settling on `wait`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_still_closing_after_its_builds_ended_is_read_again() {
+    let w = World::new().await;
+    let id = w.example("provisioning-fault");
+    let closed = w.cb.batch(&id);
+    w.cb.update_batch(&id, |b| {
+        b["buildBatchStatus"] = json!("IN_PROGRESS");
+        b["currentPhase"] = json!("IN_PROGRESS");
+        b["complete"] = json!(false);
+        b.as_object_mut().unwrap().remove("endTime");
+    });
+    w.cb.script_batch(&id, vec![closed]);
+    let event = batch_event(&w, &id, PROVISIONING_FAULT_SHA, "failure");
+    let mut cmd = w.command(&["--verbose"]);
+    cmd.env("GITHUB_EVENT_NAME", "status")
+        .env("GITHUB_EVENT_PATH", &event);
+    let r = w.gate_with(cmd).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.outputs["decision"], "retry", "{}", r.stderr);
+    assert!(r.stderr.contains("reading it again"), "{}", r.stderr);
+    assert_eq!(w.cb.retries_performed(&id), 1);
+    let calls = w.ops();
+    let mut first_two = calls[..2].to_vec();
+    first_two.sort();
+    assert_eq!(
+        first_two,
+        ops(&["BatchGetBuildBatches", "ListBuildBatchesForProject"])
+    );
+    assert_eq!(
+        calls[2..],
+        ops(&["BatchGetBuildBatches", "BatchGetBuilds", "RetryBuildBatch"]),
+        "one more read of the batch, then the judgment of the closed batch"
+    );
+    assert_eq!(w.gh.statuses()[0].state, "pending");
+}
+
+/// Issue 9.4: not re-read without an event that reports an end, nor while a build runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_with_a_build_running_or_no_ending_event_waits_at_once() {
+    let w = World::new().await;
+    let id = w.example("provisioning-fault");
+    let closed = w.cb.batch(&id);
+    w.cb.update_batch(&id, |b| {
+        b["buildBatchStatus"] = json!("IN_PROGRESS");
+        b["complete"] = json!(false);
+    });
+    w.cb.script_batch(&id, vec![closed]);
+    // By batch id, no event: wait, one read.
+    let r = w.gate(&["--batch-id", &id, "--dry-run"]).await;
+    assert_eq!(r.outputs["decision"], "wait", "{}", r.stderr);
+    assert_eq!(w.cb.count("BatchGetBuildBatches"), 1);
+
+    // An event, but a build still runs (the script has moved on: set it running again).
+    w.cb.update_batch(&id, |b| {
+        b["buildBatchStatus"] = json!("IN_PROGRESS");
+        b["complete"] = json!(false);
+        b["buildGroups"][2]["currentBuildSummary"]["buildStatus"] = json!("IN_PROGRESS");
+    });
+    let event = batch_event(&w, &id, PROVISIONING_FAULT_SHA, "failure");
+    let mut cmd = w.command(&["--dry-run"]);
+    cmd.env("GITHUB_EVENT_NAME", "status")
+        .env("GITHUB_EVENT_PATH", &event);
+    let r = w.gate_with(cmd).await;
+    assert_eq!(r.outputs["decision"], "wait", "{}", r.stderr);
+    assert_eq!(w.cb.count("BatchGetBuildBatches"), 2, "one read per run");
 }
 
 #[tokio::test(flavor = "multi_thread")]

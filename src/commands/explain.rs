@@ -1,7 +1,7 @@
 //! `explain`: the gate's decision, offline, from AWS CLI captures.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::cli::{ExplainArgs, Format};
 use crate::decide::decide;
@@ -20,7 +20,8 @@ pub fn run(args: &ExplainArgs, out: &mut dyn Write) -> Result<i32, RunError> {
         Some(path) => Policy::load(path)?,
         None => Policy::builtin(),
     };
-    let facts = load_facts(&args.batch, &args.builds, &args.history)?;
+    let (batch, builds, history) = captures(args)?;
+    let facts = load_facts(&batch, &builds, &history)?;
     let decision = decide(&policy, &facts);
     let text = match args.format {
         Format::Text => render::text::render(&decision),
@@ -36,6 +37,31 @@ pub fn run(args: &ExplainArgs, out: &mut dyn Write) -> Result<i32, RunError> {
             exit::OK
         },
     )
+}
+
+/// The capture files: BATCH itself, or in a directory like `examples/batches/NAME` its
+/// `batch.json` with `builds.json` and `history.json` when present, in addition to the
+/// files given with `--builds` and `--history`.
+fn captures(args: &ExplainArgs) -> Result<(PathBuf, Vec<PathBuf>, Vec<PathBuf>), RunError> {
+    let mut builds = args.builds.clone();
+    let mut history = args.history.clone();
+    if !args.batch.is_dir() {
+        return Ok((args.batch.clone(), builds, history));
+    }
+    let batch = args.batch.join("batch.json");
+    if !batch.is_file() {
+        return Err(at(
+            &args.batch,
+            "a directory without batch.json; give a batch-get-build-batches capture, or a directory holding one as batch.json (with builds.json and history.json when there are)",
+        ));
+    }
+    for (name, list) in [("builds.json", &mut builds), ("history.json", &mut history)] {
+        let path = args.batch.join(name);
+        if path.is_file() {
+            list.insert(0, path);
+        }
+    }
+    Ok((batch, builds, history))
 }
 
 /// Reads the batch (the first batch of the file), builds and history captures into facts.

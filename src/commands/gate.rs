@@ -4,21 +4,26 @@
 //! it fails closed (no retry). Then the retry, then the commit status. If the status cannot
 //! be posted after a retry, the run fails (exit 3) and says the retry happened; a re-run
 //! sees the batch in progress and reports `wait`, so nothing is lost or doubled.
+//!
+//! The status goes only on the commit the batch built: a status event (or `--sha`) that
+//! names another commit is refused (exit 2) before anything is read beyond the batch.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::actions;
 use crate::batch_ref::{BatchId, ConsoleTarget, parse_console_url};
 use crate::cli::{Format, GateArgs};
 use crate::codebuild::{AwsError, CodeBuild, ListPage};
+use crate::commands::common;
 pub use crate::commands::common::Log;
-use crate::commands::common::{self, DEFAULT_TIMEOUT_SECS, PolicySource};
+use crate::commands::inputs::{self, Env, Inputs};
+use crate::commands::report::{self, Commit};
 use crate::decide::decide;
-use crate::decision::{Decision, Outcome};
+use crate::decision::Outcome;
 use crate::error::{RunError, exit};
-use crate::facts::{Batch, is_full_sha};
-use crate::github::{Repo, Token};
+use crate::facts::Batch;
+use crate::github::Token;
 use crate::history::{self, Known};
 use crate::live::{self, aws};
 use crate::policy::Policy;
@@ -30,29 +35,14 @@ const MAX_EVENT_BYTES: u64 = 4 * 1024 * 1024;
 /// Everything `gate` needs from its flags and environment, resolved once.
 #[derive(Debug, Default)]
 pub struct Config {
+    /// What `gate` shares with `reconcile`.
+    pub run: Inputs,
     pub batch_id: Option<String>,
     pub project: Option<String>,
-    pub policy: Option<PathBuf>,
-    /// Read the policy from this ref through the contents API instead of the workspace.
-    pub policy_ref: Option<String>,
-    pub repository: Option<String>,
     pub sha: Option<String>,
-    pub token: Option<Token>,
-    pub dry_run: bool,
     pub fail_on_refusal: bool,
-    pub format: Format,
-    pub verbose: bool,
-    /// Bound on each attempt of an AWS or GitHub call.
-    pub timeout: std::time::Duration,
     /// A `status` event from `GITHUB_EVENT_PATH`.
     pub event: Option<StatusEvent>,
-    pub api_url: String,
-    /// The workflow run's page, for the status's target_url.
-    pub run_url: Option<String>,
-    pub output_file: Option<PathBuf>,
-    pub summary_file: Option<PathBuf>,
-    /// Running under GitHub Actions: notices become workflow commands.
-    pub in_actions: bool,
 }
 
 /// The parts of a `status` event the gate uses.
@@ -65,6 +55,13 @@ pub struct StatusEvent {
     pub repository: Option<EventRepository>,
 }
 
+impl StatusEvent {
+    /// The event says the batch (or one of its builds) ended.
+    fn reports_an_end(&self) -> bool {
+        matches!(self.state.as_deref(), Some("success" | "failure" | "error"))
+    }
+}
+
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct EventRepository {
     pub full_name: Option<String>,
@@ -72,21 +69,8 @@ pub struct EventRepository {
 
 impl Config {
     /// Flags first, then Action inputs (`INPUT_*`), then the standard variables.
-    pub fn resolve(
-        args: &GateArgs,
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Config, RunError> {
+    pub fn resolve(args: &GateArgs, env: Env<'_>) -> Result<Config, RunError> {
         let input = |name: &str| actions::input(env, name);
-        let flag = |name: &str, given: bool| -> Result<bool, RunError> {
-            if given {
-                return Ok(true);
-            }
-            input(name)
-                .map(|v| actions::parse_bool(name, &v).map_err(RunError::Input))
-                .transpose()
-                .map(|v| v.unwrap_or(false))
-        };
-        let set = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
         let event = match (
             env("GITHUB_EVENT_NAME").as_deref(),
             env("GITHUB_EVENT_PATH"),
@@ -94,77 +78,34 @@ impl Config {
             (Some("status"), Some(path)) => Some(read_event(Path::new(&path))?),
             _ => None,
         };
-        let repository = args
-            .repository
-            .clone()
-            .or_else(|| input("repository"))
-            .or_else(|| set(env("GITHUB_REPOSITORY")));
-        let run_url = match (
-            set(env("GITHUB_SERVER_URL")),
-            set(env("GITHUB_REPOSITORY")),
-            set(env("GITHUB_RUN_ID")),
-        ) {
-            (Some(server), Some(repo), Some(run)) => Some(format!(
-                "{}/{repo}/actions/runs/{run}",
-                server.trim_end_matches('/')
-            )),
-            _ => None,
-        };
         Ok(Config {
+            run: Inputs::resolve(&args.run, env)?,
             batch_id: args.batch_id.clone().or_else(|| input("batch-id")),
             project: args.project.clone().or_else(|| input("project")),
-            policy: args
-                .policy
-                .clone()
-                .or_else(|| input("policy").map(PathBuf::from)),
-            policy_ref: args.policy_ref.clone().or_else(|| input("policy-ref")),
             sha: args.sha.clone().or_else(|| input("sha")),
-            token: args
-                .github_token
-                .clone()
-                .or_else(|| input("github-token").map(Token::new))
-                .or_else(|| set(env("GITHUB_TOKEN")).map(Token::new)),
-            dry_run: flag("dry-run", args.dry_run)?,
-            fail_on_refusal: flag("fail-on-refusal", args.fail_on_refusal)?,
-            format: args.format,
-            verbose: args.verbose || env("RUNNER_DEBUG").as_deref() == Some("1"),
-            timeout: std::time::Duration::from_secs(match (args.timeout, input("timeout")) {
-                (Some(t), _) => t,
-                (None, Some(text)) => text
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|t| (1..=120).contains(t))
-                    .ok_or_else(|| {
-                        RunError::Input(format!(
-                            "input `timeout` is `{}`; expected 1 to 120 seconds",
-                            render::clean(&text, 40)
-                        ))
-                    })?,
-                (None, None) => DEFAULT_TIMEOUT_SECS,
-            }),
+            fail_on_refusal: inputs::flag(env, "fail-on-refusal", args.fail_on_refusal)?,
             event,
-            api_url: set(env("GITHUB_API_URL"))
-                .unwrap_or_else(|| "https://api.github.com".to_string()),
-            run_url,
-            output_file: set(env("GITHUB_OUTPUT")).map(PathBuf::from),
-            summary_file: set(env("GITHUB_STEP_SUMMARY")).map(PathBuf::from),
-            in_actions: env("GITHUB_ACTIONS").as_deref() == Some("true"),
-            repository,
         })
     }
-}
 
-impl Config {
-    /// Where this run's policy comes from.
-    pub fn policy_source(&self) -> PolicySource {
-        PolicySource {
-            path: self.policy.clone(),
-            git_ref: self.policy_ref.clone(),
-            repository: self
-                .repository
-                .clone()
-                .or_else(|| self.event.as_ref()?.repository.as_ref()?.full_name.clone()),
+    /// The repository of the status: given, else the event's.
+    fn repository(&self) -> Option<String> {
+        self.run
+            .repository
+            .clone()
+            .or_else(|| self.event.as_ref()?.repository.as_ref()?.full_name.clone())
+    }
+
+    /// The commits the inputs name, with where each came from.
+    fn asked_commits(&self) -> Vec<(&'static str, &str)> {
+        let mut asked = Vec::new();
+        if let Some(sha) = &self.sha {
+            asked.push(("--sha (input sha)", sha.as_str()));
         }
+        if let Some(sha) = self.event.as_ref().and_then(|e| e.sha.as_deref()) {
+            asked.push(("the status event", sha));
+        }
+        asked
     }
 }
 
@@ -180,8 +121,9 @@ fn read_event(path: &Path) -> Result<StatusEvent, RunError> {
 }
 
 pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Result<i32, RunError> {
+    let run = &config.run;
     // Inputs that would stop us after acting are checked before anything is read.
-    if !config.dry_run && config.token.is_none() {
+    if !run.dry_run && run.token.is_none() {
         return Err(RunError::Runtime(
             "no GitHub token: set the `github-token` input or GITHUB_TOKEN (or use --dry-run); nothing was retried"
                 .into(),
@@ -194,8 +136,8 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
         log.notice("this status event was posted by the gate itself; nothing to do");
         return Ok(exit::OK);
     }
-    let source = config.policy_source();
-    let local_policy = match &config.policy_ref {
+    let source = run.policy_source(config.repository());
+    let local_policy = match &run.policy_ref {
         None => Some(common::local_policy(&source, log)?),
         Some(_) => None,
     };
@@ -206,21 +148,19 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
 
     // The GitHub client (its TLS roots take a few ms to load) is built while CodeBuild is
     // read, unless the policy must come from GitHub first.
-    let needs_github = !config.dry_run || config.policy_ref.is_some();
+    let needs_github = !run.dry_run || run.policy_ref.is_some();
     let mut github_task = needs_github.then(|| {
-        let url = config.api_url.clone();
-        let token = config.token.clone().unwrap_or_else(|| Token::new(""));
-        let timeout = config.timeout;
-        common::spawn_github(url, token, timeout)
+        let token = run.token.clone().unwrap_or_else(|| Token::new(""));
+        common::spawn_github(run.api_url.clone(), token, run.timeout)
     });
-    let github_early = match (&config.policy_ref, github_task.take()) {
+    let github_early = match (&run.policy_ref, github_task.take()) {
         (Some(_), Some(task)) => Some(common::github_client(task).await?),
         (_, task) => {
             github_task = task;
             None
         }
     };
-    let codebuild = CodeBuild::from_env(config.timeout).await;
+    let codebuild = CodeBuild::from_env(run.timeout).await;
     log.debug("CodeBuild client ready");
 
     // A policy from a trusted ref is read while the batch is.
@@ -232,18 +172,40 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
         ),
     };
     let policy = policy?;
-    let (batch, page, known) = read?;
+    let (mut batch, page, known) = read?;
     log.debug(&format!("policy: {}", policy.source));
     if own_context(&policy) {
         log.notice("this status event was posted by the gate itself; nothing to do");
         return Ok(exit::OK);
     }
     log.debug(&format!("read batch {} ({:?})", batch.id, batch.status));
-    let target = if config.dry_run {
-        None
-    } else {
-        status_target(&config, &batch, log)?
+    // Only the commit the batch built gets its status; checked before anything is changed.
+    let commit = report::commit(&batch, &config.asked_commits())?;
+    let repo = match (&commit, run.dry_run) {
+        (Some(_), false) => Some(report::repository(config.repository(), &batch)?),
+        _ => None,
     };
+    if commit.is_none() && !run.dry_run {
+        log.warning(&format!(
+            "batch {} has no resolvedSourceVersion and its sourceVersion is not a commit SHA: no commit status is posted (set --sha to post one)",
+            batch.id
+        ));
+    }
+    // The event says the batch ended, but it is still closing: give CodeBuild a moment.
+    if config
+        .event
+        .as_ref()
+        .is_some_and(StatusEvent::reports_an_end)
+        && live::is_closing(&batch)
+    {
+        log.debug("every build ended but the batch is not closed yet: reading it again");
+        let reads;
+        (batch, reads) = live::await_close(&codebuild, batch).await?;
+        log.debug(&format!(
+            "read the batch {reads} more time(s): {:?}, complete: {}",
+            batch.status, batch.complete
+        ));
+    }
     // Round trip 2 (failed batches only): the failed builds and the history, together.
     let facts = live::facts(&codebuild, &policy, batch, page, known).await?;
     log.debug(&format!(
@@ -266,7 +228,7 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
 
     // Act. Once decided, the outputs are written whatever happens next.
     let mut retried = false;
-    if decision.decision == Outcome::Retry && !config.dry_run {
+    if decision.decision == Outcome::Retry && !run.dry_run {
         log.debug(&format!(
             "RetryBuildBatch {} attempt {}",
             facts.batch.id,
@@ -283,21 +245,27 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
                 decision.reason
             )),
             Err(e) => {
-                write_reports(&config, &decision, false, false, log);
+                report::write_gate_files(run, &decision, false, false, log);
                 return Err(e);
             }
         }
     }
 
     // Report.
-    let target_url = config
-        .run_url
-        .clone()
-        .or_else(|| render::links::batch_url(facts.batch.arn.as_deref()?, &facts.batch.id));
-    let status = render::status::render(&decision, target_url);
+    let target_url = report::target_url(run, &facts.batch);
+    let status = match (&commit, &repo) {
+        (Some(commit), Some(repo)) => match report::status(&decision, commit, target_url) {
+            Some(status) => Some((repo, commit, status)),
+            None => {
+                log.warning(&report::no_success_on_unverified(&facts.batch));
+                None
+            }
+        },
+        _ => None,
+    };
     let mut status_error = None;
     let mut posted = false;
-    if let Some(target) = target {
+    if let Some((repo, Commit { sha, .. }, status)) = status {
         let github = match (github_early, github_task) {
             (Some(github), _) => Ok(github),
             (None, Some(task)) => common::github_client(task).await,
@@ -305,7 +273,7 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
         };
         let result = match github {
             Ok(github) => github
-                .post_status(&target.repo, &target.sha, &status)
+                .post_status(repo, sha, &status)
                 .await
                 .map_err(|e| RunError::Runtime(e.to_string())),
             Err(e) => Err(e),
@@ -318,10 +286,10 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
             Err(e) => status_error = Some(e),
         }
     }
-    write_reports(&config, &decision, retried || posted, retried, log);
-    let text = match config.format {
+    report::write_gate_files(run, &decision, retried || posted, retried, log);
+    let text = match run.format {
         // Under Actions the long report folds into a group; the reason stays visible.
-        Format::Text if config.in_actions => format!(
+        Format::Text if run.in_actions => format!(
             "{}\n{}{}\n",
             actions::command(
                 "group",
@@ -447,96 +415,5 @@ async fn resolve_batch(
         None => Err(RunError::Input(format!(
             "no batch of project {project} for commit {sha} among its newest batches"
         ))),
-    }
-}
-
-/// Where the commit status goes.
-struct StatusTarget {
-    repo: Repo,
-    sha: String,
-}
-
-/// The repository and commit of the status, checked before anything is changed. `None` when
-/// no commit can be established (no `--sha`, no event, and the batch's commit is unknown):
-/// the gate still decides and reports, but posts no status.
-fn status_target(
-    config: &Config,
-    batch: &Batch,
-    log: &mut Log<'_>,
-) -> Result<Option<StatusTarget>, RunError> {
-    let event = config.event.as_ref();
-    let repo_text = config
-        .repository
-        .clone()
-        .or_else(|| event?.repository.as_ref()?.full_name.clone())
-        .or_else(|| batch.github_repository())
-        .ok_or_else(|| {
-            RunError::Input("no repository: set --repository or GITHUB_REPOSITORY".into())
-        })?;
-    let repo = Repo::parse(&repo_text).ok_or_else(|| {
-        RunError::Input(format!(
-            "`{}` is not OWNER/REPO",
-            render::clean(&repo_text, 200)
-        ))
-    })?;
-    let sha = config
-        .sha
-        .clone()
-        .or_else(|| event?.sha.clone())
-        .or_else(|| batch.commit().map(str::to_string));
-    let Some(sha) = sha else {
-        log.warning(&format!(
-            "batch {} has no resolvedSourceVersion and its sourceVersion is not a commit SHA: no commit status is posted (set --sha to post one)",
-            batch.id
-        ));
-        return Ok(None);
-    };
-    if !is_full_sha(&sha) {
-        return Err(RunError::Input(format!(
-            "`{}` is not a commit SHA",
-            render::clean(&sha, 80)
-        )));
-    }
-    Ok(Some(StatusTarget { repo, sha }))
-}
-
-/// The step's outputs and job summary. After the gate's own retry, `retries-used` and
-/// `retries-remaining` count that retry.
-fn write_reports(
-    config: &Config,
-    decision: &Decision,
-    acted: bool,
-    retried: bool,
-    log: &mut Log<'_>,
-) {
-    if let Some(path) = &config.output_file {
-        let made = u32::from(retried);
-        let outputs = [
-            ("decision", decision.decision.as_str().to_string()),
-            ("reason", decision.reason.clone()),
-            ("batch-id", decision.batch_id.clone()),
-            (
-                "retries-used",
-                (decision.budget.per_batch.used + made).to_string(),
-            ),
-            (
-                "retries-remaining",
-                decision.budget.remaining.saturating_sub(made).to_string(),
-            ),
-        ];
-        if let Err(e) = actions::write_outputs(path, &outputs) {
-            log.warning(&format!(
-                "cannot write GITHUB_OUTPUT {}: {e}",
-                path.display()
-            ));
-        }
-    }
-    if let Some(path) = &config.summary_file
-        && let Err(e) = actions::write_summary(path, &render::markdown::render(decision, acted))
-    {
-        log.warning(&format!(
-            "cannot write GITHUB_STEP_SUMMARY {}: {e}",
-            path.display()
-        ));
     }
 }

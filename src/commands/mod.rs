@@ -4,5 +4,8 @@
 pub mod common;
 pub mod explain;
 pub mod gate;
+pub mod inputs;
+pub mod reconcile;
+pub mod report;
 pub mod schema;
 pub mod validate;

@@ -71,9 +71,22 @@ pub fn gate_in(
     repo: &str,
     args: &[&str],
 ) -> Command {
+    command_in(workspace, codebuild, github, token, repo, "gate", args)
+}
+
+/// Like [`gate_in`], for any subcommand (`reconcile`, ...).
+pub fn command_in(
+    workspace: &Path,
+    codebuild: &str,
+    github: &str,
+    token: &str,
+    repo: &str,
+    subcommand: &str,
+    args: &[&str],
+) -> Command {
     let mut cmd = gate();
     cmd.current_dir(workspace)
-        .arg("gate")
+        .arg(subcommand)
         .args(args)
         .env("AWS_ENDPOINT_URL_CODEBUILD", codebuild)
         .env("AWS_ACCESS_KEY_ID", "AKIDTESTGATE")

@@ -106,6 +106,8 @@ struct State {
     requests: u64,
     minted: u64,
     clock: Option<f64>,
+    /// Batch states to become, in turn, after each read of the batch.
+    scripts: HashMap<String, std::collections::VecDeque<Value>>,
 }
 
 type Reply = (u16, Vec<u8>);
@@ -297,6 +299,23 @@ impl FakeCodeBuild {
             .resolve_batch(id)
             .unwrap_or_else(|| panic!("no batch {id}"));
         change(state.batches.get_mut(&id).expect("resolved"));
+    }
+
+    /// Script how a batch changes as it is read: after each `BatchGetBuildBatches` answer that
+    /// holds the batch, the stored batch becomes the next of `states` (wire or AWS CLI form,
+    /// converted like [`FakeCodeBuild::add_batch`]); once they are used up it stays as it is.
+    /// So the first read sees the batch as it is now, the second `states[0]`, and so on:
+    /// e.g. a batch that CodeBuild closes between two reads.
+    pub fn script_batch(&self, id: &str, states: Vec<Value>) {
+        let mut state = lock(&self.state);
+        let id = state
+            .resolve_batch(id)
+            .unwrap_or_else(|| panic!("no batch {id}"));
+        state
+            .scripts
+            .entry(id)
+            .or_default()
+            .extend(states.into_iter().map(to_wire));
     }
 
     /// Answer the next `times` calls of `op` (or of any operation, with `"*"`) with `fault`.
@@ -506,7 +525,7 @@ impl State {
         }
     }
 
-    fn batch_get_build_batches(&self, body: &Value) -> Reply {
+    fn batch_get_build_batches(&mut self, body: &Value) -> Reply {
         let ids = match id_list(body, "ids", 0) {
             Ok(ids) => ids,
             Err(reply) => return reply,
@@ -514,7 +533,12 @@ impl State {
         let (mut found, mut missing) = (Vec::new(), Vec::new());
         for id in ids {
             match self.resolve_batch(&id) {
-                Some(key) => found.push(self.batches[&key].clone()),
+                Some(key) => {
+                    found.push(self.batches[&key].clone());
+                    if let Some(next) = self.scripts.get_mut(&key).and_then(|s| s.pop_front()) {
+                        self.batches.insert(key, next);
+                    }
+                }
                 None => missing.push(Value::String(id)),
             }
         }
@@ -991,7 +1015,7 @@ pub fn to_wire(value: Value) -> Value {
     }
 }
 
-/// `2026-11-20T14:03:11.123000+00:00` → `1795010591.123` (milliseconds kept).
+/// `2026-11-20T14:03:11.123000+00:00` → `1795183391.123` (milliseconds kept).
 pub fn iso_to_epoch(text: &str) -> Option<Value> {
     let at = OffsetDateTime::parse(text, &Rfc3339).ok()?;
     let millis = at.unix_timestamp_nanos() / 1_000_000;

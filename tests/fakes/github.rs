@@ -3,6 +3,8 @@
 //! - `POST {prefix}/repos/{owner}/{repo}/statuses/{sha}`: create a commit status, validated like
 //!   GitHub (state, 140-character description, credentials);
 //! - `GET {prefix}/repos/{owner}/{repo}/statuses/{ref}` and `.../commits/{ref}/statuses`: list them;
+//! - `GET {prefix}/repos/{owner}/{repo}/commits/{ref}/status`: the combined status, the latest
+//!   status of each context (paginated over contexts: `per_page` up to 100, default 30; `page`);
 //! - `GET {prefix}/repos/{owner}/{repo}/contents/{path}?ref=REF`: file contents, base64 with a
 //!   newline every 60 characters (or raw bytes for `Accept: application/vnd.github.raw`);
 //! - `GET {prefix}/repos/{owner}/{repo}`: the repository, with `default_branch`.
@@ -237,6 +239,28 @@ impl FakeGitHub {
         lock(&self.state)
             .default_branches
             .insert(repo.to_string(), branch.to_string());
+    }
+
+    /// Record a status as if it had been posted earlier (by a gate run before the test, say);
+    /// its `token` is `None`. Not recorded as a call.
+    pub fn add_status(&self, repo: &str, sha: &str, state: &str, context: &str, description: &str) {
+        let mut shared = lock(&self.state);
+        let id = shared.next_status_id;
+        shared.next_status_id += 1;
+        let at = timestamp(now());
+        shared.statuses.push((
+            id,
+            at,
+            RecordedStatus {
+                repo: repo.to_string(),
+                sha: sha.to_string(),
+                state: state.to_string(),
+                context: context.to_string(),
+                description: Some(description.to_string()),
+                target_url: None,
+                token: None,
+            },
+        ));
     }
 
     /// Every accepted commit status, oldest first.
@@ -525,6 +549,10 @@ impl State {
             ("POST", ["repos", owner, repo, "statuses", sha]) => {
                 self.create_status(owner, repo, sha, auth, &request.body)
             }
+            ("GET", ["repos", owner, repo, "commits", git_ref, "status"]) => {
+                let number = |key: &str| query(key).and_then(|v| v.parse::<usize>().ok());
+                self.combined_status(owner, repo, git_ref, number("per_page"), number("page"))
+            }
             ("GET", ["repos", owner, repo, "statuses", git_ref])
             | ("GET", ["repos", owner, repo, "commits", git_ref, "statuses"]) => {
                 self.list_statuses(owner, repo, git_ref)
@@ -706,6 +734,64 @@ impl State {
             .map(|(id, at, s)| self.status_json(*id, at, s))
             .collect();
         Reply::json(200, Value::Array(list))
+    }
+
+    /// The combined status: the latest status of each context, newest first, one page of
+    /// contexts; `state` over all of them as GitHub computes it.
+    fn combined_status(
+        &self,
+        owner: &str,
+        repo: &str,
+        git_ref: &str,
+        per_page: Option<usize>,
+        page: Option<usize>,
+    ) -> Reply {
+        let full = format!("{owner}/{repo}");
+        let mut latest: Vec<&(u64, String, RecordedStatus)> = Vec::new();
+        for entry in self.statuses.iter().rev() {
+            let s = &entry.2;
+            if s.repo == full
+                && s.sha == git_ref
+                && !latest.iter().any(|e| e.2.context == s.context)
+            {
+                latest.push(entry);
+            }
+        }
+        let states: Vec<&str> = latest.iter().map(|e| e.2.state.as_str()).collect();
+        let state = if states.iter().any(|s| *s == "error" || *s == "failure") {
+            "failure"
+        } else if states.is_empty() || states.contains(&"pending") {
+            "pending"
+        } else {
+            "success"
+        };
+        let per_page = per_page.unwrap_or(30).clamp(1, 100);
+        let page = page.unwrap_or(1).max(1);
+        let statuses: Vec<Value> = latest
+            .iter()
+            .skip((page - 1) * per_page)
+            .take(per_page)
+            .map(|(id, at, s)| {
+                let mut json = self.status_json(*id, at, s);
+                if let Some(map) = json.as_object_mut() {
+                    map.remove("creator");
+                }
+                json
+            })
+            .collect();
+        let api = format!("{}/repos/{full}", self.base);
+        Reply::json(
+            200,
+            json!({
+                "state": state,
+                "statuses": statuses,
+                "sha": git_ref,
+                "total_count": latest.len(),
+                "repository": {"id": 700_000_000 + (fnv(&full) % 100_000_000), "name": repo, "full_name": full, "url": api},
+                "commit_url": format!("{api}/commits/{git_ref}"),
+                "url": format!("{api}/commits/{git_ref}/status"),
+            }),
+        )
     }
 
     fn contents(

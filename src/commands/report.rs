@@ -1,0 +1,247 @@
+//! What `gate` and `reconcile` report, and where: the commit a batch's status may go on (only
+//! the one the batch built), its repository, the status itself, and the runner's outputs and
+//! job summary.
+
+use crate::actions;
+use crate::commands::common::Log;
+use crate::commands::inputs::Inputs;
+use crate::decision::Decision;
+use crate::error::RunError;
+use crate::facts::{Batch, is_full_sha};
+use crate::github::{CommitStatus, Repo, State};
+use crate::render;
+
+/// The commit that gets a batch's status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Commit {
+    pub sha: String,
+    /// The batch's own commit. `false`: the batch's commit cannot be established and `sha`
+    /// is only the one the inputs named, so it never gets `success`.
+    pub verified: bool,
+}
+
+/// The commit a batch's status goes on. `asked` are the commits the inputs name (`--sha`, the
+/// status event's `sha`), each with where it came from. When the batch's commit is known,
+/// every asked commit must be it: a status event for another commit (anyone who may post a
+/// status can send one whose link names any batch) is an input error, before anything is
+/// retried or posted. When it is unknown, the first asked commit is used, unverified; with
+/// none, `None`: no status.
+pub fn commit(batch: &Batch, asked: &[(&str, &str)]) -> Result<Option<Commit>, RunError> {
+    for (_, sha) in asked {
+        if !is_full_sha(sha) {
+            return Err(RunError::Input(format!(
+                "`{}` is not a commit SHA",
+                render::clean(sha, 80)
+            )));
+        }
+    }
+    // A resolvedSourceVersion that is not a commit SHA (an S3 object's version) names no
+    // commit.
+    let Some(built) = batch.commit().filter(|c| is_full_sha(c)) else {
+        return Ok(asked.first().map(|(_, sha)| Commit {
+            sha: sha.to_ascii_lowercase(),
+            verified: false,
+        }));
+    };
+    if let Some((from, sha)) = asked
+        .iter()
+        .find(|(_, sha)| !sha.eq_ignore_ascii_case(built))
+    {
+        return Err(RunError::Input(format!(
+            "{from} names commit {sha}, but batch {} built commit {built}: the gate reports only on the commit a batch built, so nothing was retried or posted",
+            render::clean(&batch.id, 200),
+        )));
+    }
+    Ok(Some(Commit {
+        sha: built.to_string(),
+        verified: true,
+    }))
+}
+
+/// The repository of a batch's status: the one given (`--repository`, GITHUB_REPOSITORY, the
+/// event's), else the batch's GitHub source.
+pub fn repository(given: Option<String>, batch: &Batch) -> Result<Repo, RunError> {
+    let text = given
+        .or_else(|| batch.github_repository())
+        .ok_or_else(|| {
+            RunError::Input(format!(
+                "no repository for batch {}: set --repository or GITHUB_REPOSITORY (its source is not on GitHub)",
+                render::clean(&batch.id, 200)
+            ))
+        })?;
+    Repo::parse(&text).ok_or_else(|| {
+        RunError::Input(format!("`{}` is not OWNER/REPO", render::clean(&text, 200)))
+    })
+}
+
+/// The status's link: the workflow run when known, else the batch in the CodeBuild console.
+pub fn target_url(inputs: &Inputs, batch: &Batch) -> Option<String> {
+    inputs
+        .run_url
+        .clone()
+        .or_else(|| render::links::batch_url(batch.arn.as_deref()?, &batch.id))
+}
+
+/// The commit status for `decision` on `commit`; `None` for a `pass` on an unverified
+/// commit: the gate never says `success` on a commit it cannot tie to the batch.
+pub fn status(
+    decision: &Decision,
+    commit: &Commit,
+    target_url: Option<String>,
+) -> Option<CommitStatus> {
+    let status = render::status::render(decision, target_url);
+    (commit.verified || status.state != State::Success).then_some(status)
+}
+
+/// Said when [`status`] is `None`.
+pub fn no_success_on_unverified(batch: &Batch) -> String {
+    format!(
+        "batch {} passed, but its commit cannot be established (no resolvedSourceVersion, and its sourceVersion is not a commit SHA): the gate posts `success` only on the commit a batch built, so no status was posted",
+        render::clean(&batch.id, 200)
+    )
+}
+
+/// The step's outputs and job summary of a `gate` run. After the gate's own retry,
+/// `retries-used` and `retries-remaining` count that retry.
+pub fn write_gate_files(
+    inputs: &Inputs,
+    decision: &Decision,
+    acted: bool,
+    retried: bool,
+    log: &mut Log<'_>,
+) {
+    if let Some(path) = &inputs.output_file {
+        let made = u32::from(retried);
+        let outputs = [
+            ("decision", decision.decision.as_str().to_string()),
+            ("reason", decision.reason.clone()),
+            ("batch-id", decision.batch_id.clone()),
+            (
+                "retries-used",
+                (decision.budget.per_batch.used + made).to_string(),
+            ),
+            (
+                "retries-remaining",
+                decision.budget.remaining.saturating_sub(made).to_string(),
+            ),
+        ];
+        if let Err(e) = actions::write_outputs(path, &outputs) {
+            log.warning(&format!(
+                "cannot write GITHUB_OUTPUT {}: {e}",
+                path.display()
+            ));
+        }
+    }
+    write_summary(inputs, &render::markdown::render(decision, acted), log);
+}
+
+/// Appends `markdown` to the job summary, when there is one.
+pub fn write_summary(inputs: &Inputs, markdown: &str, log: &mut Log<'_>) {
+    if let Some(path) = &inputs.summary_file
+        && let Err(e) = actions::write_summary(path, markdown)
+    {
+        log.warning(&format!(
+            "cannot write GITHUB_STEP_SUMMARY {}: {e}",
+            path.display()
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decision::Outcome;
+    use crate::facts::{Facts, Status};
+    use crate::policy::Policy;
+
+    const BUILT: &str = "b80469b84b2d451c62f746b484e61ceb95bd447e";
+    const OTHER: &str = "1111111111111111111111111111111111111111";
+
+    fn batch(resolved: Option<&str>, source: &str) -> Batch {
+        Batch {
+            id: "acme-api:1".into(),
+            resolved_source_version: resolved.map(str::to_string),
+            source_version: Some(source.to_string()),
+            ..Batch::default()
+        }
+    }
+
+    #[test]
+    fn the_status_goes_on_the_commit_the_batch_built_and_no_other() {
+        let b = batch(Some(BUILT), "pr/1");
+        let built = Some(Commit {
+            sha: BUILT.into(),
+            verified: true,
+        });
+        assert_eq!(commit(&b, &[]).unwrap(), built);
+        assert_eq!(commit(&b, &[("--sha", BUILT)]).unwrap(), built);
+        let upper = BUILT.to_ascii_uppercase();
+        assert_eq!(commit(&b, &[("--sha", &upper)]).unwrap(), built);
+        for asked in [
+            vec![("the status event", OTHER)],
+            vec![("--sha", BUILT), ("the status event", OTHER)],
+        ] {
+            let err = commit(&b, &asked).unwrap_err();
+            assert!(matches!(err, RunError::Input(_)));
+            assert!(
+                err.to_string().contains(&format!(
+                    "names commit {OTHER}, but batch acme-api:1 built commit {BUILT}"
+                )),
+                "{err}"
+            );
+        }
+        assert!(commit(&b, &[("--sha", "main")]).is_err());
+    }
+
+    #[test]
+    fn an_unknown_commit_is_taken_from_the_inputs_unverified() {
+        let b = batch(None, "refs/heads/main");
+        assert_eq!(commit(&b, &[]).unwrap(), None);
+        assert_eq!(
+            commit(&b, &[("the status event", OTHER)]).unwrap(),
+            Some(Commit {
+                sha: OTHER.into(),
+                verified: false
+            })
+        );
+        // A full-SHA sourceVersion is the commit.
+        let b = batch(None, BUILT);
+        assert!(commit(&b, &[]).unwrap().unwrap().verified);
+        // An S3 source's resolvedSourceVersion is an object version, not a commit.
+        let b = batch(Some("3sL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"), "source.zip");
+        assert_eq!(commit(&b, &[]).unwrap(), None);
+        assert!(!commit(&b, &[("--sha", OTHER)]).unwrap().unwrap().verified);
+    }
+
+    #[test]
+    fn never_success_on_an_unverified_commit() {
+        let facts = Facts {
+            batch: Batch {
+                status: Some(Status::Succeeded),
+                complete: true,
+                ..batch(None, "main")
+            },
+            ..Facts::default()
+        };
+        let mut d = crate::decide::decide(&Policy::builtin(), &facts);
+        assert_eq!(d.decision, Outcome::Pass);
+        let unverified = Commit {
+            sha: OTHER.into(),
+            verified: false,
+        };
+        let verified = Commit {
+            sha: BUILT.into(),
+            verified: true,
+        };
+        assert_eq!(status(&d, &unverified, None), None);
+        assert_eq!(status(&d, &verified, None).unwrap().state, State::Success);
+        for (outcome, state) in [
+            (Outcome::Refuse, State::Failure),
+            (Outcome::Retry, State::Pending),
+            (Outcome::Wait, State::Pending),
+        ] {
+            d.decision = outcome;
+            assert_eq!(status(&d, &unverified, None).unwrap().state, state);
+        }
+    }
+}
