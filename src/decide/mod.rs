@@ -1,20 +1,29 @@
 //! The judgment: a pure function of (policy, facts). No clients, no clock, no environment.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use crate::decision::{
     BATCH_ITSELF, BudgetReport, ContextView, Decision, DecisionCode, Figure, GroupVerdict,
-    OutageReport, Outcome, RuleRef, VerdictCode, blamed,
+    OutageReport, Outcome, RuleRef, VerdictCode,
 };
-use crate::facts::{Batch, Context, Facts, Group, Phase, Status, Timestamp};
+use crate::facts::{Batch, Context, Facts, Group, Phase, Status};
 use crate::policy::{Action, Policy, Rule};
+
+mod budgets;
+mod reason;
+mod stops;
+
+use budgets::{commit_retries, other_failures, project_retries_in_a_day};
+pub use reason::failure_summary;
+use reason::reason;
+use stops::{Stops, failure_moments};
 
 /// The internal group CodeBuild adds to a batch to fetch the source; every other group
 /// needs it, whether or not it lists it in `dependsOn`.
 pub const SOURCE_GROUP: &str = "DOWNLOAD_SOURCE";
 
 const MINUTE_MS: i64 = 60 * 1000;
-const DAY_MS: i64 = 24 * 60 * MINUTE_MS;
+pub(crate) const DAY_MS: i64 = 24 * 60 * MINUTE_MS;
 
 /// Decides what to do about `facts.batch` under `policy`.
 pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
@@ -119,52 +128,6 @@ struct Limits {
     outage: Option<OutageReport>,
 }
 
-/// Whether `at` lies in the `window_ms` before `now`. An unknown time (or an unknown `now`)
-/// counts: a limit is never loosened by a gap in the record.
-fn within(at: Option<Timestamp>, now: Option<Timestamp>, window_ms: i64) -> bool {
-    match (at, now) {
-        (Some(at), Some(now)) => at.0 <= now.0 && at.0 > now.0.saturating_sub(window_ms),
-        _ => true,
-    }
-}
-
-/// Retries of every batch of the project (this one included, any commit) made in the 24
-/// hours before the judged failure, by the times of CodeBuild's retry markers.
-fn project_retries_in_a_day(facts: &Facts) -> u32 {
-    let batch = &facts.batch;
-    let now = batch.judged_at();
-    let mut seen = BTreeSet::new();
-    let count = std::iter::once(batch)
-        .chain(facts.history.iter().filter(|b| b.project == batch.project))
-        .filter(|b| seen.insert(b.id.as_str()))
-        .flat_map(Batch::retry_times)
-        .filter(|&at| within(at, now, DAY_MS))
-        .count();
-    u32::try_from(count).unwrap_or(u32::MAX)
-}
-
-/// Other batches of the project, on other commits, that ended in failure (an attempt that
-/// ended FAILED, FAULT or TIMED_OUT) within `window_ms` before the judged failure.
-fn other_failures(facts: &Facts, window_ms: i64) -> u32 {
-    let batch = &facts.batch;
-    let now = batch.judged_at();
-    let commit = batch.commit();
-    let mut seen = BTreeSet::from([batch.id.as_str()]);
-    let count = facts
-        .history
-        .iter()
-        .filter(|b| b.project == batch.project)
-        .filter(|b| commit.is_none() || b.commit() != commit)
-        .filter(|b| seen.insert(b.id.as_str()))
-        .filter(|b| {
-            b.failure_times()
-                .into_iter()
-                .any(|at| within(at, now, window_ms))
-        })
-        .count();
-    u32::try_from(count).unwrap_or(u32::MAX)
-}
-
 /// Failed groups of a batch that is not judged are shown as such, not as refusals.
 fn not_judged(groups: &mut [GroupVerdict], why: &str) {
     for g in groups
@@ -181,32 +144,6 @@ fn not_judged(groups: &mut [GroupVerdict], why: &str) {
         g.code = VerdictCode::NotJudged;
         g.verdict = g.code.verdict();
     }
-}
-
-/// Retries already made on this commit of this project, within the look-back, counting this
-/// batch; and how many batches that covers. Batches without a start time are counted (fail
-/// closed); a batch whose commit is unknown is counted alone.
-fn commit_retries(policy: &Policy, facts: &Facts) -> (u32, usize) {
-    let batch = &facts.batch;
-    let mut total = batch.retries_recorded();
-    let mut counted = 1;
-    let Some(commit) = batch.commit() else {
-        return (total, counted);
-    };
-    let window = i64::from(policy.budget.lookback_days) * DAY_MS;
-    let mut seen = BTreeSet::from([batch.id.as_str()]);
-    for other in &facts.history {
-        let same = other.project == batch.project && other.commit() == Some(commit);
-        let recent = match (batch.start_time, other.start_time) {
-            (Some(now), Some(then)) => then.0 >= now.0.saturating_sub(window),
-            _ => true,
-        };
-        if same && recent && seen.insert(other.id.as_str()) {
-            total = total.saturating_add(other.retries_recorded());
-            counted += 1;
-        }
-    }
-    (total, counted)
 }
 
 /// A first verdict for every group from its own status, its dependencies and (in a FAILED
@@ -289,132 +226,6 @@ fn classify_groups(batch: &Batch, facts: &Facts) -> Vec<GroupVerdict> {
         .collect()
 }
 
-/// When each root failure of the batch happened: the end of its build's failed phase (else
-/// the end of the build), for FAILED, FAULT and TIMED_OUT groups that count. Earliest first.
-fn failure_moments<'a>(batch: &'a Batch, facts: &Facts) -> Vec<(Timestamp, &'a str)> {
-    let mut moments: Vec<(Timestamp, &str)> = batch
-        .groups
-        .iter()
-        .filter(|g| !g.ignore_failure)
-        .filter(|g| {
-            matches!(
-                g.status(),
-                Some(Status::Failed | Status::Fault | Status::TimedOut)
-            )
-        })
-        .filter_map(|g| {
-            let build = facts.build_of(g.current.as_ref()?)?;
-            let at = failed_phase(&build.phases)
-                .and_then(|p| p.end_time)
-                .or_else(|| build.ended_at())?;
-            Some((at, g.identifier.as_str()))
-        })
-        .collect();
-    moments.sort();
-    moments
-}
-
-/// Why STOPPED groups were stopped.
-struct Stops<'a> {
-    by_id: HashMap<&'a str, &'a Group>,
-    /// Root failures of a FAILED batch, earliest first (empty in any other batch).
-    failures: Vec<(Timestamp, &'a str)>,
-    facts: &'a Facts,
-}
-
-/// What stopped a STOPPED group.
-enum Stop<'a> {
-    /// Nothing the gate can see: a root failure.
-    Root,
-    /// Only a group that (through its own dependencies) depends on this one: a cycle, which
-    /// explains nothing; a root failure too.
-    Cycle,
-    /// The root failure it is collateral of, and a sentence saying how.
-    Collateral(&'a str, String),
-}
-
-impl<'a> Stops<'a> {
-    /// The root failure a STOPPED group is collateral of, with a sentence saying how; `None`
-    /// when it is a root failure itself.
-    fn cause(&self, group: &'a Group) -> Option<(&'a str, String)> {
-        match self.stop(group, &mut Vec::new()) {
-            Stop::Collateral(root, detail) => Some((root, detail)),
-            Stop::Root | Stop::Cycle => None,
-        }
-    }
-
-    /// - A group it depends on (or the implicit source group) failed or was stopped: CodeBuild
-    ///   stops the groups that depend on it. A stopped dependency passes on its own cause,
-    ///   or is the root itself.
-    /// - In a FAILED batch, its build ended at or after a root failure happened: the batch's
-    ///   `fast-fail` stopped it. A build that ended before any failure stays a root.
-    fn stop(&self, group: &'a Group, path: &mut Vec<&'a str>) -> Stop<'a> {
-        if path.contains(&group.identifier.as_str()) {
-            return Stop::Cycle;
-        }
-        path.push(group.identifier.as_str());
-        let found = self.stop_inner(group, path);
-        path.pop();
-        found
-    }
-
-    fn stop_inner(&self, group: &'a Group, path: &mut Vec<&'a str>) -> Stop<'a> {
-        let mut cyclic = false;
-        let implicit = (group.identifier != SOURCE_GROUP).then_some(SOURCE_GROUP);
-        for dep in group.depends_on.iter().map(String::as_str).chain(implicit) {
-            let Some(d) = self.by_id.get(dep).copied() else {
-                continue;
-            };
-            if d.ignore_failure {
-                continue;
-            }
-            match d.status() {
-                Some(Status::Stopped) => {
-                    let root = match self.stop(d, path) {
-                        Stop::Cycle => {
-                            cyclic = true;
-                            continue;
-                        }
-                        Stop::Root => d.identifier.as_str(),
-                        Stop::Collateral(root, _) => root,
-                    };
-                    return Stop::Collateral(
-                        root,
-                        format!(
-                            "stopped because `{dep}`, which it depends on, was stopped; judged by `{root}`"
-                        ),
-                    );
-                }
-                Some(s) if s.is_failure() => {
-                    return Stop::Collateral(
-                        d.identifier.as_str(),
-                        format!(
-                            "stopped because `{dep}`, which it depends on, failed; judged by `{dep}`"
-                        ),
-                    );
-                }
-                _ => {}
-            }
-        }
-        let fast_fail = group
-            .current
-            .as_ref()
-            .and_then(|s| self.facts.build_of(s))
-            .and_then(|b| b.ended_at())
-            .and_then(|ended| self.failures.iter().find(|(at, _)| *at <= ended));
-        match fast_fail {
-            Some(&(_, root)) => Stop::Collateral(
-                root,
-                format!(
-                    "stopped by the batch's fast-fail after `{root}` failed; judged by `{root}`"
-                ),
-            ),
-            None if cyclic => Stop::Cycle,
-            None => Stop::Root,
-        }
-    }
-}
-
 /// A phase's contexts without the empty `{statusCode: "", message: ""}` ones, which mean
 /// nothing (loaders drop them too; this holds whatever filled the facts).
 fn meaningful_contexts(phase: &Phase) -> Vec<&Context> {
@@ -422,7 +233,7 @@ fn meaningful_contexts(phase: &Phase) -> Vec<&Context> {
 }
 
 /// The first phase that did not succeed (phases without a status are current or final).
-fn failed_phase(phases: &[Phase]) -> Option<&Phase> {
+pub(crate) fn failed_phase(phases: &[Phase]) -> Option<&Phase> {
     phases
         .iter()
         .find(|p| p.status.as_ref().is_some_and(|s| *s != Status::Succeeded))
@@ -688,150 +499,4 @@ fn matches(
                     .is_none_or(|g| g.is_match(&c.message))
         });
     group_ok && phase_ok && context_ok
-}
-
-/// One line in plain words.
-fn reason(
-    code: DecisionCode,
-    batch: &Batch,
-    groups: &[GroupVerdict],
-    budget: &BudgetReport,
-    attempt: Option<u32>,
-    attempt_limit: u32,
-) -> String {
-    let roots: Vec<&GroupVerdict> = groups.iter().filter(|g| g.code.is_root_failure()).collect();
-    let more = |n: usize| {
-        if n > 1 {
-            format!(" (and {} more)", n - 1)
-        } else {
-            String::new()
-        }
-    };
-    match code {
-        DecisionCode::AllFailuresAllowed => {
-            let first = roots.first().map_or_else(String::new, |g| format!(": {}", failure_summary(g)));
-            format!(
-                "Retry {}/{attempt_limit}{first}{}",
-                attempt.unwrap_or(0),
-                more(roots.len())
-            )
-        }
-        DecisionCode::FailureNotAllowed | DecisionCode::RuleBudgetSpent => {
-            let refused = roots.iter().filter(|g| g.verdict == "refuse").count();
-            match blamed(groups) {
-                Some(g) => format!("Not retried: {}{}", failure_summary(g), more(refused)),
-                None => "Not retried: a failure is not allowed by the policy".to_string(),
-            }
-        }
-        DecisionCode::BatchStopped => match groups.iter().rfind(|g| g.group == BATCH_ITSELF) {
-            Some(g) if g.code == VerdictCode::StoppedNotNamed => format!("Not retried: {}", g.detail),
-            Some(g) => format!("Not retried: the batch was stopped, {}", g.detail),
-            None => "Not retried: the batch was stopped".to_string(),
-        },
-        DecisionCode::BatchNotComplete => {
-            "Batch failed but is not complete (a build is still running); waiting for it to end"
-                .to_string()
-        }
-        DecisionCode::RetryRejected => "Not retried: CodeBuild rejected the retry".to_string(),
-        DecisionCode::BatchBudgetSpent => format!(
-            "Not retried: batch already retried {} time{} (per-batch budget {})",
-            budget.per_batch.used,
-            plural(budget.per_batch.used),
-            budget.per_batch.limit
-        ),
-        DecisionCode::CommitBudgetSpent => format!(
-            "Not retried: commit {} already retried {} time{} across {} batch{} of {} (per-commit budget {})",
-            short_sha(batch.commit()),
-            budget.per_commit.used,
-            plural(budget.per_commit.used),
-            budget.commit_batches,
-            if budget.commit_batches == 1 { "" } else { "es" },
-            batch.project,
-            budget.per_commit.limit
-        ),
-        DecisionCode::ProjectBudgetSpent => {
-            let day = budget.per_project_per_day.unwrap_or(budget.per_batch);
-            format!(
-                "Not retried: project {} already retried {} time{} in the last 24 hours (per-project-per-day budget {})",
-                batch.project,
-                day.used,
-                plural(day.used),
-                day.limit
-            )
-        }
-        DecisionCode::OutageSuspected => match budget.outage {
-            Some(o) => format!(
-                "Not retried: outage suspected: {} other batch{} of {} failed in the last {} minute{} (brake at {})",
-                o.failed_batches,
-                if o.failed_batches == 1 { "" } else { "es" },
-                batch.project,
-                o.within_minutes,
-                plural(o.within_minutes),
-                o.threshold
-            ),
-            None => "Not retried: outage suspected".to_string(),
-        },
-        DecisionCode::ProjectNotCovered => {
-            format!("Not retried: no rule of the policy covers project {}", batch.project)
-        }
-        DecisionCode::NoFailureFound => {
-            "Not retried: the batch failed, but no failed group or batch phase explains it".to_string()
-        }
-        DecisionCode::UnknownBatchStatus => format!(
-            "Not retried: batch status {} is not one the gate knows",
-            batch.status.as_ref().map_or("(missing)", |s| s.as_str())
-        ),
-        DecisionCode::BatchSucceeded => match budget.per_batch.used {
-            0 => "Batch succeeded".to_string(),
-            n => format!("Batch succeeded after {n} retr{}", if n == 1 { "y" } else { "ies" }),
-        },
-        DecisionCode::BatchInProgress => "Batch is still in progress".to_string(),
-        DecisionCode::RetriedElsewhere => "Batch was retried by someone else; waiting for it".to_string(),
-    }
-    .chars()
-    .map(|c| if c.is_control() { ' ' } else { c })
-    .collect::<String>()
-}
-
-/// `group failed in PHASE (CODE): verdict detail`.
-pub fn failure_summary(g: &GroupVerdict) -> String {
-    let who = if g.group == BATCH_ITSELF {
-        "the batch"
-    } else {
-        g.group.as_str()
-    };
-    let mut s = format!(
-        "{who} {}",
-        g.status
-            .as_deref()
-            .map_or_else(|| "failed".to_string(), status_verb)
-    );
-    if let Some(phase) = &g.failed_phase {
-        s.push_str(" in ");
-        s.push_str(phase);
-    }
-    if let Some(c) = g.contexts.first().filter(|c| !c.status_code.is_empty()) {
-        s.push_str(&format!(" ({})", c.status_code));
-    }
-    s.push_str(", ");
-    s.push_str(&g.detail);
-    s
-}
-
-fn status_verb(status: &str) -> String {
-    match status {
-        "FAILED" => "failed".to_string(),
-        "FAULT" => "faulted".to_string(),
-        "TIMED_OUT" => "timed out".to_string(),
-        "STOPPED" => "was stopped".to_string(),
-        other => format!("ended as {other}"),
-    }
-}
-
-fn plural(n: u32) -> &'static str {
-    if n == 1 { "" } else { "s" }
-}
-
-fn short_sha(sha: Option<&str>) -> &str {
-    sha.map_or("(unknown)", |s| s.get(..7).unwrap_or(s))
 }

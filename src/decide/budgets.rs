@@ -1,0 +1,80 @@
+//! The batch-level limits: retries per commit, per project per day, and the outage brake,
+//! counted from CodeBuild's own record of the project's batches.
+
+use std::collections::BTreeSet;
+
+use super::DAY_MS;
+use crate::facts::{Batch, Facts, Timestamp};
+use crate::policy::Policy;
+
+/// Whether `at` lies in the `window_ms` before `now`. An unknown time (or an unknown `now`)
+/// counts: a limit is never loosened by a gap in the record.
+fn within(at: Option<Timestamp>, now: Option<Timestamp>, window_ms: i64) -> bool {
+    match (at, now) {
+        (Some(at), Some(now)) => at.0 <= now.0 && at.0 > now.0.saturating_sub(window_ms),
+        _ => true,
+    }
+}
+
+/// Retries of every batch of the project (this one included, any commit) made in the 24
+/// hours before the judged failure, by the times of CodeBuild's retry markers.
+pub(super) fn project_retries_in_a_day(facts: &Facts) -> u32 {
+    let batch = &facts.batch;
+    let now = batch.judged_at();
+    let mut seen = BTreeSet::new();
+    let count = std::iter::once(batch)
+        .chain(facts.history.iter().filter(|b| b.project == batch.project))
+        .filter(|b| seen.insert(b.id.as_str()))
+        .flat_map(Batch::retry_times)
+        .filter(|&at| within(at, now, DAY_MS))
+        .count();
+    u32::try_from(count).unwrap_or(u32::MAX)
+}
+
+/// Other batches of the project, on other commits, that ended in failure (an attempt that
+/// ended FAILED, FAULT or TIMED_OUT) within `window_ms` before the judged failure.
+pub(super) fn other_failures(facts: &Facts, window_ms: i64) -> u32 {
+    let batch = &facts.batch;
+    let now = batch.judged_at();
+    let commit = batch.commit();
+    let mut seen = BTreeSet::from([batch.id.as_str()]);
+    let count = facts
+        .history
+        .iter()
+        .filter(|b| b.project == batch.project)
+        .filter(|b| commit.is_none() || b.commit() != commit)
+        .filter(|b| seen.insert(b.id.as_str()))
+        .filter(|b| {
+            b.failure_times()
+                .into_iter()
+                .any(|at| within(at, now, window_ms))
+        })
+        .count();
+    u32::try_from(count).unwrap_or(u32::MAX)
+}
+
+/// Retries already made on this commit of this project, within the look-back, counting this
+/// batch; and how many batches that covers. Batches without a start time are counted (fail
+/// closed); a batch whose commit is unknown is counted alone.
+pub(super) fn commit_retries(policy: &Policy, facts: &Facts) -> (u32, usize) {
+    let batch = &facts.batch;
+    let mut total = batch.retries_recorded();
+    let mut counted = 1;
+    let Some(commit) = batch.commit() else {
+        return (total, counted);
+    };
+    let window = i64::from(policy.budget.lookback_days) * DAY_MS;
+    let mut seen = BTreeSet::from([batch.id.as_str()]);
+    for other in &facts.history {
+        let same = other.project == batch.project && other.commit() == Some(commit);
+        let recent = match (batch.start_time, other.start_time) {
+            (Some(now), Some(then)) => then.0 >= now.0.saturating_sub(window),
+            _ => true,
+        };
+        if same && recent && seen.insert(other.id.as_str()) {
+            total = total.saturating_add(other.retries_recorded());
+            counted += 1;
+        }
+    }
+    (total, counted)
+}
