@@ -151,7 +151,10 @@ async fn retry_an_infrastructure_failure_with_exactly_four_round_trips_of_calls(
         s.sha, "b80469b84b2d451c62f746b484e61ceb95bd447e",
         "the batch's resolvedSourceVersion"
     );
-    assert_eq!(s.context, "codebuild/retry-gate (acme-api)", "one status per project");
+    assert_eq!(
+        s.context, "codebuild/retry-gate (acme-api)",
+        "one status per project"
+    );
     assert_eq!(s.token.as_deref(), Some(TOKEN));
     let description = s.description.clone().unwrap();
     assert!(

@@ -37,6 +37,15 @@ const NOT_A_BATCH_CAPTURE: &str = "not a CodeBuild batch capture";
 /// Like [`batches_from_json`], but a capture may hold no batch at all: a project with no
 /// other batches has an empty history (`{"buildBatches": []}`).
 pub fn history_from_json(text: &str) -> Result<Vec<Batch>, LoadError> {
+    // `batch-get-build-batches` output, read straight into the raw structs: no JSON tree,
+    // so a history of thousands of batches costs little more memory than its facts.
+    if let Ok(BatchList {
+        build_batches: Some(raw),
+    }) = serde_json::from_str::<BatchList>(text)
+    {
+        return raw.into_iter().map(RawBatch::into_fact).collect();
+    }
+    // Any other shape, and every error, the general way (its messages name the item).
     items(text, "buildBatches", "buildBatch", NOT_A_BATCH_CAPTURE)?
         .into_iter()
         .enumerate()
@@ -53,6 +62,9 @@ pub fn history_from_json(text: &str) -> Result<Vec<Batch>, LoadError> {
 /// Builds from `batch-get-builds` output, a `{"build": …}` wrapper, a bare build object or
 /// a JSON array of builds.
 pub fn builds_from_json(text: &str) -> Result<Vec<Build>, LoadError> {
+    if let Ok(BuildList { builds: Some(raw) }) = serde_json::from_str::<BuildList>(text) {
+        return raw.into_iter().map(RawBuild::into_fact).collect();
+    }
     items(text, "builds", "build", "not a CodeBuild builds capture")?
         .into_iter()
         .enumerate()
@@ -64,6 +76,19 @@ pub fn builds_from_json(text: &str) -> Result<Vec<Build>, LoadError> {
             raw.into_fact()
         })
         .collect()
+}
+
+/// `batch-get-build-batches` output; other members (`buildBatchesNotFound`) are skipped.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BatchList {
+    build_batches: Option<Vec<RawBatch>>,
+}
+
+/// `batch-get-builds` output; other members (`buildsNotFound`) are skipped.
+#[derive(Deserialize)]
+struct BuildList {
+    builds: Option<Vec<RawBuild>>,
 }
 
 /// The objects of a capture: `{many: [...]}`, `{one: {...}}`, a bare object with an `id`,
