@@ -41,10 +41,45 @@ pub async fn walk(
     known: &mut Known,
     since: Option<Timestamp>,
 ) -> Result<WalkEnd, AwsError> {
+    walk_with(
+        codebuild,
+        project,
+        first,
+        known,
+        since,
+        MAX_LIST_PAGES,
+        &mut |_| {},
+    )
+    .await
+}
+
+/// How far a read has come, for a progress display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// Listing pages read, and batches known so far.
+    Batches { pages: usize, batches: usize },
+    /// Builds read so far, of how many.
+    Builds { read: usize, of: usize },
+}
+
+/// [`walk`] with its page cap, telling `progress` after each page.
+pub async fn walk_with(
+    codebuild: &CodeBuild,
+    project: &str,
+    first: ListPage,
+    known: &mut Known,
+    since: Option<Timestamp>,
+    max_pages: usize,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<WalkEnd, AwsError> {
     let mut page = first;
     let mut pages = 1;
     loop {
         read_missing(codebuild, &page.ids, known).await?;
+        progress(Progress::Batches {
+            pages,
+            batches: known.len(),
+        });
         let oldest = page
             .ids
             .iter()
@@ -56,12 +91,66 @@ pub async fn walk(
         let Some(next) = page.next.take() else {
             return Ok(WalkEnd::Complete);
         };
-        if pages >= MAX_LIST_PAGES {
+        if pages >= max_pages {
             return Ok(WalkEnd::Truncated);
         }
         page = codebuild.list_page(project, Some(next)).await?;
         pages += 1;
     }
+}
+
+/// Listing pages a project's history read (`simulate`) walks at most: 30,000 batches.
+pub const MAX_HISTORY_PAGES: usize = 300;
+
+/// The project's batches that started at or after `since` (and those of the last listing
+/// page that reaches past it), newest first from the listing: the history `simulate`
+/// replays, with the look-back its budgets need before it.
+pub async fn read_project(
+    codebuild: &CodeBuild,
+    project: &str,
+    since: Timestamp,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(Known, WalkEnd), AwsError> {
+    let mut known = Known::new();
+    let first = codebuild.list_page(project, None).await?;
+    let end = walk_with(
+        codebuild,
+        project,
+        first,
+        &mut known,
+        Some(since),
+        MAX_HISTORY_PAGES,
+        progress,
+    )
+    .await?;
+    Ok((known, end))
+}
+
+/// Builds by id, read in chunks of 100 with bounded concurrency (see [`CodeBuild::builds`]),
+/// telling `progress` as they arrive.
+pub async fn read_builds(
+    codebuild: &CodeBuild,
+    ids: &[String],
+    progress: &mut dyn FnMut(Progress),
+) -> Result<std::collections::BTreeMap<String, crate::facts::Build>, AwsError> {
+    use crate::codebuild::{MAX_CONCURRENT_READS, MAX_IDS_PER_CALL};
+    let mut out = std::collections::BTreeMap::new();
+    progress(Progress::Builds {
+        read: 0,
+        of: ids.len(),
+    });
+    // As many ids at a time as the reads in flight take, so the display moves without
+    // holding back the concurrency.
+    for group in ids.chunks(MAX_IDS_PER_CALL * MAX_CONCURRENT_READS) {
+        for build in codebuild.builds(group).await? {
+            out.insert(build.id.clone(), build);
+        }
+        progress(Progress::Builds {
+            read: out.len(),
+            of: ids.len(),
+        });
+    }
+    Ok(out)
 }
 
 /// Reads the batches of `ids` that are not in `known` yet.
@@ -229,10 +318,10 @@ pub fn attempts(batch: &Batch) -> Vec<Attempt> {
 /// The moment of each build summary of a group, in request order: its `requestedOn`, else
 /// that of the summary before it (else `fallback`), so that a summary without a time stays
 /// in the attempt of the one before it.
-fn summary_times<'a>(
-    group: &'a Group,
+fn summary_times(
+    group: &Group,
     fallback: Option<Timestamp>,
-) -> impl Iterator<Item = (&'a BuildSummary, Option<Timestamp>)> {
+) -> impl Iterator<Item = (&BuildSummary, Option<Timestamp>)> {
     let mut last = fallback;
     group.prior.iter().chain(&group.current).map(move |s| {
         last = s.requested_on.or(last);
@@ -373,6 +462,25 @@ pub fn as_of(batch: &Batch, t: Timestamp) -> Option<Batch> {
         phases,
         groups: groups_with(batch, |at| at.is_none_or(|at| at <= t), running_since),
     })
+}
+
+/// The build summaries requested during `attempt` of `batch` (the builds it ran), by the
+/// same reading of `requestedOn` as [`at_attempt`].
+pub fn requested_in<'a>(batch: &'a Batch, attempt: &Attempt) -> Vec<&'a BuildSummary> {
+    batch
+        .groups
+        .iter()
+        .flat_map(|g| summary_times(g, batch.start_time))
+        .filter(|(_, t)| match t {
+            Some(t) => {
+                (attempt.number == 1 || attempt.started.is_none_or(|s| *t >= s))
+                    && attempt.retried_at.is_none_or(|r| *t < r)
+            }
+            // No time anywhere: only the first attempt can claim it.
+            None => attempt.number == 1,
+        })
+        .map(|(s, _)| s)
+        .collect()
 }
 
 /// Every moment at which [`as_of`] of this batch changes, ascending and without repeats:

@@ -5,4 +5,5 @@ pub mod common;
 pub mod explain;
 pub mod gate;
 pub mod schema;
+pub mod simulate;
 pub mod validate;

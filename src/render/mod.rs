@@ -3,6 +3,7 @@
 pub mod json;
 pub mod links;
 pub mod markdown;
+pub mod simulate;
 pub mod status;
 pub mod text;
 
