@@ -110,8 +110,9 @@ impl BuildTime {
 pub enum Basis {
     /// A retry really followed: what its builds took.
     Observed,
-    /// Nobody retried: what the builds a retry would rerun took in the failed attempt
-    /// (those that did not succeed with `retry-type: failed-builds`, all with `all-builds`).
+    /// Nobody retried: for each group a retry would rerun (those that did not succeed with
+    /// `retry-type: failed-builds`, all with `all-builds`), the median time of that group's
+    /// successful builds in the history read, else what its failed build took.
     Estimated,
 }
 
@@ -285,6 +286,7 @@ fn replay_project(
     }
     due.sort_by_key(|d| (d.at, d.batch, d.attempt));
 
+    let typical = typical_times(batches, builds);
     let mut timeline = Timeline::new(batches);
     let mut facts = Facts {
         history_truncated: out.history_truncated,
@@ -322,18 +324,7 @@ fn replay_project(
         let policy_retry = (decision.decision == Outcome::Retry).then(|| match real_retry {
             Some(cost) => (cost, Basis::Observed),
             None => (
-                BuildTime::of(
-                    facts
-                        .batch
-                        .groups
-                        .iter()
-                        .filter_map(|g| g.current.as_ref())
-                        .filter(|s| {
-                            policy.retry_type == RetryType::AllBuilds
-                                || s.status != Some(Status::Succeeded)
-                        }),
-                    builds,
-                ),
+                estimate(policy, &facts.batch, builds, &typical),
                 Basis::Estimated,
             ),
         });
@@ -349,6 +340,62 @@ fn replay_project(
             policy_retry,
         });
     }
+}
+
+/// What a retry of a failed attempt would have cost, when nobody retried: for each group a
+/// retry reruns (those that did not succeed with `retry-type: failed-builds`; all with
+/// `all-builds`), the typical time of that group's successful builds in the history read
+/// (a retry that works runs to the end), else what its failed build took.
+fn estimate(
+    policy: &Policy,
+    batch: &Batch,
+    builds: &BTreeMap<String, Build>,
+    typical: &HashMap<String, u64>,
+) -> BuildTime {
+    let mut out = BuildTime::default();
+    for g in &batch.groups {
+        let Some(s) = g.current.as_ref() else {
+            continue;
+        };
+        if policy.retry_type != RetryType::AllBuilds && s.status == Some(Status::Succeeded) {
+            continue;
+        }
+        match typical.get(&g.identifier) {
+            Some(&millis) => {
+                out.builds += 1;
+                out.millis += millis;
+            }
+            None => out.add(BuildTime::of([s], builds)),
+        }
+    }
+    out
+}
+
+/// The median time of each group's SUCCEEDED builds among the builds read.
+fn typical_times(batches: &[Batch], builds: &BTreeMap<String, Build>) -> HashMap<String, u64> {
+    let mut times: HashMap<&str, Vec<u64>> = HashMap::new();
+    for b in batches {
+        for g in &b.groups {
+            for s in g.prior.iter().chain(&g.current) {
+                let Some(build) = s.build_id().and_then(|id| builds.get(id)) else {
+                    continue;
+                };
+                if let (Some(Status::Succeeded), Some(start), Some(end)) =
+                    (&build.status, build.start_time, build.end_time)
+                {
+                    let millis = u64::try_from(end.0.saturating_sub(start.0)).unwrap_or(0);
+                    times.entry(g.identifier.as_str()).or_default().push(millis);
+                }
+            }
+        }
+    }
+    times
+        .into_iter()
+        .map(|(group, mut list)| {
+            list.sort_unstable();
+            (group.to_string(), list[list.len() / 2])
+        })
+        .collect()
 }
 
 /// The builds the live gate reads for a failed batch: the current builds of its groups that

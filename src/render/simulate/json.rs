@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::replay::{Basis, Judged, Replay, Totals, iso};
+use crate::replay::{Basis, BuildTime, Judged, Replay, Totals, iso};
 
 /// Version of the simulation report's shape. Additive changes keep it; others raise it.
 pub const SIMULATION_VERSION: u32 = 1;
@@ -111,10 +111,15 @@ fn attempt(a: &Judged) -> Attempt<'_> {
                 message: c.map(|c| c.message.as_str()).filter(|s| !s.is_empty()),
             }
         }),
-        real_retry_minutes: a.real_retry.map(|t| t.minutes()),
-        policy_retry_minutes: a.policy_retry.map(|(t, _)| t.minutes()),
+        real_retry_minutes: a.real_retry.and_then(known_minutes),
+        policy_retry_minutes: a.policy_retry.and_then(|(t, _)| known_minutes(t)),
         policy_retry_estimated: a.policy_retry.map(|(_, b)| b == Basis::Estimated),
     }
+}
+
+/// Minutes of builds whose times are known; `None` when none is (still running, not read).
+fn known_minutes(t: BuildTime) -> Option<f64> {
+    (t.builds > 0).then(|| t.minutes())
 }
 
 /// The report as pretty JSON, ending in a newline.
@@ -138,7 +143,7 @@ pub fn render(r: &Replay) -> String {
                 real_retries: cost.real_retries.minutes(),
                 policy_retries: cost.policy_retries.minutes(),
                 policy_retries_estimated: cost.policy_estimated.minutes(),
-                builds_without_times: cost.real_retries.unknown + cost.policy_retries.unknown,
+                builds_without_times: cost.real_retries.unknown + cost.policy_estimated.unknown,
             },
         },
         rules: rules

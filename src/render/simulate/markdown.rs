@@ -140,7 +140,7 @@ pub fn render(r: &Replay) -> String {
                     .map_or("-".to_string(), |c| escape(c, 80)),
                 m.example_message
                     .as_deref()
-                    .map_or("-".to_string(), |c| escape(c, 160)),
+                    .map_or("-".to_string(), |c| escape(c.trim(), 160)),
             );
         }
     }

@@ -135,7 +135,7 @@ pub fn render(r: &Replay) -> String {
                     .map_or("-".to_string(), |c| clean(c, 60)),
             );
             if let Some(message) = &m.example_message {
-                let _ = writeln!(out, "        e.g. {}", clean(message, 160));
+                let _ = writeln!(out, "        e.g. {}", clean(message.trim(), 160));
             }
             let _ = writeln!(out, "        in   {}", clean(&m.example_batch, 200));
         }
