@@ -141,6 +141,8 @@ class Writer:
         return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) % 4]}{h[17:20]}-{h[20:32]}"
 
     def t(self, seconds):
+        # CodeBuild keeps milliseconds.
+        seconds = round(seconds, 3)
         if self.epoch:
             return round(seconds, 3)
         at = datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
