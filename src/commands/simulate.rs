@@ -117,7 +117,7 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
     let replay = if config.batches.is_empty() {
         live(&config, &policy, log).await?
     } else {
-        offline(&config, &policy)?
+        offline(&config, &policy, log)?
     };
     log.debug(&format!(
         "replayed {} failed attempt(s) of {} batch(es)",
@@ -207,13 +207,12 @@ async fn live(config: &Config, policy: &Policy, log: &mut Log<'_>) -> Result<Rep
         batches.len(),
         builds.len()
     ));
-    Ok(replay::replay(
-        policy,
-        batches,
-        &builds,
-        window,
-        end == WalkEnd::Truncated,
-    ))
+    let mut replay = replay::replay(policy, batches, &builds, window, end == WalkEnd::Truncated);
+    if replay.projects.is_empty() {
+        // A project without batches still names itself in the report.
+        replay.projects.push(project.to_string());
+    }
+    Ok(replay)
 }
 
 /// How far before the window's first batch the history must reach: the policy's per-commit
@@ -224,10 +223,15 @@ fn look_back_ms(policy: &Policy) -> i64 {
 
 /// Replays the batches of AWS CLI captures; with `--days`, those that started in the last
 /// days before the newest batch of the files (so a capture always gives the same report).
-fn offline(config: &Config, policy: &Policy) -> Result<Replay, RunError> {
+fn offline(config: &Config, policy: &Policy, log: &mut Log<'_>) -> Result<Replay, RunError> {
     let mut batches = Vec::new();
     for path in &config.batches {
         batches.extend(history_from_json(&read(path)?).map_err(|e| at(path, e))?);
+        log.debug(&format!(
+            "read {}: {} batches so far",
+            path.display(),
+            batches.len()
+        ));
     }
     if let Some(project) = &config.project {
         batches.retain(|b| &b.project == project);
@@ -243,6 +247,11 @@ fn offline(config: &Config, policy: &Policy) -> Result<Replay, RunError> {
         for build in builds_from_json(&read(path)?).map_err(|e| at(path, e))? {
             builds.insert(build.id.clone(), build);
         }
+        log.debug(&format!(
+            "read {}: {} builds so far",
+            path.display(),
+            builds.len()
+        ));
     }
     let window = match config.days {
         None => Window::default(),
