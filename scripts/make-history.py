@@ -2,7 +2,7 @@
 """Writes a CodeBuild batch history of project `acme-web` in AWS CLI form.
 
     scripts/make-history.py examples/history                 # the curated history (38 batches)
-    scripts/make-history.py --random 3000 target/bench-history   # a random one, for the benchmark
+    scripts/make-history.py --random 3000 --indent 0 target/bench-history   # for the benchmark
 
 Writes DIR/batches.json (`aws codebuild batch-get-build-batches` output) and DIR/builds.json
 (`aws codebuild batch-get-builds` output for every build of those batches). Deterministic:
@@ -128,9 +128,10 @@ CURATED = [
 
 
 class Writer:
-    def __init__(self, rng, epoch):
+    def __init__(self, rng, epoch, groups=None):
         self.rng = rng
         self.epoch = epoch
+        self.groups = [g for g in GROUPS if groups is None or g[0] in groups]
         self.batches = []
         self.builds = []
         self.build_number = 5000
@@ -248,7 +249,7 @@ class Writer:
         arn = f"{ARN}build-batch/{batch_id}"
         phases = []
         current = {}  # group -> summary
-        prior = {g: [] for g, *_ in GROUPS}
+        prior = {g: [] for g, *_ in self.groups}
         status_of = {}
         t = start
         batch_end = None
@@ -267,7 +268,7 @@ class Writer:
                 self.download_source = self.source_build(arn, source_version, commit, t + 0.8)
             t1 = t + 0.21 + spec
             ends = []
-            rerun = [g for g, *_ in GROUPS if status_of.get(g, "NONE") != "SUCCEEDED"]
+            rerun = [g for g, *_ in self.groups if status_of.get(g, "NONE") != "SUCCEEDED"]
             self.stop_at = t1 + 300.0
             done = {}
             for group in sorted(rerun, key=lambda g: len(DEPENDS[g])):
@@ -318,7 +319,7 @@ class Writer:
             t = retried
         groups = [{"identifier": "DOWNLOAD_SOURCE", "ignoreFailure": False,
                    "currentBuildSummary": self.download_source}]
-        for g, deps, *_ in GROUPS:
+        for g, deps, *_ in self.groups:
             entry = {"identifier": g, "dependsOn": deps, "ignoreFailure": False,
                      "currentBuildSummary": current[g]}
             if prior[g]:
@@ -371,7 +372,7 @@ def curated(w):
 def randomised(w, count):
     """`count` batches, about 100 a day, most of them green; failures retried by hand about
     as a team without a gate does (infrastructure and known flakes mostly, test failures
-    sometimes)."""
+    sometimes). Four build groups (no `lint`)."""
     rng = w.rng
     kinds = [("image-pull", "bundle", 0.05), ("flaky", "integration_tests", 0.07),
              ("exit-1", "e2e_tests", 0.04), ("exit-1", "unit_tests", 0.04),
@@ -386,11 +387,14 @@ def randomised(w, count):
             pr += 1
         attempts = []
         delays = []
+        rerun = set(DEPENDS)
         while True:
             failing = {}
             for kind, group, p in kinds:
-                if rng.random() < p * (0.7 if attempts else 1.0):
+                if group in rerun and rng.random() < p * (0.7 if attempts else 1.0):
                     failing[group] = kind
+            # A retry reruns what did not succeed: the failed groups and those that depend on them.
+            rerun = set(failing) | {g for g in DEPENDS if set(DEPENDS[g]) & set(failing)}
             attempts.append(failing)
             if not failing or len(attempts) >= 4:
                 break
@@ -410,8 +414,13 @@ def main():
     parser.add_argument("--random", type=int, metavar="N", help="N random batches instead of the curated history")
     parser.add_argument("--seed", type=int, default=10)
     parser.add_argument("--epoch", action="store_true", help="epoch seconds instead of ISO-8601 times")
+    parser.add_argument("--indent", type=int, default=4,
+                        help="JSON indentation (4, as the AWS CLI prints; 0 for compact JSON, as `jq -c` writes it)")
     args = parser.parse_args()
-    w = Writer(random.Random(args.seed), args.epoch)
+    groups = None
+    if args.random:
+        groups = {g for g, *_ in GROUPS} - {"lint"}
+    w = Writer(random.Random(args.seed), args.epoch, groups)
     if args.random:
         randomised(w, args.random)
     else:
@@ -420,10 +429,10 @@ def main():
     w.batches.reverse()
     args.out.mkdir(parents=True, exist_ok=True)
     with open(args.out / "batches.json", "w") as f:
-        json.dump({"buildBatches": w.batches, "buildBatchesNotFound": []}, f, indent=4)
+        json.dump({"buildBatches": w.batches, "buildBatchesNotFound": []}, f, indent=args.indent or None)
         f.write("\n")
     with open(args.out / "builds.json", "w") as f:
-        json.dump({"builds": w.builds, "buildsNotFound": []}, f, indent=4)
+        json.dump({"builds": w.builds, "buildsNotFound": []}, f, indent=args.indent or None)
         f.write("\n")
     print(f"{args.out}: {len(w.batches)} batches, {len(w.builds)} builds")
 

@@ -447,3 +447,35 @@ fn the_readme_shows_what_the_example_prints() {
         );
     }
 }
+
+#[test]
+fn hostile_text_from_builds_is_shown_never_obeyed() {
+    let mut h = History::new("acme-web");
+    h.batch(&sha('9'), T0, &[TEST, OK], 900.0, End::Done);
+    let evil =
+        "x\n::add-mask::secret\r\n::error::boom ##[warning]w | <script>alert(1)</script> `code`";
+    for build in &mut h.builds {
+        for phase in build["phases"].as_array_mut().unwrap() {
+            if let Some(contexts) = phase.get_mut("contexts").and_then(Value::as_array_mut) {
+                for c in contexts.iter_mut().filter(|c| c["statusCode"] != "") {
+                    c["message"] = serde_json::json!(evil);
+                    c["statusCode"] = serde_json::json!("::stop-commands::x");
+                }
+            }
+        }
+    }
+    for format in ["text", "markdown", "json"] {
+        let r = simulate(&h, &["--format", format]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(r.stdout.contains("add-mask"), "{format}: the text is shown");
+        for line in r.stdout.lines() {
+            assert!(!line.trim_start().starts_with("::"), "{format}: {line}");
+            assert!(!line.contains("##["), "{format}: {line}");
+            // Markdown is rendered as HTML; the terminal and JSON show text as text.
+            assert!(
+                format != "markdown" || !line.contains("<script>"),
+                "{format}: {line}"
+            );
+        }
+    }
+}
