@@ -161,15 +161,29 @@ fn the_properties_judge_real_decisions() {
         .map(|n| Spec {
             commit: 'a',
             start: T0 + n as f64 * HOUR,
-            attempts: vec![vec![("build", Fail::Infra)], vec![("test", Fail::Test)], vec![]],
+            attempts: vec![
+                vec![("build", Fail::Infra)],
+                vec![("test", Fail::Test)],
+                vec![],
+            ],
             delay: 2.0 * HOUR,
             running: false,
         })
         .collect();
     assert_eq!(check(&specs).unwrap(), 12);
     let (batches, builds) = load(&specs);
-    let r = replay(&Policy::builtin(), batches, &builds, Window::default(), false);
-    let codes: Vec<&str> = r.attempts.iter().map(|a| a.decision.code.as_str()).collect();
+    let r = replay(
+        &Policy::builtin(),
+        batches,
+        &builds,
+        Window::default(),
+        false,
+    );
+    let codes: Vec<&str> = r
+        .attempts
+        .iter()
+        .map(|a| a.decision.code.as_str())
+        .collect();
     assert!(codes.contains(&"all-failures-allowed"), "{codes:?}");
     assert!(codes.contains(&"commit-budget-spent"), "{codes:?}");
     assert!(codes.contains(&"failure-not-allowed"), "{codes:?}");
