@@ -131,6 +131,8 @@ async fn live_replay_pages_the_listing_reads_in_chunks_and_never_retries() {
     .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     let report: Value = serde_json::from_str(&r.stdout).unwrap();
+    // stderr is not a terminal here: no progress bar.
+    assert!(!r.stderr.contains("reading"), "{}", r.stderr);
 
     // The exact calls: three listing pages of 100, newest first (the third reaches past the
     // look-back, 44 days back, so the walk stops there), each page's batches in one read,
