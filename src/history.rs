@@ -611,6 +611,50 @@ mod tests {
     }
 
     #[test]
+    fn the_builds_each_attempt_ran() {
+        let b = retried_twice();
+        let a = attempts(&b);
+        let ids = |n: usize| -> Vec<String> {
+            requested_in(&b, &a[n])
+                .iter()
+                .map(|s| s.arn.as_deref().unwrap().rsplit(':').next().unwrap()[..8].to_string())
+                .collect()
+        };
+        // The source, linux_x86's first build and linux_arm's only one; then a new
+        // linux_x86 build in each retry.
+        assert_eq!(ids(0), ["7afa1571", "b788c2b1", "9bc84625"]);
+        assert_eq!(ids(1), ["42a67cd2"]);
+        assert_eq!(ids(2), ["72e831df"]);
+    }
+
+    #[test]
+    fn an_earlier_attempt_reads_its_status_from_its_phases() {
+        let phase = |kind: &str, status: Option<&str>| Phase {
+            phase_type: kind.into(),
+            status: status.map(Status::parse),
+            ..Phase::default()
+        };
+        let ok = phase("SUBMITTED", Some("SUCCEEDED"));
+        assert_eq!(
+            earlier_attempt_status(&[ok.clone(), phase("IN_PROGRESS", Some("CLIENT_ERROR"))]),
+            Status::Failed
+        );
+        assert_eq!(
+            earlier_attempt_status(&[ok.clone(), phase("IN_PROGRESS", Some("TIMED_OUT"))]),
+            Status::TimedOut
+        );
+        assert_eq!(
+            earlier_attempt_status(&[ok.clone(), phase("IN_PROGRESS", Some("FAULT"))]),
+            Status::Fault
+        );
+        assert_eq!(
+            earlier_attempt_status(&[ok.clone(), phase("STOPPED", None)]),
+            Status::Stopped
+        );
+        assert_eq!(earlier_attempt_status(&[ok]), Status::Failed);
+    }
+
+    #[test]
     fn as_of_changes_only_at_the_batchs_moments() {
         let b = retried_twice();
         let m = moments(&b);
