@@ -59,6 +59,19 @@ pub enum Command {
         (INPUT_<NAME>), then to the standard variable named in its help."
     )]
     Reconcile(ReconcileArgs),
+    /// Replay a policy over a project's batch history: what the gate would have done at every
+    /// failed attempt, and what happened next (read-only)
+    #[command(
+        long_about = "Replay a policy over a project's batch history: every failed attempt of every \
+        batch judged as the gate would have judged it when that attempt ended, beside what really \
+        happened next (retried then succeeded or failed, still running, not retried).\n\n\
+        Live (--project): reads the project's batches from CodeBuild with the standard AWS chain \
+        (AWS_REGION, AWS_ENDPOINT_URL_CODEBUILD, credentials, ...); read-only, it never calls \
+        RetryBuildBatch and posts nothing. Offline (--batches): from AWS CLI captures. Every flag \
+        falls back to the Action input (INPUT_<NAME>). Under Actions the markdown report also goes \
+        to GITHUB_STEP_SUMMARY."
+    )]
+    Simulate(SimulateArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
@@ -168,4 +181,47 @@ pub struct ReconcileArgs {
     pub hours: Option<u64>,
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct SimulateArgs {
+    /// CodeBuild project whose history is read from CodeBuild [input: project]; with
+    /// --batches, only that project's batches are replayed
+    #[arg(long, value_name = "NAME")]
+    pub project: Option<String>,
+    /// Replay the batches that started in the last DAYS days (1-365) [input: days; default 30;
+    /// offline: counted back from the newest batch in the files, and every batch without it]
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=365))]
+    pub days: Option<u32>,
+    /// Offline: `aws codebuild batch-get-build-batches` output holding the batches (repeatable)
+    #[arg(long, value_name = "FILE")]
+    pub batches: Vec<PathBuf>,
+    /// Offline: `aws codebuild batch-get-builds` output with their builds (repeatable)
+    #[arg(long, value_name = "FILE", requires = "batches")]
+    pub builds: Vec<PathBuf>,
+    /// Policy file [input: policy; default: .github/codebuild-retry-gate.yml if it exists,
+    /// else the built-in default policy]
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Read the policy from this git ref of the repository through the GitHub contents API;
+    /// `default-branch` for the repository's default branch [input: policy-ref]
+    #[arg(long, value_name = "REF")]
+    pub policy_ref: Option<String>,
+    /// OWNER/REPO to read the policy from with --policy-ref [input: repository; env:
+    /// GITHUB_REPOSITORY]
+    #[arg(long, value_name = "OWNER/REPO")]
+    pub repository: Option<String>,
+    /// GitHub token, only to read the policy with --policy-ref [input: github-token; env:
+    /// GITHUB_TOKEN]; never printed
+    #[arg(long, value_name = "TOKEN", hide = true)]
+    pub github_token: Option<crate::github::Token>,
+    /// Output format on stdout
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Seconds to wait for each attempt of an AWS or GitHub call (1-120) [input: timeout]
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=120))]
+    pub timeout: Option<u64>,
+    /// Say what it does, step by step, on stderr [env: RUNNER_DEBUG=1]
+    #[arg(long, short)]
+    pub verbose: bool,
 }

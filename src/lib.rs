@@ -19,3 +19,4 @@ pub mod history;
 pub mod live;
 pub mod policy;
 pub mod render;
+pub mod replay;

@@ -45,6 +45,28 @@ fn block_on(
     result
 }
 
+fn simulate(
+    args: &codebuild_retry_gate::cli::SimulateArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<i32, RunError> {
+    use commands::simulate::{Config, run};
+    let config = Config::resolve(args, &|key| std::env::var(key).ok())?;
+    let mut log = commands::common::Log {
+        err,
+        verbose: config.verbose,
+        in_actions: config.in_actions,
+        started: std::time::Instant::now(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| RunError::Runtime(format!("cannot start the async runtime: {e}")))?;
+    let result = runtime.block_on(run(config, out, &mut log));
+    runtime.shutdown_background();
+    result
+}
+
 /// Running under GitHub Actions: errors also become workflow-command annotations.
 fn in_actions() -> bool {
     std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true")
@@ -63,6 +85,7 @@ fn main() -> ExitCode {
         }
         Command::Gate(args) => gate(args, &mut out, &mut err),
         Command::Reconcile(args) => reconcile(args, &mut out, &mut err),
+        Command::Simulate(args) => simulate(args, &mut out, &mut err),
         Command::Schema => out
             .write_all(commands::schema::render().as_bytes())
             .map(|()| 0)

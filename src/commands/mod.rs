@@ -8,4 +8,5 @@ pub mod inputs;
 pub mod reconcile;
 pub mod report;
 pub mod schema;
+pub mod simulate;
 pub mod validate;

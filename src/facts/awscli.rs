@@ -37,6 +37,15 @@ const NOT_A_BATCH_CAPTURE: &str = "not a CodeBuild batch capture";
 /// Like [`batches_from_json`], but a capture may hold no batch at all: a project with no
 /// other batches has an empty history (`{"buildBatches": []}`).
 pub fn history_from_json(text: &str) -> Result<Vec<Batch>, LoadError> {
+    // `batch-get-build-batches` output, read straight into the raw structs: no JSON tree,
+    // so a history of thousands of batches costs little more memory than its facts.
+    if let Ok(BatchList {
+        build_batches: Some(raw),
+    }) = serde_json::from_str::<BatchList>(text)
+    {
+        return raw.into_iter().map(RawBatch::into_fact).collect();
+    }
+    // Any other shape, and every error, the general way (its messages name the item).
     items(text, "buildBatches", "buildBatch", NOT_A_BATCH_CAPTURE)?
         .into_iter()
         .enumerate()
@@ -53,6 +62,9 @@ pub fn history_from_json(text: &str) -> Result<Vec<Batch>, LoadError> {
 /// Builds from `batch-get-builds` output, a `{"build": …}` wrapper, a bare build object or
 /// a JSON array of builds.
 pub fn builds_from_json(text: &str) -> Result<Vec<Build>, LoadError> {
+    if let Ok(BuildList { builds: Some(raw) }) = serde_json::from_str::<BuildList>(text) {
+        return raw.into_iter().map(RawBuild::into_fact).collect();
+    }
     items(text, "builds", "build", "not a CodeBuild builds capture")?
         .into_iter()
         .enumerate()
@@ -64,6 +76,19 @@ pub fn builds_from_json(text: &str) -> Result<Vec<Build>, LoadError> {
             raw.into_fact()
         })
         .collect()
+}
+
+/// `batch-get-build-batches` output; other members (`buildBatchesNotFound`) are skipped.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BatchList {
+    build_batches: Option<Vec<RawBatch>>,
+}
+
+/// `batch-get-builds` output; other members (`buildsNotFound`) are skipped.
+#[derive(Deserialize)]
+struct BuildList {
+    builds: Option<Vec<RawBuild>>,
 }
 
 /// The objects of a capture: `{many: [...]}`, `{one: {...}}`, a bare object with an `id`,
@@ -108,20 +133,52 @@ fn items(
     }
 }
 
-/// A timestamp as the CLI prints it (ISO-8601) or as the wire carries it (epoch seconds).
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// A timestamp as the CLI prints it (ISO-8601) or as the wire carries it (epoch seconds),
+/// parsed as it is read; a bad one keeps (the start of) its text for the error.
 enum RawTime {
-    Seconds(f64),
-    Text(String),
+    At(Timestamp),
+    Bad(String),
+}
+
+// By hand rather than an untagged enum, which buffers every value before trying each variant:
+// a history holds hundreds of thousands of timestamps, and this parses each without a copy.
+impl<'de> Deserialize<'de> for RawTime {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<RawTime, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = RawTime;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an ISO-8601 string or epoch seconds")
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<RawTime, E> {
+                Ok(if v.is_finite() {
+                    RawTime::At(Timestamp::from_epoch_seconds(v))
+                } else {
+                    RawTime::Bad(v.to_string())
+                })
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<RawTime, E> {
+                Ok(RawTime::At(Timestamp::from_epoch_seconds(v as f64)))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<RawTime, E> {
+                Ok(RawTime::At(Timestamp::from_epoch_seconds(v as f64)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<RawTime, E> {
+                Ok(match parse_iso8601(v) {
+                    Some(t) => RawTime::At(t),
+                    None => RawTime::Bad(v.chars().take(64).collect()),
+                })
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 impl RawTime {
     fn parse(self) -> Result<Timestamp, LoadError> {
         match self {
-            RawTime::Seconds(s) if s.is_finite() => Ok(Timestamp::from_epoch_seconds(s)),
-            RawTime::Seconds(s) => Err(bad_time(&s.to_string())),
-            RawTime::Text(text) => parse_iso8601(&text).ok_or_else(|| bad_time(&text)),
+            RawTime::At(t) => Ok(t),
+            RawTime::Bad(text) => Err(bad_time(&text)),
         }
     }
 }

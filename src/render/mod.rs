@@ -4,6 +4,7 @@ pub mod json;
 pub mod links;
 pub mod markdown;
 pub mod reconcile;
+pub mod simulate;
 pub mod status;
 pub mod text;
 

@@ -1,0 +1,66 @@
+//! Renderings of one [`crate::replay::Replay`] (what `simulate` prints): a short summary for
+//! the terminal, a versioned JSON object, and a job-summary markdown with a chart. Each a
+//! pure function to a `String`.
+
+pub mod json;
+pub mod markdown;
+pub mod text;
+
+use crate::replay::{BuildTime, Replay, Window, day_label};
+
+/// `acme-web` or `acme-web, acme-api`, or `(no batches)`.
+fn projects(r: &Replay) -> String {
+    if r.projects.is_empty() {
+        "(no batches)".to_string()
+    } else {
+        r.projects.join(", ")
+    }
+}
+
+/// `2026-11-01 to 2026-11-30`, or how an open window reads.
+fn window(w: &Window) -> String {
+    match (w.since, w.until) {
+        (Some(s), Some(u)) => format!("{} to {}", day_label(s.0), day_label(u.0)),
+        (Some(s), None) => format!("since {}", day_label(s.0)),
+        (None, Some(u)) => format!("until {}", day_label(u.0)),
+        (None, None) => "at any time (every batch given)".to_string(),
+    }
+}
+
+/// `12.5 build-minutes (9 builds)`, with the builds whose time is unknown.
+fn minutes(t: &BuildTime) -> String {
+    let mut s = format!(
+        "{:.1} build-minutes ({} build{})",
+        t.minutes(),
+        t.builds,
+        plural(t.builds as usize)
+    );
+    if t.unknown > 0 {
+        s.push_str(&format!(", {} more without times", t.unknown));
+    }
+    s
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// What the history read left out, in plain words.
+fn notes(r: &Replay) -> Vec<String> {
+    let mut notes = Vec::new();
+    if r.history_truncated {
+        notes.push(
+            "the project's history was read up to the page cap: the oldest batches in the window and the look-back before it may be missing, and budget counts drawn from them too low"
+                .to_string(),
+        );
+    }
+    if r.running > 0 {
+        notes.push(format!(
+            "{} batch{} still running when read: {} last attempt is not judged yet",
+            r.running,
+            if r.running == 1 { " was" } else { "es were" },
+            if r.running == 1 { "its" } else { "their" }
+        ));
+    }
+    notes
+}

@@ -1,0 +1,199 @@
+//! The terminal summary of a simulation: totals, the decisions crossed with what happened
+//! next, build time, a table per rule, the refusals a hand retry fixed, where budgets bit.
+
+use std::fmt::Write;
+
+use super::{minutes, notes, plural, projects, window};
+use crate::render::clean;
+use crate::replay::Replay;
+
+/// Rows of the "fixed by hand" list shown at most.
+const MAX_MISSED: usize = 20;
+
+pub fn render(r: &Replay) -> String {
+    let mut out = String::new();
+    let t = r.totals();
+    let cost = r.cost();
+    let _ = writeln!(
+        out,
+        "SIMULATE  {}: {} failed attempt{} in {} batch{}: the policy would retry {} and refuse {}",
+        clean(&projects(r), 300),
+        t.failed_attempts,
+        plural(t.failed_attempts),
+        t.batches,
+        if t.batches == 1 { "" } else { "es" },
+        t.retry,
+        t.refuse
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(out, "  policy   {}", clean(&r.policy, 300));
+    let _ = writeln!(
+        out,
+        "  window   batches that started {}; {} batches read in all",
+        window(&r.window),
+        r.read
+    );
+    let _ = writeln!(out);
+
+    let table = [
+        [
+            "DECISION",
+            "TOTAL",
+            "THEN SUCCEEDED",
+            "THEN FAILED",
+            "STILL RUNNING",
+            "NOT RETRIED",
+        ],
+        [
+            "retry",
+            &t.retry.to_string(),
+            &format!("{} rescued", t.rescued),
+            &format!("{} wasted", t.wasted),
+            &t.retry_still_running.to_string(),
+            &format!("{} not tried", t.retry_not_tried),
+        ],
+        [
+            "refuse",
+            &t.refuse.to_string(),
+            &format!("{} fixed by hand", t.refused_but_fixed_by_hand),
+            &format!("{} held", t.refusals_held - not_retried_refusals(r)),
+            &t.refused_still_running.to_string(),
+            &format!("{} held", not_retried_refusals(r)),
+        ],
+    ];
+    table_lines(&mut out, &table.map(|row| row.map(str::to_string)));
+    if t.wait > 0 {
+        let _ = writeln!(
+            out,
+            "  wait     {} (a build of the failed attempt was still running)",
+            t.wait
+        );
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "  rescued {} · wasted {} · refused but fixed by hand {} · refusals held {}",
+        t.rescued, t.wasted, t.refused_but_fixed_by_hand, t.refusals_held
+    );
+    let _ = writeln!(
+        out,
+        "  retries that really happened: {}, {}",
+        t.real_retries,
+        minutes(&cost.real_retries)
+    );
+    let _ = writeln!(
+        out,
+        "  retries the policy would make: {}, {}; {:.1} of those minutes estimated",
+        t.retry,
+        minutes(&cost.policy_retries),
+        cost.policy_estimated.minutes()
+    );
+
+    let rules = r.rules();
+    if !rules.is_empty() {
+        let _ = writeln!(out);
+        let mut rows = vec![
+            [
+                "RULE",
+                "ALLOWED",
+                "REFUSED",
+                "RESCUED",
+                "WASTED",
+                "FIXED BY HAND",
+            ]
+            .map(str::to_string),
+        ];
+        for (name, row) in &rules {
+            rows.push([
+                clean(name, 60),
+                row.allowed.to_string(),
+                row.refused.to_string(),
+                row.rescued.to_string(),
+                row.wasted.to_string(),
+                row.fixed_by_hand.to_string(),
+            ]);
+        }
+        table_lines(&mut out, &rows);
+    }
+
+    let missed = r.missed();
+    if !missed.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "  Refused, then fixed by a retry by hand (rules the policy may be missing):"
+        );
+        for m in missed.iter().take(MAX_MISSED) {
+            let _ = writeln!(
+                out,
+                "    {}×  {}  {}  {}",
+                m.count,
+                clean(&m.group, 60),
+                m.phase.as_deref().map_or("-".to_string(), |p| clean(p, 30)),
+                m.status_code
+                    .as_deref()
+                    .map_or("-".to_string(), |c| clean(c, 60)),
+            );
+            if let Some(message) = &m.example_message {
+                let _ = writeln!(out, "        e.g. {}", clean(message.trim(), 160));
+            }
+            let _ = writeln!(out, "        in   {}", clean(&m.example_batch, 200));
+        }
+        if missed.len() > MAX_MISSED {
+            let _ = writeln!(
+                out,
+                "    … {} more (--format json lists them all)",
+                missed.len() - MAX_MISSED
+            );
+        }
+    }
+
+    let stops = r.budget_stops();
+    if !stops.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "  Where a budget stopped a retry the rules allowed:");
+        for (code, n) in &stops {
+            let _ = writeln!(out, "    {n:>4}  {code}");
+        }
+    }
+    for note in notes(r) {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "  note     {note}");
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "  Every attempt with its decision and reason: --format json (or markdown)."
+    );
+    out
+}
+
+/// Refusals that nobody retried (the rest of the held ones failed again after a retry).
+fn not_retried_refusals(r: &Replay) -> usize {
+    r.attempts
+        .iter()
+        .filter(|a| {
+            a.decision.decision == crate::decision::Outcome::Refuse
+                && a.then == crate::replay::Then::NotRetried
+        })
+        .count()
+}
+
+/// Aligned columns, two spaces in front, cells separated by two spaces.
+fn table_lines<const N: usize>(out: &mut String, rows: &[[String; N]]) {
+    let mut widths = [0usize; N];
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    for row in rows {
+        let mut line = String::from(" ");
+        for (cell, w) in row.iter().zip(widths) {
+            line.push(' ');
+            line.push_str(cell);
+            line.push_str(&" ".repeat(w - cell.chars().count() + 1));
+        }
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+}

@@ -1,0 +1,481 @@
+//! `simulate` offline: the real binary on AWS CLI captures. Each scenario's expected
+//! decision per attempt is worked out by hand in the test (built-in default policy:
+//! per-batch 2, per-commit 3, look-back 14 days; `infrastructure-phases` retries an image
+//! pull in PROVISIONING, `command-failures` refuses a failed test command).
+
+mod common;
+#[path = "support/history.rs"]
+mod history;
+
+use history::{DAY, End, Fail, HOUR, History, sha};
+use serde_json::Value;
+
+const INFRA: &[(&str, Fail)] = &[("build", Fail::Infra)];
+const TEST: &[(&str, Fail)] = &[("test", Fail::Test)];
+const OK: &[(&str, Fail)] = &[];
+/// 2026-11-02T00:00:00Z.
+const T0: f64 = 1_793_577_600.0;
+
+struct Sim {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Sim {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {}", self.stdout))
+    }
+
+    /// `(batch, attempt, decision, code, then)` of every judged attempt, in order.
+    fn attempts(&self) -> Vec<(String, u64, String, String, String)> {
+        self.json()["attempts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                (
+                    a["batch_id"].as_str().unwrap().to_string(),
+                    a["attempt"].as_u64().unwrap(),
+                    a["decision"].as_str().unwrap().to_string(),
+                    a["code"].as_str().unwrap().to_string(),
+                    a["then"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+}
+
+fn simulate(h: &History, extra: &[&str]) -> Sim {
+    let dir = tempfile::tempdir().unwrap();
+    let (batches, builds) = h.write(dir.path());
+    let mut cmd = common::gate();
+    cmd.current_dir(dir.path())
+        .arg("simulate")
+        .arg("--batches")
+        .arg(&batches)
+        .arg("--builds")
+        .arg(&builds)
+        .args(extra);
+    if !extra.contains(&"--format") {
+        cmd.args(["--format", "json"]);
+    }
+    let r = common::run(&mut cmd);
+    Sim {
+        code: r.code,
+        stdout: r.stdout,
+        stderr: r.stderr,
+    }
+}
+
+fn row(
+    id: &str,
+    attempt: u64,
+    decision: &str,
+    code: &str,
+    then: &str,
+) -> (String, u64, String, String, String) {
+    (
+        id.to_string(),
+        attempt,
+        decision.to_string(),
+        code.to_string(),
+        then.to_string(),
+    )
+}
+
+#[test]
+fn the_per_batch_budget_bites_at_attempt_3() {
+    let mut h = History::new("acme-api");
+    // Three image pulls in a row, each retried by hand but the last.
+    let b = h.batch(&sha('a'), T0, &[INFRA, INFRA, INFRA], 600.0, End::Done);
+    let r = simulate(&h, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Attempt 1: nothing used, retry; the retry failed. Attempt 2: 1 of 2 used, retry;
+    // failed again. Attempt 3: 2 of 2 used: refused by the per-batch budget; nobody retried.
+    assert_eq!(
+        r.attempts(),
+        vec![
+            row(
+                &b,
+                1,
+                "retry",
+                "all-failures-allowed",
+                "retried-then-failed"
+            ),
+            row(
+                &b,
+                2,
+                "retry",
+                "all-failures-allowed",
+                "retried-then-failed"
+            ),
+            row(&b, 3, "refuse", "batch-budget-spent", "not-retried"),
+        ]
+    );
+    let report = r.json();
+    let t = &report["totals"];
+    assert_eq!(
+        (
+            t["failed_attempts"].as_u64(),
+            t["retry"].as_u64(),
+            t["refuse"].as_u64()
+        ),
+        (Some(3), Some(2), Some(1))
+    );
+    assert_eq!(t["wasted"], 2);
+    assert_eq!(t["rescued"], 0);
+    assert_eq!(t["refusals_held"], 1);
+    assert_eq!(report["budget_stops"]["batch-budget-spent"], 1);
+    // Each real retry reran the one failed build, which failed in 29 s: 0.5 minutes each.
+    assert_eq!(report["attempts"][0]["real_retry_minutes"], 0.5);
+    assert_eq!(report["totals"]["build_minutes"]["real_retries"], 1.0);
+}
+
+#[test]
+fn the_per_commit_budget_counts_the_commits_batches_as_they_stood() {
+    let mut h = History::new("acme-api");
+    let c = sha('c');
+    // b1: two retries (used when its attempts ended: 0, then 1), then green.
+    let b1 = h.batch(&c, T0, &[INFRA, INFRA, OK], 300.0, End::Done);
+    // b2, 2 h later: failed at ~02:05; a person retried it only 3 h later (~05:05).
+    let b2 = h.batch(&c, T0 + 2.0 * HOUR, &[INFRA, OK], 3.0 * HOUR, End::Done);
+    // b3, 4 h after b1: failed at ~04:05, when b2's retry had not been made yet: the commit
+    // had used 2 (b1's) of 3, so the gate would have retried. (Counting b2 as it is now
+    // would say 3 and refuse: that is the mistake "as it stood" avoids.)
+    let b3 = h.batch(&c, T0 + 4.0 * HOUR, &[INFRA, OK], 300.0, End::Done);
+    // b4, 6 h after b1: by then b1 2, b2 1, b3 1 = 4 retries of this commit: refused.
+    let b4 = h.batch(&c, T0 + 6.0 * HOUR, &[INFRA, OK], 300.0, End::Done);
+    // Another commit the same day is not counted: retry (and nobody did).
+    let other = h.batch(&sha('d'), T0 + 7.0 * HOUR, &[INFRA], 0.0, End::Done);
+    let r = simulate(&h, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.attempts(),
+        vec![
+            row(
+                &b1,
+                1,
+                "retry",
+                "all-failures-allowed",
+                "retried-then-failed"
+            ),
+            row(
+                &b1,
+                2,
+                "retry",
+                "all-failures-allowed",
+                "retried-then-succeeded"
+            ),
+            row(
+                &b2,
+                1,
+                "retry",
+                "all-failures-allowed",
+                "retried-then-succeeded"
+            ),
+            row(
+                &b3,
+                1,
+                "retry",
+                "all-failures-allowed",
+                "retried-then-succeeded"
+            ),
+            row(
+                &b4,
+                1,
+                "refuse",
+                "commit-budget-spent",
+                "retried-then-succeeded"
+            ),
+            row(&other, 1, "retry", "all-failures-allowed", "not-retried"),
+        ]
+    );
+    let report = r.json();
+    let reasons: Vec<&str> = report["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        reasons[3].split(':').next(),
+        Some("Retry 1/1"),
+        "{}",
+        reasons[3]
+    );
+    assert_eq!(
+        reasons[4],
+        "Not retried: commit ccccccc already retried 4 times across 4 batches of acme-api (per-commit budget 3)"
+    );
+    let t = &report["totals"];
+    assert_eq!(t["rescued"], 3);
+    assert_eq!(t["wasted"], 1);
+    assert_eq!(t["retry_not_tried"], 1);
+    // Fixed by hand, but a budget refused it, not a missing rule.
+    assert_eq!(t["refused_but_fixed_by_hand"], 1);
+    assert_eq!(report["refused_but_fixed_by_hand"], serde_json::json!([]));
+    assert_eq!(report["budget_stops"]["commit-budget-spent"], 1);
+}
+
+#[test]
+fn a_hand_retry_that_rescued_a_refused_failure() {
+    let mut h = History::new("acme-web");
+    let b = h.batch(&sha('e'), T0, &[TEST, OK], 900.0, End::Done);
+    let r = simulate(&h, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // command-failures refuses it; a person retried it and the batch went green.
+    assert_eq!(
+        r.attempts(),
+        vec![row(
+            &b,
+            1,
+            "refuse",
+            "failure-not-allowed",
+            "retried-then-succeeded"
+        )]
+    );
+    let report = r.json();
+    assert_eq!(report["attempts"][0]["rule"], "command-failures");
+    assert_eq!(report["totals"]["refused_but_fixed_by_hand"], 1);
+    assert_eq!(report["totals"]["refusals_held"], 0);
+    assert_eq!(
+        report["refused_but_fixed_by_hand"],
+        serde_json::json!([{
+            "group": "test",
+            "phase": "BUILD",
+            "status_code": "COMMAND_EXECUTION_ERROR",
+            "count": 1,
+            "example_message": "Error while executing command: make test. Reason: exit status 2",
+            "example_batch": b,
+        }])
+    );
+    // The retry reran `test` (10 minutes, green); the policy made no retry.
+    assert_eq!(report["attempts"][0]["real_retry_minutes"], 10.0);
+    assert_eq!(report["attempts"][0]["policy_retry_minutes"], Value::Null);
+
+    let text = simulate(&h, &["--format", "text"]).stdout;
+    assert!(
+        text.contains("Refused, then fixed by a retry by hand"),
+        "{text}"
+    );
+    assert!(
+        text.contains("1×  test  BUILD  COMMAND_EXECUTION_ERROR"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_batch_still_running_after_a_retry() {
+    let mut h = History::new("acme-web");
+    let b = h.batch(&sha('f'), T0, &[INFRA, OK], 120.0, End::Running);
+    let r = simulate(&h, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Attempt 1 is judged; attempt 2 runs and is not judged.
+    assert_eq!(
+        r.attempts(),
+        vec![row(
+            &b,
+            1,
+            "retry",
+            "all-failures-allowed",
+            "retried-still-running"
+        )]
+    );
+    let report = r.json();
+    let t = &report["totals"];
+    assert_eq!(
+        (t["batches"].as_u64(), t["running"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(t["retry_still_running"], 1);
+    assert_eq!(t["rescued"], 0);
+    // The retry's build has no end yet: no minutes to show.
+    assert_eq!(report["attempts"][0]["real_retry_minutes"], Value::Null);
+    assert_eq!(t["build_minutes"]["builds_without_times"], 1);
+}
+
+#[test]
+fn a_batch_older_than_the_window_is_history_not_replayed() {
+    let mut h = History::new("acme-api");
+    let c = sha('1');
+    let newest = T0 + 40.0 * DAY;
+    // 32 days before the newest batch: outside --days 30, but within the 14-day look-back
+    // of the batch 12 days after it, on the same commit.
+    let old = h.batch(
+        &c,
+        newest - 32.0 * DAY,
+        &[INFRA, INFRA, OK],
+        300.0,
+        End::Done,
+    );
+    let mid = h.batch(&c, newest - 20.0 * DAY, &[INFRA, INFRA], 300.0, End::Done);
+    h.batch(&sha('2'), newest, &[OK], 0.0, End::Done);
+
+    let r = simulate(&h, &["--days", "30"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // mid attempt 1: the commit used 2 (old's, as history) of 3: retry. Attempt 2: 3 used.
+    assert_eq!(
+        r.attempts(),
+        vec![
+            row(
+                &mid,
+                1,
+                "retry",
+                "all-failures-allowed",
+                "retried-then-failed"
+            ),
+            row(&mid, 2, "refuse", "commit-budget-spent", "not-retried"),
+        ]
+    );
+    let report = r.json();
+    assert_eq!(report["totals"]["batches"], 2);
+    assert_eq!(report["batches_read"], 3);
+    assert_eq!(report["window"]["since"], "2026-11-12T00:00:00.000Z");
+    assert_eq!(report["window"]["until"], "2026-12-12T00:00:00.000Z");
+
+    // Without --days every batch given is replayed, the old one too.
+    let all = simulate(&h, &[]);
+    assert_eq!(
+        all.attempts()[..2],
+        [
+            row(
+                &old,
+                1,
+                "retry",
+                "all-failures-allowed",
+                "retried-then-failed"
+            ),
+            row(
+                &old,
+                2,
+                "retry",
+                "all-failures-allowed",
+                "retried-then-succeeded"
+            ),
+        ]
+    );
+    assert_eq!(all.attempts().len(), 4);
+}
+
+#[test]
+fn bad_input_is_exit_2_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["simulate"], "nothing to replay: give --project NAME"),
+        (
+            vec!["simulate", "--batches", "no-such-file.json"],
+            "no-such-file.json: cannot read",
+        ),
+        (vec!["simulate", "--project", "p", "--days", "0"], "--days"),
+        (
+            vec!["simulate", "--batches", "bad.json"],
+            "bad.json: not a CodeBuild batch capture",
+        ),
+        (
+            vec!["simulate", "--batches", "empty.json", "--project", "nope"],
+            "no batch of project nope in the --batches files",
+        ),
+    ];
+    std::fs::write(dir.path().join("bad.json"), "{\"builds\": []}").unwrap();
+    std::fs::write(dir.path().join("empty.json"), "{\"buildBatches\": []}").unwrap();
+    for (args, message) in cases {
+        let r = common::run(common::gate().current_dir(dir.path()).args(&args));
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains(message), "{args:?}: {}", r.stderr);
+        assert!(r.stdout.is_empty(), "{args:?}: {}", r.stdout);
+    }
+    // An Action input that is not a number is an input error too.
+    let r = common::run(
+        common::gate()
+            .current_dir(dir.path())
+            .args(["simulate", "--batches", "empty.json"])
+            .env("INPUT_DAYS", "thirty"),
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("input `days` is `thirty`; expected a whole number from 1 to 365"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// The README's example, on examples/history: its three renderings.
+fn example(format: &str) -> String {
+    let r = common::run(common::gate().args([
+        "simulate",
+        "--batches",
+        "examples/history/batches.json",
+        "--builds",
+        "examples/history/builds.json",
+        "--policy",
+        "policies/examples/flaky-integration-tests.yml",
+        "--days",
+        "30",
+        "--format",
+        format,
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    r.stdout
+}
+
+#[test]
+fn example_history_text() {
+    insta::assert_snapshot!(example("text"));
+}
+
+#[test]
+fn example_history_json() {
+    insta::assert_snapshot!(example("json"));
+}
+
+#[test]
+fn example_history_markdown() {
+    insta::assert_snapshot!(example("markdown"));
+}
+
+#[test]
+fn the_readme_shows_what_the_example_prints() {
+    let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
+    let text = example("text");
+    let shown: Vec<&str> = text.lines().take(12).collect();
+    for line in shown {
+        assert!(
+            readme.contains(line.trim_end()),
+            "README.md does not show this line of the example's output:\n{line}"
+        );
+    }
+}
+
+#[test]
+fn hostile_text_from_builds_is_shown_never_obeyed() {
+    let mut h = History::new("acme-web");
+    h.batch(&sha('9'), T0, &[TEST, OK], 900.0, End::Done);
+    let evil =
+        "x\n::add-mask::secret\r\n::error::boom ##[warning]w | <script>alert(1)</script> `code`";
+    for build in &mut h.builds {
+        for phase in build["phases"].as_array_mut().unwrap() {
+            if let Some(contexts) = phase.get_mut("contexts").and_then(Value::as_array_mut) {
+                for c in contexts.iter_mut().filter(|c| c["statusCode"] != "") {
+                    c["message"] = serde_json::json!(evil);
+                    c["statusCode"] = serde_json::json!("::stop-commands::x");
+                }
+            }
+        }
+    }
+    for format in ["text", "markdown", "json"] {
+        let r = simulate(&h, &["--format", format]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(r.stdout.contains("add-mask"), "{format}: the text is shown");
+        for line in r.stdout.lines() {
+            assert!(!line.trim_start().starts_with("::"), "{format}: {line}");
+            assert!(!line.contains("##["), "{format}: {line}");
+            // Markdown is rendered as HTML; the terminal and JSON show text as text.
+            assert!(
+                format != "markdown" || !line.contains("<script>"),
+                "{format}: {line}"
+            );
+        }
+    }
+}

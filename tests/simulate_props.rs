@@ -1,0 +1,190 @@
+//! Properties of the replay behind `simulate`, against the definition it implements: each
+//! failed attempt gets the decision `decide` (what `explain` runs) gives on the batch as it
+//! stood when the attempt ended, with all its builds, and the project's other batches as
+//! they stood then as history.
+
+#[path = "support/history.rs"]
+mod history;
+
+use std::collections::BTreeMap;
+
+use codebuild_retry_gate::decide::decide;
+use codebuild_retry_gate::facts::awscli::{builds_from_json, history_from_json};
+use codebuild_retry_gate::facts::{Batch, Build, Facts, Timestamp};
+use codebuild_retry_gate::history::{as_of, at_attempt, attempts};
+use codebuild_retry_gate::policy::Policy;
+use codebuild_retry_gate::replay::{Window, replay};
+use history::{End, Fail, HOUR, History, sha};
+use proptest::prelude::*;
+
+/// 2026-11-02T00:00:00Z.
+const T0: f64 = 1_793_577_600.0;
+
+/// One attempt: which of the two groups fail, and how.
+fn attempt() -> impl Strategy<Value = Vec<(&'static str, Fail)>> {
+    let fail = prop_oneof![Just(None), Just(Some(Fail::Infra)), Just(Some(Fail::Test))];
+    (fail.clone(), fail).prop_map(|(build, test)| {
+        let mut fails = Vec::new();
+        if let Some(f) = build {
+            fails.push(("build", f));
+        }
+        if let Some(f) = test {
+            fails.push(("test", f));
+        }
+        fails
+    })
+}
+
+/// A batch: its commit (one of three), start (within two days, so batches overlap), its
+/// attempts, the delay before each retry, and whether its last attempt still runs.
+#[derive(Debug, Clone)]
+struct Spec {
+    commit: char,
+    start: f64,
+    attempts: Vec<Vec<(&'static str, Fail)>>,
+    delay: f64,
+    running: bool,
+}
+
+fn spec(max_attempts: usize) -> impl Strategy<Value = Spec> {
+    (
+        prop_oneof![Just('a'), Just('b'), Just('c')],
+        0.0..(48.0 * HOUR),
+        prop::collection::vec(attempt(), 1..=max_attempts),
+        0.0..(4.0 * HOUR),
+        prop::bool::weighted(0.15),
+    )
+        .prop_map(|(commit, start, mut attempts, delay, running)| {
+            // A retry follows only a failed attempt.
+            if let Some(i) = attempts.iter().position(|a| a.is_empty()) {
+                attempts.truncate(i + 1);
+            }
+            Spec {
+                commit,
+                start: T0 + start.round(),
+                attempts,
+                delay: delay.round(),
+                running,
+            }
+        })
+}
+
+/// The history as `simulate --batches --builds` reads it.
+fn load(specs: &[Spec]) -> (Vec<Batch>, BTreeMap<String, Build>) {
+    let mut h = History::new("acme-api");
+    for s in specs {
+        let attempts: Vec<&[(&str, Fail)]> = s.attempts.iter().map(Vec::as_slice).collect();
+        let end = if s.running { End::Running } else { End::Done };
+        h.batch(&sha(s.commit), s.start, &attempts, s.delay, end);
+    }
+    let batches = history_from_json(&h.batches_json().to_string()).unwrap();
+    let builds = builds_from_json(&h.builds_json().to_string())
+        .unwrap()
+        .into_iter()
+        .map(|b| (b.id.clone(), b))
+        .collect();
+    (batches, builds)
+}
+
+/// What `explain` decides on `batch` as attempt `k` ended, given every build and the other
+/// batches as they stood then.
+fn explained(
+    policy: &Policy,
+    batches: &[Batch],
+    builds: &BTreeMap<String, Build>,
+    batch: &Batch,
+    k: u32,
+    at: Timestamp,
+) -> codebuild_retry_gate::decision::Decision {
+    let facts = Facts {
+        batch: at_attempt(batch, k).unwrap(),
+        builds: builds.clone(),
+        history: batches
+            .iter()
+            .filter(|b| b.id != batch.id)
+            .filter_map(|b| as_of(b, at))
+            .collect(),
+        history_truncated: false,
+    };
+    decide(policy, &facts)
+}
+
+fn check(specs: &[Spec]) -> Result<usize, TestCaseError> {
+    let policy = Policy::builtin();
+    let (batches, builds) = load(specs);
+    let replayed = replay(&policy, batches.clone(), &builds, Window::default(), false);
+    let mut judged = 0;
+    for b in &batches {
+        for a in attempts(b).iter().filter(|a| a.failed(b)) {
+            let got = replayed
+                .attempts
+                .iter()
+                .find(|j| j.batch_id == b.id && j.attempt == a.number);
+            prop_assert!(got.is_some(), "{} attempt {} not judged", b.id, a.number);
+            let want = explained(&policy, &batches, &builds, b, a.number, a.ended.unwrap());
+            prop_assert_eq!(&got.unwrap().decision, &want);
+            judged += 1;
+        }
+    }
+    prop_assert_eq!(replayed.attempts.len(), judged);
+    Ok(judged)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    /// The property: when every batch has a single attempt, replaying the history
+    /// gives each failed batch the decision `explain` gives it with the same history (the
+    /// other batches as they stood when it failed).
+    #[test]
+    fn single_attempt_batches_are_judged_as_explain_judges_them(
+        specs in prop::collection::vec(spec(1), 1..10)
+    ) {
+        check(&specs)?;
+    }
+
+    /// The same with retries: every failed attempt, as it stood, with the other batches'
+    /// retries counted only once they had been made. (The replay keeps the history up to
+    /// date incrementally; this compares it with slicing every batch afresh.)
+    #[test]
+    fn every_failed_attempt_is_judged_as_it_stood(
+        specs in prop::collection::vec(spec(3), 1..10)
+    ) {
+        check(&specs)?;
+    }
+}
+
+#[test]
+fn the_properties_judge_real_decisions() {
+    // A shared commit, overlapping retries: budgets and both outcomes appear.
+    let specs: Vec<Spec> = (0..6)
+        .map(|n| Spec {
+            commit: 'a',
+            start: T0 + n as f64 * HOUR,
+            attempts: vec![
+                vec![("build", Fail::Infra)],
+                vec![("test", Fail::Test)],
+                vec![],
+            ],
+            delay: 2.0 * HOUR,
+            running: false,
+        })
+        .collect();
+    assert_eq!(check(&specs).unwrap(), 12);
+    let (batches, builds) = load(&specs);
+    let r = replay(
+        &Policy::builtin(),
+        batches,
+        &builds,
+        Window::default(),
+        false,
+    );
+    let codes: Vec<&str> = r
+        .attempts
+        .iter()
+        .map(|a| a.decision.code.as_str())
+        .collect();
+    assert!(codes.contains(&"all-failures-allowed"), "{codes:?}");
+    assert!(codes.contains(&"commit-budget-spent"), "{codes:?}");
+    assert!(codes.contains(&"failure-not-allowed"), "{codes:?}");
+}
