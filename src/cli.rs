@@ -199,8 +199,7 @@ pub struct SimulateArgs {
     /// Offline: `aws codebuild batch-get-builds` output with their builds (repeatable)
     #[arg(long, value_name = "FILE", requires = "batches")]
     pub builds: Vec<PathBuf>,
-    /// Policy file [input: policy; default: .github/codebuild-retry-gate.yml if it exists,
-    /// else the built-in default policy]
+    /// Policy file [input: policy; default: the built-in default policy, as for `explain`]
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
     /// Read the policy from this git ref of the repository through the GitHub contents API;

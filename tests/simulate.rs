@@ -479,3 +479,39 @@ fn hostile_text_from_builds_is_shown_never_obeyed() {
         }
     }
 }
+
+/// Without `--policy` (and without `--policy-ref`) simulate judges with the built-in default
+/// policy, exactly as `explain`: a policy file lying in the working directory is not picked
+/// up by accident.
+#[test]
+fn without_policy_it_is_the_built_in_default_as_for_explain() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join(".github")).unwrap();
+    std::fs::write(
+        dir.path().join(".github/codebuild-retry-gate.yml"),
+        "version: 1\nrules: []\n",
+    )
+    .unwrap();
+    let root = common::root();
+    let r = common::run(
+        common::gate()
+            .current_dir(dir.path())
+            .arg("simulate")
+            .arg("--batches")
+            .arg(root.join("examples/history/batches.json"))
+            .arg("--builds")
+            .arg(root.join("examples/history/builds.json"))
+            .args(["--format", "json"]),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        report["policy"], "built-in default policy",
+        "{}",
+        report["policy"]
+    );
+    assert!(
+        report["totals"]["retry"].as_u64().unwrap() > 0,
+        "the built-in policy retries infrastructure failures; `rules: []` would retry none"
+    );
+}

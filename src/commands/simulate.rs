@@ -148,11 +148,18 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
     Ok(exit::OK)
 }
 
-/// The policy, exactly as `gate` finds it: from a trusted ref through GitHub with
-/// `--policy-ref`, else the workspace.
+/// The policy: from a trusted ref through GitHub with `--policy-ref` (the Action's default,
+/// as for `gate`), else `--policy FILE`, else the built-in default policy — exactly as
+/// `explain`, so that a replay never depends on which directory it was started in.
 async fn policy(config: &Config, log: &mut Log<'_>) -> Result<Policy, RunError> {
     if config.policy.git_ref.is_none() {
-        return common::local_policy(&config.policy, log);
+        return match &config.policy.path {
+            Some(path) => Ok(Policy::load(path)?),
+            None => {
+                log.debug("no --policy: the built-in default policy");
+                Ok(Policy::builtin())
+            }
+        };
     }
     let token = config.token.clone().ok_or_else(|| {
         RunError::Runtime(
