@@ -395,7 +395,7 @@ fn bad_input_is_exit_2_with_a_clear_message() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(
         r.stderr
-            .contains("input `days` is `thirty`; expected a whole number from 1 to 365"),
+            .contains("input `days` is `thirty`; expected 1 to 365 days"),
         "{}",
         r.stderr
     );

@@ -151,3 +151,26 @@ pub async fn github_client(
         ))),
     }
 }
+
+/// An error about a file the user named.
+pub fn at(path: &Path, e: impl std::fmt::Display) -> RunError {
+    RunError::Input(format!("{}: {e}", path.display()))
+}
+
+/// A capture of AWS CLI output, refused unread past `max_bytes` (`what` says the limit in
+/// words).
+pub fn read_capture(path: &Path, max_bytes: u64, what: &str) -> Result<String, RunError> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| at(path, format!("cannot read: {e}")))?;
+    let mut text = String::new();
+    file.take(max_bytes + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| at(path, format!("cannot read: {e}")))?;
+    if text.len() as u64 > max_bytes {
+        return Err(at(
+            path,
+            format!("larger than {what}; not a CodeBuild capture"),
+        ));
+    }
+    Ok(text)
+}

@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::cli::{ExplainArgs, Format};
+use crate::commands::common::{self, at};
 use crate::decide::decide;
 use crate::decision::Outcome;
 use crate::error::{RunError, exit};
@@ -93,19 +94,6 @@ pub fn load_facts(
     Ok(facts)
 }
 
-fn at(path: &Path, e: impl std::fmt::Display) -> RunError {
-    RunError::Input(format!("{}: {e}", path.display()))
-}
-
 fn read(path: &Path) -> Result<String, RunError> {
-    use std::io::Read;
-    let file = std::fs::File::open(path).map_err(|e| at(path, format!("cannot read: {e}")))?;
-    let mut text = String::new();
-    file.take(MAX_CAPTURE_BYTES + 1)
-        .read_to_string(&mut text)
-        .map_err(|e| at(path, format!("cannot read: {e}")))?;
-    if text.len() as u64 > MAX_CAPTURE_BYTES {
-        return Err(at(path, "larger than 64 MiB; not a CodeBuild capture"));
-    }
-    Ok(text)
+    common::read_capture(path, MAX_CAPTURE_BYTES, "64 MiB")
 }

@@ -60,7 +60,6 @@ impl Default for Inputs {
 impl Inputs {
     /// Flags first, then Action inputs (`INPUT_*`), then the standard variables.
     pub fn resolve(args: &RunArgs, env: Env<'_>) -> Result<Inputs, RunError> {
-        let input = |name: &str| actions::input(env, name);
         let run_url = match (
             set(env("GITHUB_SERVER_URL")),
             set(env("GITHUB_REPOSITORY")),
@@ -72,22 +71,17 @@ impl Inputs {
             )),
             _ => None,
         };
+        let source = policy_source(
+            env,
+            args.policy.clone(),
+            args.policy_ref.clone(),
+            args.repository.clone(),
+        );
         Ok(Inputs {
-            policy: args
-                .policy
-                .clone()
-                .or_else(|| input("policy").map(PathBuf::from)),
-            policy_ref: args.policy_ref.clone().or_else(|| input("policy-ref")),
-            repository: args
-                .repository
-                .clone()
-                .or_else(|| input("repository"))
-                .or_else(|| set(env("GITHUB_REPOSITORY"))),
-            token: args
-                .github_token
-                .clone()
-                .or_else(|| input("github-token").map(Token::new))
-                .or_else(|| set(env("GITHUB_TOKEN")).map(Token::new)),
+            policy: source.path,
+            policy_ref: source.git_ref,
+            repository: source.repository,
+            token: token(env, args.github_token.clone()),
             dry_run: flag(env, "dry-run", args.dry_run)?,
             format: args.format,
             verbose: args.verbose || env("RUNNER_DEBUG").as_deref() == Some("1"),
@@ -126,6 +120,30 @@ impl Inputs {
             in_actions: self.in_actions,
             started: std::time::Instant::now(),
         }
+    }
+}
+
+/// The GitHub token: the flag, else the input `github-token`, else `GITHUB_TOKEN`.
+pub fn token(env: Env<'_>, given: Option<Token>) -> Option<Token> {
+    given
+        .or_else(|| actions::input(env, "github-token").map(Token::new))
+        .or_else(|| set(env("GITHUB_TOKEN")).map(Token::new))
+}
+
+/// Where the policy comes from: the flags, else the inputs `policy`, `policy-ref` and
+/// `repository` (else `GITHUB_REPOSITORY`).
+pub fn policy_source(
+    env: Env<'_>,
+    path: Option<PathBuf>,
+    git_ref: Option<String>,
+    repository: Option<String>,
+) -> PolicySource {
+    PolicySource {
+        path: path.or_else(|| actions::input(env, "policy").map(PathBuf::from)),
+        git_ref: git_ref.or_else(|| actions::input(env, "policy-ref")),
+        repository: repository
+            .or_else(|| actions::input(env, "repository"))
+            .or_else(|| set(env("GITHUB_REPOSITORY"))),
     }
 }
 

@@ -9,7 +9,8 @@ use std::time::Duration;
 use crate::actions;
 use crate::cli::{Format, SimulateArgs};
 use crate::codebuild::CodeBuild;
-use crate::commands::common::{self, DEFAULT_TIMEOUT_SECS, Log, PolicySource};
+use crate::commands::common::{self, DEFAULT_TIMEOUT_SECS, Log, PolicySource, at};
+use crate::commands::inputs::{self, set};
 use crate::error::{RunError, exit};
 use crate::facts::awscli::{builds_from_json, history_from_json};
 use crate::facts::{Batch, Build, Timestamp};
@@ -49,51 +50,35 @@ impl Config {
         args: &SimulateArgs,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, RunError> {
-        let input = |name: &str| actions::input(env, name);
-        let set = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
-        let number = |name: &str, text: String, max: u64| {
-            text.parse::<u64>()
-                .ok()
-                .filter(|n| (1..=max).contains(n))
-                .ok_or_else(|| {
-                    RunError::Input(format!(
-                        "input `{name}` is `{}`; expected a whole number from 1 to {max}",
-                        render::clean(&text, 40)
-                    ))
-                })
-        };
-        let days = match (args.days, input("days")) {
+        let days = match (args.days, actions::input(env, "days")) {
             (Some(d), _) => Some(d),
-            (None, Some(text)) => Some(number("days", text, 365)? as u32),
+            (None, Some(_)) => {
+                let d =
+                    inputs::number(env, "days", None, 1..=365, u64::from(DEFAULT_DAYS), "days")?;
+                Some(u32::try_from(d).unwrap_or(DEFAULT_DAYS))
+            }
             (None, None) => None,
         };
-        let timeout = match (args.timeout, input("timeout")) {
-            (Some(t), _) => t,
-            (None, Some(text)) => number("timeout", text, 120)?,
-            (None, None) => DEFAULT_TIMEOUT_SECS,
-        };
+        let timeout = inputs::number(
+            env,
+            "timeout",
+            args.timeout,
+            1..=120,
+            DEFAULT_TIMEOUT_SECS,
+            "seconds",
+        )?;
         Ok(Config {
-            project: set(args.project.clone()).or_else(|| input("project")),
+            project: set(args.project.clone()).or_else(|| actions::input(env, "project")),
             days,
             batches: args.batches.clone(),
             builds: args.builds.clone(),
-            policy: PolicySource {
-                path: args
-                    .policy
-                    .clone()
-                    .or_else(|| input("policy").map(PathBuf::from)),
-                git_ref: args.policy_ref.clone().or_else(|| input("policy-ref")),
-                repository: args
-                    .repository
-                    .clone()
-                    .or_else(|| input("repository"))
-                    .or_else(|| set(env("GITHUB_REPOSITORY"))),
-            },
-            token: args
-                .github_token
-                .clone()
-                .or_else(|| input("github-token").map(Token::new))
-                .or_else(|| set(env("GITHUB_TOKEN")).map(Token::new)),
+            policy: inputs::policy_source(
+                env,
+                args.policy.clone(),
+                args.policy_ref.clone(),
+                args.repository.clone(),
+            ),
+            token: inputs::token(env, args.github_token.clone()),
             format: args.format,
             timeout: Duration::from_secs(timeout),
             verbose: args.verbose || env("RUNNER_DEBUG").as_deref() == Some("1"),
@@ -273,21 +258,8 @@ fn offline(config: &Config, policy: &Policy, log: &mut Log<'_>) -> Result<Replay
     Ok(replay::replay(policy, batches, &builds, window, false))
 }
 
-fn at(path: &Path, e: impl std::fmt::Display) -> RunError {
-    RunError::Input(format!("{}: {e}", path.display()))
-}
-
 fn read(path: &Path) -> Result<String, RunError> {
-    use std::io::Read;
-    let file = std::fs::File::open(path).map_err(|e| at(path, format!("cannot read: {e}")))?;
-    let mut text = String::new();
-    file.take(MAX_CAPTURE_BYTES + 1)
-        .read_to_string(&mut text)
-        .map_err(|e| at(path, format!("cannot read: {e}")))?;
-    if text.len() as u64 > MAX_CAPTURE_BYTES {
-        return Err(at(path, "larger than 1 GiB; not a CodeBuild capture"));
-    }
-    Ok(text)
+    common::read_capture(path, MAX_CAPTURE_BYTES, "1 GiB")
 }
 
 /// A progress bar on stderr while the history is read: only when stderr is a terminal (never
