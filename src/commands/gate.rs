@@ -308,17 +308,8 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
         log.warning(&decision.reason);
     }
     if let Some(e) = status_error {
-        let done = if retried {
-            format!(
-                "the batch WAS retried (attempt {}/{}), but ",
-                decision.attempt.unwrap_or(1),
-                decision.attempt_limit
-            )
-        } else {
-            String::new()
-        };
-        return Err(RunError::Runtime(format!(
-            "{done}the commit status could not be posted: {e}"
+        return Err(RunError::Runtime(report::status_not_posted(
+            &decision, retried, e,
         )));
     }
     Ok(

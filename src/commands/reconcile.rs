@@ -335,16 +335,7 @@ impl Judge<'_> {
             Ok(()) => row.did = if retried { Did::Retried } else { Did::Posted },
             Err(e) => {
                 row.posted_state = None;
-                let done = if retried {
-                    format!(
-                        "the batch WAS retried (attempt {}/{}), but ",
-                        decision.attempt.unwrap_or(1),
-                        decision.attempt_limit
-                    )
-                } else {
-                    String::new()
-                };
-                row.note = format!("{done}the commit status could not be posted: {e}");
+                row.note = report::status_not_posted(&decision, retried, e);
             }
         }
         row

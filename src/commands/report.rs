@@ -94,6 +94,25 @@ pub fn status(
 }
 
 /// Said when [`status`] is `None`.
+/// What to say when the commit status could not be posted: first, if the gate had retried
+/// the batch, that it did (so nobody retries it again by hand).
+pub fn status_not_posted(
+    decision: &Decision,
+    retried: bool,
+    error: impl std::fmt::Display,
+) -> String {
+    let done = if retried {
+        format!(
+            "the batch WAS retried (attempt {}/{}), but ",
+            decision.attempt.unwrap_or(1),
+            decision.attempt_limit
+        )
+    } else {
+        String::new()
+    };
+    format!("{done}the commit status could not be posted: {error}")
+}
+
 pub fn no_success_on_unverified(batch: &Batch) -> String {
     format!(
         "batch {} passed, but its commit cannot be established (no resolvedSourceVersion, and its sourceVersion is not a commit SHA): the gate posts `success` only on the commit a batch built, so no status was posted",
