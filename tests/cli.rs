@@ -278,6 +278,34 @@ fn validate_checks_the_daily_budget_the_outage_brake_and_source_versions() {
     );
 }
 
+/// Each out-of-range value says what is wrong with it: blank is not "too long", and a
+/// budget of 0 is not a rule to remove.
+#[test]
+fn validate_words_each_range_problem_for_what_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.yml");
+    std::fs::write(
+        &file,
+        "version: 1\ncontext: \"   \"\nbudget: {per-commit: 0, lookback-days: 0}\nrules:\n  - name: \"  \"\n  - name: x\n    max-retries: 0\n",
+    )
+    .unwrap();
+    let r = run(gate().arg("validate").arg(&file));
+    assert_eq!(r.code, 2);
+    for line in [
+        ":2:10: error[out-of-range]: `context` must not be empty or only spaces",
+        ":3:22: error[out-of-range]: `per-commit` is 0; it must be between 1 and 50 (0 would never retry; to refuse every failure, use a rule with `action: refuse`)",
+        ":3:40: error[out-of-range]: `lookback-days` is 0; it must be between 1 and 90\n",
+        ":5:11: error[out-of-range]: a rule's `name` must not be empty or only spaces",
+        ":7:18: error[out-of-range]: `max-retries` is 0; it must be between 1 and 10 (0 would never retry; remove the rule or use `action: refuse`)",
+    ] {
+        assert!(
+            r.stderr.contains(line),
+            "missing {line:?} in:\n{}",
+            r.stderr
+        );
+    }
+}
+
 #[test]
 fn validate_refuses_a_huge_file_and_non_utf8() {
     let dir = tempfile::tempdir().unwrap();

@@ -1000,6 +1000,13 @@ async fn bad_inputs_fail_before_anything_is_called() {
     assert_eq!(r.code, 3);
     assert!(r.stderr.contains("no GitHub token"), "{}", r.stderr);
 
+    // A malformed id is an input error (exit 2) whether or not a token is set.
+    let mut cmd = w.command(&["--batch-id", "not a batch id"]);
+    cmd.env_remove("GITHUB_TOKEN");
+    let r = w.gate_with(cmd).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("is not a batch id"), "{}", r.stderr);
+
     let r = w
         .gate(&["--batch-id", "acme-api:1", "--policy", "missing.yml"])
         .await;

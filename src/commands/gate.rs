@@ -37,7 +37,9 @@ const MAX_EVENT_BYTES: u64 = 4 * 1024 * 1024;
 pub struct Config {
     /// What `gate` shares with `reconcile`.
     pub run: Inputs,
-    pub batch_id: Option<String>,
+    /// Parsed while the inputs are read, so a malformed id is an input error (exit 2)
+    /// before anything else is checked.
+    pub batch_id: Option<BatchId>,
     pub project: Option<String>,
     pub sha: Option<String>,
     pub fail_on_refusal: bool,
@@ -80,7 +82,12 @@ impl Config {
         };
         Ok(Config {
             run: Inputs::resolve(&args.run, env)?,
-            batch_id: args.batch_id.clone().or_else(|| input("batch-id")),
+            batch_id: args
+                .batch_id
+                .clone()
+                .or_else(|| input("batch-id"))
+                .map(|text| BatchId::parse(&text).map_err(RunError::Input))
+                .transpose()?,
             project: args.project.clone().or_else(|| input("project")),
             sha: args.sha.clone().or_else(|| input("sha")),
             fail_on_refusal: inputs::flag(env, "fail-on-refusal", args.fail_on_refusal)?,
@@ -362,8 +369,8 @@ async fn resolve_batch(
     known: &mut Known,
     log: &mut Log<'_>,
 ) -> Result<(BatchId, Option<ListPage>), RunError> {
-    if let Some(text) = &config.batch_id {
-        return Ok((BatchId::parse(text).map_err(RunError::Input)?, None));
+    if let Some(id) = &config.batch_id {
+        return Ok((id.clone(), None));
     }
     if let Some(event) = &config.event {
         let url = event

@@ -93,7 +93,6 @@ pub fn status(
     (commit.verified || status.state != State::Success).then_some(status)
 }
 
-/// Said when [`status`] is `None`.
 /// What to say when the commit status could not be posted: first, if the gate had retried
 /// the batch, that it did (so nobody retries it again by hand).
 pub fn status_not_posted(
@@ -113,6 +112,7 @@ pub fn status_not_posted(
     format!("{done}the commit status could not be posted: {error}")
 }
 
+/// Said when [`status`] is `None`.
 pub fn no_success_on_unverified(batch: &Batch) -> String {
     format!(
         "batch {} passed, but its commit cannot be established (no resolvedSourceVersion, and its sourceVersion is not a commit SHA): the gate posts `success` only on the commit a batch built, so no status was posted",

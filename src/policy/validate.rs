@@ -234,11 +234,18 @@ impl Checker<'_> {
         let context = raw
             .context
             .unwrap_or_else(|| super::DEFAULT_CONTEXT.to_string());
-        if context.trim().is_empty() || context.chars().count() > 255 {
+        if context.trim().is_empty() {
             self.error(
                 "context",
                 "out-of-range",
-                "`context` must be 1 to 255 characters".into(),
+                "`context` must not be empty or only spaces".into(),
+                None,
+            );
+        } else if context.chars().count() > 255 {
+            self.error(
+                "context",
+                "out-of-range",
+                "`context` must be at most 255 characters".into(),
                 None,
             );
         }
@@ -326,11 +333,18 @@ impl Checker<'_> {
     }
 
     fn rule(&mut self, raw: RawRule, path: &str) -> Rule {
-        if raw.name.trim().is_empty() || raw.name.chars().count() > 100 {
+        if raw.name.trim().is_empty() {
             self.error(
                 &format!("{path}.name"),
                 "out-of-range",
-                "a rule's `name` must be 1 to 100 characters".into(),
+                "a rule's `name` must not be empty or only spaces".into(),
+                None,
+            );
+        } else if raw.name.chars().count() > 100 {
+            self.error(
+                &format!("{path}.name"),
+                "out-of-range",
+                "a rule's `name` must be at most 100 characters".into(),
                 None,
             );
         }
@@ -478,7 +492,12 @@ impl Checker<'_> {
                 (0, "per-project-per-day") => {
                     " (0 would never retry; remove the key for no daily limit)"
                 }
-                (0, _) => " (0 would never retry; remove the rule or use `action: refuse`)",
+                (0, "per-batch" | "per-commit") => {
+                    " (0 would never retry; to refuse every failure, use a rule with `action: refuse`)"
+                }
+                (0, "max-retries") => {
+                    " (0 would never retry; remove the rule or use `action: refuse`)"
+                }
                 _ => "",
             };
             self.error(
