@@ -88,6 +88,40 @@ fn fail_on_refusal_exits_1_only_on_refusal() {
     );
 }
 
+/// A capture cut down by hand may leave out `complete`: a FAILED batch is then taken as
+/// ended and judged; one that says `complete: false` is waited for.
+#[test]
+fn a_capture_without_complete_is_judged_by_its_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(
+        common::root().join("examples/batches/provisioning-fault/batch.json"),
+    )
+    .unwrap();
+    let mut capture: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let batch = &mut capture["buildBatches"][0];
+    batch.as_object_mut().unwrap().remove("complete");
+    let without = dir.path().join("without.json");
+    std::fs::write(&without, capture.to_string()).unwrap();
+    capture["buildBatches"][0]["complete"] = serde_json::json!(false);
+    let incomplete = dir.path().join("incomplete.json");
+    std::fs::write(&incomplete, capture.to_string()).unwrap();
+    let builds = "examples/batches/provisioning-fault/builds.json";
+
+    let r = run(gate()
+        .arg("explain")
+        .arg(&without)
+        .args(["--builds", builds]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.starts_with("RETRY"), "{}", r.stdout);
+    let r = run(gate()
+        .arg("explain")
+        .arg(&incomplete)
+        .args(["--builds", builds]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.starts_with("WAIT"), "{}", r.stdout);
+    assert!(r.stdout.contains("[batch-not-complete]"), "{}", r.stdout);
+}
+
 /// Issue 8.9: a project with no other batches has an empty history; that is no error.
 #[test]
 fn an_empty_history_is_accepted_and_a_non_capture_is_not() {

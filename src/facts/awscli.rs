@@ -338,9 +338,16 @@ impl RawBatch {
                 })
             })
             .collect::<Result<_, LoadError>>()?;
+        let status = status(self.build_batch_status);
+        // CodeBuild always says whether a batch is complete; a capture without the field
+        // (cut down by hand) is taken at its status's word: ended unless IN_PROGRESS. A
+        // failed batch that says `complete: false` is waited for.
+        let complete = self
+            .complete
+            .unwrap_or_else(|| status.as_ref().is_some_and(|s| *s != Status::InProgress));
         Ok(Batch {
-            complete: self.complete.unwrap_or(false),
-            status: status(self.build_batch_status),
+            complete,
+            status,
             source_version: self.source_version,
             resolved_source_version: self.resolved_source_version,
             source_location: self.source.and_then(|s| s.location),
