@@ -98,12 +98,7 @@ pub async fn fetch_policy(
             "policy-ref needs the repository: set --repository or GITHUB_REPOSITORY".into(),
         )
     })?;
-    let repo = Repo::parse(&repo_text).ok_or_else(|| {
-        RunError::Input(format!(
-            "`{}` is not OWNER/REPO",
-            render::clean(&repo_text, 200)
-        ))
-    })?;
+    let repo = repo(&repo_text)?;
     let path = source
         .path
         .as_ref()
@@ -150,6 +145,12 @@ pub async fn github_client(
             "the GitHub client could not be built: {e}"
         ))),
     }
+}
+
+/// A repository the user named (`OWNER/REPO`), or an input error that says what was given.
+pub fn repo(text: &str) -> Result<Repo, RunError> {
+    Repo::parse(text)
+        .ok_or_else(|| RunError::Input(format!("`{}` is not OWNER/REPO", render::clean(text, 200))))
 }
 
 /// An error about a file the user named.

@@ -69,9 +69,7 @@ pub fn repository(given: Option<String>, batch: &Batch) -> Result<Repo, RunError
                 render::clean(&batch.id, 200)
             ))
         })?;
-    Repo::parse(&text).ok_or_else(|| {
-        RunError::Input(format!("`{}` is not OWNER/REPO", render::clean(&text, 200)))
-    })
+    crate::commands::common::repo(&text)
 }
 
 /// The status's link: the workflow run when known, else the batch in the CodeBuild console.
