@@ -215,6 +215,11 @@ pub struct SimulateArgs {
     /// `default-branch` for the repository's default branch [input: policy-ref]
     #[arg(long, value_name = "REF")]
     pub policy_ref: Option<String>,
+    /// Also replay this (older) policy file over the same history and report, first, every
+    /// failed attempt the two decide differently: the review of a policy change [input:
+    /// compare]
+    #[arg(long, value_name = "OLD.yml")]
+    pub compare: Option<PathBuf>,
     /// OWNER/REPO to read the policy from with --policy-ref [input: repository; env:
     /// GITHUB_REPOSITORY]
     #[arg(long, value_name = "OWNER/REPO")]

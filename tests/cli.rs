@@ -369,7 +369,8 @@ fn validate_without_files_checks_the_default_path_or_says_there_is_nothing() {
     let r = run(gate().current_dir(dir.path()).arg("validate"));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
-        r.stderr.contains("built-in default policy; nothing to check"),
+        r.stderr
+            .contains("built-in default policy; nothing to check"),
         "{}",
         r.stderr
     );
@@ -422,7 +423,11 @@ fn validate_through_the_actions_inputs_annotates_every_problem() {
         "{}",
         r.stdout
     );
-    let annotations = r.stdout.lines().filter(|l| l.starts_with("::error file=ci/bad.yml")).count();
+    let annotations = r
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("::error file=ci/bad.yml"))
+        .count();
     assert!(annotations >= 5, "every problem is annotated: {}", r.stdout);
 
     let r = run(gate()

@@ -128,7 +128,8 @@ mod tests {
         let none = |_: &str| None;
         let given = vec![PathBuf::from("a.yml")];
         assert_eq!(files(&given, &none), Files::Named(given.clone()));
-        let input = |k: &str| (k == "INPUT_POLICY").then(|| "ci/a.yml\n\n  ci/b.yml \n".to_string());
+        let input =
+            |k: &str| (k == "INPUT_POLICY").then(|| "ci/a.yml\n\n  ci/b.yml \n".to_string());
         assert_eq!(
             files(&[], &input),
             Files::Named(vec![PathBuf::from("ci/a.yml"), PathBuf::from("ci/b.yml")])
