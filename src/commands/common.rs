@@ -149,8 +149,12 @@ pub async fn github_client(
 
 /// A repository the user named (`OWNER/REPO`), or an input error that says what was given.
 pub fn repo(text: &str) -> Result<Repo, RunError> {
-    Repo::parse(text)
-        .ok_or_else(|| RunError::Input(format!("`{}` is not OWNER/REPO", render::clean(text, 200))))
+    Repo::parse(text).ok_or_else(|| {
+        RunError::Input(format!(
+            "`{}` is not OWNER/REPO",
+            crate::text::clean(text, 200)
+        ))
+    })
 }
 
 /// An error about a file the user named.

@@ -185,7 +185,7 @@ pub fn number(
         .ok_or_else(|| {
             RunError::Input(format!(
                 "input `{name}` is `{}`; expected {} to {} {unit}",
-                render::clean(&text, 40),
+                crate::text::clean(&text, 40),
                 range.start(),
                 range.end()
             ))

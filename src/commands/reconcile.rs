@@ -251,9 +251,12 @@ async fn read_statuses(github: &GitHub, context: &str, plans: &[Plan]) -> Seen {
 
 /// What a batch's row says, in the log: a failure as a warning, what was done as a notice.
 fn log_row(log: &mut Log<'_>, row: &Row) {
-    let id = render::clean(&row.batch_id, 200);
+    let id = crate::text::clean(&row.batch_id, 200);
     match row.did {
-        Did::Failed => log.warning(&format!("batch {id}: {}", render::clean(&row.note, 1000))),
+        Did::Failed => log.warning(&format!(
+            "batch {id}: {}",
+            crate::text::clean(&row.note, 1000)
+        )),
         Did::LeftAlone => log.debug(&format!("batch {id}: left alone ({})", row.found.as_str())),
         did => log.notice(&format!(
             "batch {id}: {}{}: {}",
@@ -262,7 +265,7 @@ fn log_row(log: &mut Log<'_>, row: &Row) {
                 (Did::Posted | Did::WouldPost, Some(state)) => format!(" {state}"),
                 _ => String::new(),
             },
-            render::clean(&row.note, 300)
+            crate::text::clean(&row.note, 300)
         )),
     }
 }

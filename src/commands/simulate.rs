@@ -230,7 +230,7 @@ fn offline(config: &Config, policy: &Policy, log: &mut Log<'_>) -> Result<Replay
         if batches.is_empty() {
             return Err(RunError::Input(format!(
                 "no batch of project {} in the --batches files",
-                render::clean(project, 200)
+                crate::text::clean(project, 200)
             )));
         }
     }

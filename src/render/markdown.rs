@@ -15,7 +15,7 @@ const MAX_CELL: usize = 160;
 
 /// Text made safe for a markdown table cell.
 pub fn escape(text: &str, max: usize) -> String {
-    let clean = super::clean(text, max);
+    let clean = crate::text::clean(text, max);
     let mut out = String::with_capacity(clean.len() + 8);
     for c in clean.chars() {
         match c {
