@@ -9,7 +9,6 @@ use crate::actions;
 use crate::error::RunError;
 use crate::github::{GitHub, GitHubError, Repo, Token};
 use crate::policy::{DEFAULT_POLICY_NAME, Policy};
-use crate::render;
 
 /// Where the repository's own policy lives, relative to the workspace.
 pub const DEFAULT_POLICY_PATH: &str = ".github/codebuild-retry-gate.yml";

@@ -10,7 +10,6 @@ use crate::cli::{Format, RunArgs};
 use crate::commands::common::{DEFAULT_TIMEOUT_SECS, Log, PolicySource};
 use crate::error::RunError;
 use crate::github::Token;
-use crate::render;
 
 /// The environment, as a lookup (the process's in `main`, a map in unit tests).
 pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;

@@ -38,7 +38,7 @@ use crate::github::{GitHub, Repo, SeenStatus};
 use crate::history::{self, Known, WalkEnd};
 use crate::live::{self, aws};
 use crate::policy::Policy;
-use crate::render::{self, reconcile as out_report};
+use crate::render::reconcile as out_report;
 use out_report::{Did, Judged, Report, Row};
 use plan::{Plan, Seen, Step, found_of, needs_history, row, steps, triage};
 

@@ -37,7 +37,7 @@ pub fn escape(text: &str, max: usize) -> String {
 /// Text shown as inline code: cleaned and cut, backticks replaced (inside a code span
 /// nothing else is markup).
 fn code_span(text: &str, max: usize) -> String {
-    format!("`{}`", super::clean(text, max).replace('`', "'"))
+    format!("`{}`", crate::text::clean(text, max).replace('`', "'"))
 }
 
 pub fn render(d: &Decision, acted: bool) -> String {
