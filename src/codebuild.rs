@@ -91,7 +91,7 @@ fn error_chain(err: &dyn std::error::Error) -> String {
             "no AWS credentials (the gate uses the standard chain: environment, profile, web identity, container, instance metadata): {text}"
         );
     }
-    crate::render::clean(&text.replace('\n', "; "), 1000)
+    crate::text::clean(&text.replace('\n', "; "), 1000)
 }
 
 /// One page of `ListBuildBatchesForProject`.

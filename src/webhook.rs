@@ -336,7 +336,7 @@ fn filter_passes(f: &Filter, event: &str, pr: &PullRequest) -> Tri {
 }
 
 fn clip(text: &str) -> String {
-    crate::render::clean(text, 80)
+    crate::text::clean(text, 80)
 }
 
 /// What a pattern is matched against: the limits on the text differ.

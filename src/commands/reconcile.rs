@@ -39,7 +39,7 @@ use crate::github::{GitHub, Repo, SeenStatus};
 use crate::history::{self, Known, WalkEnd};
 use crate::live::{self, aws};
 use crate::policy::Policy;
-use crate::render::{self, reconcile as out_report};
+use crate::render::reconcile as out_report;
 use out_report::{Did, Judged, Report, Row};
 use plan::{Plan, Seen, Step, found_of, needs_history, row, steps, triage};
 
@@ -313,9 +313,12 @@ async fn read_statuses(github: &GitHub, context: &str, plans: &[Plan]) -> Seen {
 
 /// What a batch's row says, in the log: a failure as a warning, what was done as a notice.
 fn log_row(log: &mut Log<'_>, row: &Row) {
-    let id = render::clean(&row.batch_id, 200);
+    let id = crate::text::clean(&row.batch_id, 200);
     match row.did {
-        Did::Failed => log.warning(&format!("batch {id}: {}", render::clean(&row.note, 1000))),
+        Did::Failed => log.warning(&format!(
+            "batch {id}: {}",
+            crate::text::clean(&row.note, 1000)
+        )),
         Did::LeftAlone => log.debug(&format!("batch {id}: left alone ({})", row.found.as_str())),
         did => log.notice(&format!(
             "batch {id}: {}{}: {}",
@@ -324,7 +327,7 @@ fn log_row(log: &mut Log<'_>, row: &Row) {
                 (Did::Posted | Did::WouldPost, Some(state)) => format!(" {state}"),
                 _ => String::new(),
             },
-            render::clean(&row.note, 300)
+            crate::text::clean(&row.note, 300)
         )),
     }
 }
@@ -332,7 +335,7 @@ fn log_row(log: &mut Log<'_>, row: &Row) {
 /// What step 2 did, in the log: a posted "not built" as a notice, a failure as a warning.
 fn log_pulls(log: &mut Log<'_>, pulls: &out_report::Pulls) {
     if let Some(note) = &pulls.note {
-        let line = format!("pull requests: {}", render::clean(note, 500));
+        let line = format!("pull requests: {}", crate::text::clean(note, 500));
         if pulls.failed {
             log.warning(&line);
         } else {
@@ -344,7 +347,7 @@ fn log_pulls(log: &mut Log<'_>, pulls: &out_report::Pulls) {
             "pull request #{}: {}: {}",
             r.number,
             r.did.as_str(),
-            render::clean(&r.note, 300)
+            crate::text::clean(&r.note, 300)
         );
         match r.did {
             out_report::PullDid::Failed => log.warning(&line),

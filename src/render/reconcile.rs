@@ -5,10 +5,10 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
-use super::clean;
 use super::markdown::escape;
 use crate::decision::Decision;
 use crate::facts::Timestamp;
+use crate::text::clean;
 
 /// Version of the JSON report's shape. Additive changes keep it; others raise it.
 pub const REPORT_VERSION: u32 = 1;

@@ -17,7 +17,7 @@ use futures_util::StreamExt;
 use crate::codebuild::{CodeBuild, ProjectSource};
 use crate::facts::Timestamp;
 use crate::github::{CommitStatus, GitHub, MAX_LISTED_FILES, Pull, Repo, State};
-use crate::render::clean;
+use crate::text::clean;
 use crate::render::reconcile::{PullDid, PullRow, Pulls};
 use crate::webhook::{self, Judgment, PullRequest, Webhook};
 
