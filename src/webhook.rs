@@ -82,7 +82,7 @@ pub struct Webhook {
 }
 
 /// One `WebhookFilter`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filter {
     /// `type`, as CodeBuild sent it.
     pub kind: String,
@@ -108,16 +108,6 @@ pub struct PullRequest {
     /// The repository is on GitHub.com: FILE_PATH and COMMIT_MESSAGE work with its pull
     /// request events (not with GitHub Enterprise Server's).
     pub github_com: bool,
-}
-
-impl Default for Filter {
-    fn default() -> Filter {
-        Filter {
-            kind: String::new(),
-            pattern: String::new(),
-            exclude: false,
-        }
-    }
 }
 
 /// The answer for one pull request.

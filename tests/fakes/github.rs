@@ -785,10 +785,11 @@ impl State {
 
     fn pull(&self, owner: &str, repo: &str, number: &str) -> Reply {
         let full = format!("{owner}/{repo}");
+        let number = number.parse::<u64>().ok();
         match self
             .pulls
             .iter()
-            .find(|(r, p)| *r == full && p["number"].to_string() == number)
+            .find(|(r, p)| *r == full && p["number"].as_u64() == number)
         {
             Some((_, p)) => Reply::json(200, p.clone()),
             None => not_found("https://docs.github.com/rest/pulls/pulls#get-a-pull-request"),

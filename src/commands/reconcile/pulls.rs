@@ -17,8 +17,8 @@ use futures_util::StreamExt;
 use crate::codebuild::{CodeBuild, ProjectSource};
 use crate::facts::Timestamp;
 use crate::github::{CommitStatus, GitHub, MAX_LISTED_FILES, Pull, Repo, State};
-use crate::text::clean;
 use crate::render::reconcile::{PullDid, PullRow, Pulls};
+use crate::text::clean;
 use crate::webhook::{self, Judgment, PullRequest, Webhook};
 
 /// Pull requests judged at once.
