@@ -9,8 +9,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{classify_groups, group_failure, matches};
+use super::{Source, classify_groups, group_failure, matches};
 use crate::decision::VerdictCode;
+use crate::facts::source_version::canonical_forms;
 use crate::facts::{Facts, Status};
 use crate::policy::Policy;
 
@@ -67,7 +68,10 @@ pub fn needs(policy: &Policy, facts: &Facts) -> Needs {
         return needs;
     }
     let project = batch.project.as_str();
-    let source_version = batch.source_version.as_deref();
+    let source = batch.source_version.as_deref().map(|raw| Source {
+        raw,
+        canonical: canonical_forms(raw),
+    });
     let groups = classify_groups(batch, facts);
     for (group, verdict) in batch.groups.iter().zip(&groups) {
         if verdict.code != VerdictCode::NoMatchingRule {
@@ -80,7 +84,7 @@ pub fn needs(policy: &Policy, facts: &Facts) -> Needs {
         for rule in policy
             .rules
             .iter()
-            .filter(|r| matches(r, project, source_version, &failure))
+            .filter(|r| matches(r, project, source.as_ref(), &failure))
         {
             if let Some(log) = &rule.log {
                 let bytes = needs.logs.entry(build_id.to_string()).or_default();

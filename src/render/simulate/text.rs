@@ -11,7 +11,12 @@ use crate::replay::Replay;
 const MAX_MISSED: usize = 20;
 
 pub fn render(r: &Replay) -> String {
-    let mut out = String::new();
+    // A comparison leads: the review of a policy change.
+    let mut out = r
+        .comparison
+        .as_ref()
+        .map(super::compare::text)
+        .unwrap_or_default();
     let t = r.totals();
     let cost = r.cost();
     let _ = writeln!(
