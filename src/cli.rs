@@ -108,6 +108,11 @@ pub struct ExplainArgs {
     /// Policy file [default: the built-in default policy]
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
+    /// GitHub's facts about commits, for rules with `branches` or `pull-request-bases`:
+    /// `{"commits": {SHA: {"branches": [...], "pulls": [...]}}}`, each list as GitHub's
+    /// endpoint returns it (without it such rules cannot be judged)
+    #[arg(long, value_name = "FILE")]
+    pub github: Option<PathBuf>,
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -213,6 +218,11 @@ pub struct SimulateArgs {
     /// Offline: `aws codebuild batch-get-builds` output with their builds (repeatable)
     #[arg(long, value_name = "FILE", requires = "batches")]
     pub builds: Vec<PathBuf>,
+    /// Offline: GitHub's facts about the commits, for rules with `branches` or
+    /// `pull-request-bases` (the file `explain --github` takes); live, they are read from
+    /// GitHub per commit when a rule needs them
+    #[arg(long, value_name = "FILE", requires = "batches")]
+    pub github: Option<PathBuf>,
     /// Policy file [input: policy; default: the built-in default policy, as for `explain`]
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
@@ -225,11 +235,12 @@ pub struct SimulateArgs {
     /// compare]
     #[arg(long, value_name = "OLD.yml")]
     pub compare: Option<PathBuf>,
-    /// OWNER/REPO to read the policy from with --policy-ref [input: repository; env:
-    /// GITHUB_REPOSITORY]
+    /// OWNER/REPO to read the policy from with --policy-ref, and GitHub's facts about commits
+    /// [input: repository; env: GITHUB_REPOSITORY; else the batches' source location]
     #[arg(long, value_name = "OWNER/REPO")]
     pub repository: Option<String>,
-    /// GitHub token, only to read the policy with --policy-ref [input: github-token; env:
+    /// GitHub token, to read the policy with --policy-ref and, live, GitHub's facts about
+    /// commits for rules with `branches` or `pull-request-bases` [input: github-token; env:
     /// GITHUB_TOKEN]; never printed
     #[arg(long, value_name = "TOKEN", hide = true)]
     pub github_token: Option<crate::github::Token>,

@@ -6,6 +6,7 @@
 
 pub mod awscli;
 pub mod expensive;
+pub mod github;
 pub mod sdk;
 pub mod source_version;
 
@@ -314,8 +315,11 @@ pub struct Facts {
     /// Facts that cost a read, by build id: only those [`crate::decide::needs()`] asked for.
     /// A build missing here was not read; a rule that needs it does not match, and says so.
     pub logs: BTreeMap<String, Fetched<LogTail>>,
-    // Test reports (issue 17, the test-report side) and GitHub's facts about the commit
-    // (issue 18) are recorded here the same way, as `Fetched` values.
+    /// GitHub's facts about the batch's commit (`branches`, `pull-request-bases`): each
+    /// `None` when it was not read.
+    pub github: github::GitHubFacts,
+    // Test reports (issue 17, the test-report side) are recorded here the same way, as
+    // `Fetched` values.
 }
 
 impl Facts {

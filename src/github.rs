@@ -1,10 +1,13 @@
-//! The GitHub side: commit statuses (posting them, and reading the gate's latest one), and
-//! policy files from a trusted ref, through octocrab.
+//! The GitHub side: commit statuses (posting them, and reading the gate's latest one),
+//! policy files from a trusted ref, and GitHub's facts about a commit ([`commit_facts`]:
+//! branches and pull requests), through octocrab.
 //!
 //! The base URL comes from `GITHUB_API_URL` (GitHub Enterprise Server's `/api/v3` works the
 //! same way). 5xx, 429 and secondary rate limits (403 with `retry-after`) are retried with
 //! backoff, a bounded number of times (octocrab's own retry layer is not compiled in: it
 //! resends at once and ignores `retry-after`). The token is a [`Token`]: it never prints.
+
+mod commit_facts;
 
 use std::fmt;
 use std::time::Duration;

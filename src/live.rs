@@ -3,6 +3,8 @@
 //! `reconcile`, so that both judge and act exactly alike; their inputs, logs and reports
 //! stay in the commands.
 
+pub mod github_facts;
+
 use std::time::Duration;
 
 use crate::codebuild::{AwsError, CodeBuild, ListPage, RetryResult, idempotency_token};

@@ -654,3 +654,42 @@ fn explain_shows_the_canonical_source_version_used() {
     );
     assert_eq!(json["decision"], "refuse");
 }
+
+/// Issue 18: `branches` and `pull-request-bases` are checked like every other glob list, each
+/// problem at its line and column; a misspelt key gets a suggestion.
+#[test]
+fn validate_checks_branches_and_pull_request_bases() {
+    let file = "tests/fixtures/policies/github-facts-bad-values.yml";
+    let r = run(gate().arg("validate").arg(file));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "{file}:11:5: error[unknown-key]: unknown key `pull-request-base` in a rule\n  help: did you mean `pull-request-bases`?"
+        )),
+        "{}",
+        r.stderr
+    );
+    // Unknown keys are reported first and alone; without the typo, the values.
+    let dir = tempfile::tempdir().unwrap();
+    let fixed = dir.path().join("p.yml");
+    let text = std::fs::read_to_string(common::root().join(file)).unwrap();
+    std::fs::write(
+        &fixed,
+        text.replace("pull-request-base: [main]", "pull-request-bases: [main]"),
+    )
+    .unwrap();
+    let r = run(gate().arg("validate").arg(&fixed));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    for line in [
+        ":5:15: error[empty-list]: `branches` is empty, so the rule can never match",
+        ":7:26: error[bad-glob]: bad glob `release/[0-9`: unclosed character class; missing ']'",
+        ":9:22: error[bad-glob]: an empty pattern matches only empty text",
+        "3 problems in 1 of 1 file",
+    ] {
+        assert!(
+            r.stderr.contains(line),
+            "missing {line:?} in:\n{}",
+            r.stderr
+        );
+    }
+}

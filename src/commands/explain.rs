@@ -1,4 +1,5 @@
-//! `explain`: the gate's decision, offline, from AWS CLI captures.
+//! `explain`: the gate's decision, offline, from AWS CLI captures (and GitHub's facts about
+//! the commit, from `--github FILE`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -9,6 +10,7 @@ use crate::decide::decide;
 use crate::decision::Outcome;
 use crate::error::{RunError, exit};
 use crate::facts::awscli::{batches_from_json, builds_from_json, history_from_json};
+use crate::facts::github::Captured;
 use crate::facts::{Batch, Facts};
 use crate::policy::Policy;
 use crate::render;
@@ -22,7 +24,13 @@ pub fn run(args: &ExplainArgs, out: &mut dyn Write) -> Result<i32, RunError> {
         None => Policy::builtin(),
     };
     let (batch, builds, history) = captures(args)?;
-    let facts = load_facts(&batch, &builds, &history)?;
+    let mut facts = load_facts(&batch, &builds, &history)?;
+    if let Some(path) = &args.github {
+        let captured = load_github(path)?;
+        if let Some(commit) = facts.batch.commit() {
+            facts.github = captured.facts_for(commit, &path.display().to_string());
+        }
+    }
     let decision = decide(&policy, &facts);
     let text = match args.format {
         Format::Text => render::text::render(&decision),
@@ -92,6 +100,11 @@ pub fn load_facts(
             .extend(history_from_json(&read(path)?).map_err(|e| at(path, e))?);
     }
     Ok(facts)
+}
+
+/// GitHub's facts about commits (`--github FILE`), for `branches` and `pull-request-bases`.
+pub fn load_github(path: &Path) -> Result<Captured, RunError> {
+    Captured::from_json(&read(path)?).map_err(|e| at(path, e))
 }
 
 fn read(path: &Path) -> Result<String, RunError> {

@@ -19,13 +19,14 @@ pub use crate::commands::common::Log;
 use crate::commands::common::{self, PolicySource};
 use crate::commands::inputs::{self, Env, Inputs};
 use crate::commands::report::{self, Commit};
-use crate::decide::decide;
+use crate::decide::{decide, github_needs};
 use crate::decision::{Decision, Outcome};
 use crate::error::{RunError, exit};
+use crate::facts::github::BranchEntry;
 use crate::facts::{Batch, Facts};
 use crate::github::{GitHub, Repo, Token};
 use crate::history::{self, Known};
-use crate::live::{self, aws};
+use crate::live::{self, aws, github_facts};
 use crate::policy::Policy;
 use crate::render;
 
@@ -55,6 +56,9 @@ pub struct StatusEvent {
     pub context: Option<String>,
     pub target_url: Option<String>,
     pub repository: Option<EventRepository>,
+    /// The branches that contain the commit, at most 10 (GitHub's own list), for rules with
+    /// `branches`.
+    pub branches: Option<Vec<BranchEntry>>,
 }
 
 impl StatusEvent {
@@ -154,7 +158,7 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
     log.debug(&format!("read batch {} ({:?})", batch.id, batch.status));
     let target = status_target(&config, &batch, log)?;
     let batch = await_close_if_ending(&config, &clients.codebuild, batch, log).await?;
-    let facts = read_facts(&clients.codebuild, &policy, batch, page, known, log).await?;
+    let facts = read_facts(&config, &mut clients, &policy, batch, page, known, log).await?;
     let mut decision = decide(&policy, &facts);
     log.debug(&format!(
         "decision: {} ({})",
@@ -293,6 +297,33 @@ impl Clients {
 }
 
 impl GitHubClient {
+    /// The client for reading GitHub's facts about the commit, built now if it is not (a
+    /// dry run with a local policy builds none up front), or why there is none. A client
+    /// that fails to build is left unbuilt: posting the status will say why.
+    async fn ready_for_reads(&mut self, run: &Inputs) -> Result<&GitHub, String> {
+        if matches!(self, GitHubClient::None) {
+            let Some(token) = run.token.clone() else {
+                return Err(
+                    "no GitHub token to read it with (set the `github-token` input or GITHUB_TOKEN)"
+                        .to_string(),
+                );
+            };
+            *self = GitHubClient::Building(common::spawn_github(
+                run.api_url.clone(),
+                token,
+                run.timeout,
+            ));
+        }
+        if let GitHubClient::Building(_) = self {
+            let building = std::mem::replace(self, GitHubClient::None);
+            *self = GitHubClient::Ready(building.take().await.map_err(|e| e.to_string())?);
+        }
+        match self {
+            GitHubClient::Ready(github) => Ok(github),
+            _ => Err("no GitHub client".to_string()),
+        }
+    }
+
     async fn take(self) -> Result<GitHub, RunError> {
         match self {
             GitHubClient::Ready(github) => Ok(github),
@@ -382,16 +413,61 @@ async fn await_close_if_ending(
     Ok(batch)
 }
 
-/// Round trip 2 (failed batches only): the failed builds and the history, together.
+/// Round trip 2 (failed batches only): the failed builds and the history, together — and,
+/// when a rule selects by them, GitHub's facts about the commit at the same time.
 async fn read_facts(
-    codebuild: &CodeBuild,
+    config: &Config,
+    clients: &mut Clients,
     policy: &Policy,
     batch: Batch,
     page: Result<ListPage, AwsError>,
     known: Known,
     log: &mut Log<'_>,
 ) -> Result<Facts, RunError> {
-    let facts = live::facts(codebuild, policy, batch, page, known).await?;
+    let needs = github_needs(policy, &batch);
+    let commit = batch.commit().map(str::to_string);
+    let wanted = needs.branches || needs.pulls;
+    let repo = match wanted {
+        true => report::repository(config.repository(), &batch).map_err(|e| e.to_string()),
+        false => Err(String::new()),
+    };
+    let Clients { codebuild, github } = clients;
+    let github = match wanted {
+        true => github.ready_for_reads(&config.run).await,
+        false => Err(String::new()),
+    };
+    // The event's branches count only when it names this commit.
+    let event_branches = config.event.as_ref().and_then(|e| {
+        let names_commit = e
+            .sha
+            .as_deref()
+            .zip(commit.as_deref())
+            .is_some_and(|(a, b)| a.eq_ignore_ascii_case(b));
+        e.branches.as_deref().filter(|_| names_commit)
+    });
+    if wanted {
+        log.debug(&format!(
+            "reading GitHub's {} of commit {} too",
+            match (needs.branches, needs.pulls) {
+                (true, true) => "branches and pull requests",
+                (true, false) => "branches",
+                _ => "pull requests",
+            },
+            commit.as_deref().unwrap_or("(unknown)")
+        ));
+    }
+    let source = github_facts::Source {
+        github,
+        repo: repo.as_ref().map_err(String::clone),
+        commit: commit.as_deref(),
+        event_branches,
+    };
+    let (facts, github_facts) = tokio::join!(
+        live::facts(codebuild, policy, batch, page, known),
+        github_facts::read(needs, source)
+    );
+    let mut facts = facts?;
+    facts.github = github_facts;
     log.debug(&format!(
         "read {} failed build(s) and {} history batch(es){}",
         facts.builds.len(),

@@ -3,8 +3,9 @@
 //! Pure: the reads happen before, where [`super::needs()`] says.
 
 use crate::decision::LogMatch;
+use crate::facts::github::Listed;
 use crate::facts::{Facts, Fetched};
-use crate::policy::{LogCondition, Rule, TestsCondition};
+use crate::policy::{Globs, LogCondition, Rule, TestsCondition};
 
 /// How long a log line may be when shown.
 pub const MAX_LOG_LINE: usize = 200;
@@ -12,7 +13,7 @@ pub const MAX_LOG_LINE: usize = 200;
 /// A log line as shown: cleaned by the one sanitiser, at most [`MAX_LOG_LINE`] characters
 /// (also after the sanitiser has broken up workflow commands).
 pub fn shown_line(line: &str) -> String {
-    let cleaned = crate::render::clean(line, MAX_LOG_LINE);
+    let cleaned = crate::text::clean(line, MAX_LOG_LINE);
     if cleaned.chars().count() <= MAX_LOG_LINE {
         return cleaned;
     }
@@ -36,6 +37,21 @@ pub(super) enum Judgement {
 pub(super) fn judge(rule: &Rule, build_id: Option<&str>, facts: &Facts) -> Judgement {
     let mut found = None;
     let mut unknown = None;
+    for (globs, fact, what) in [
+        (&rule.branches, &facts.github.branches, GitHubFact::Branches),
+        (
+            &rule.pull_request_bases,
+            &facts.github.pull_request_bases,
+            GitHubFact::PullRequestBases,
+        ),
+    ] {
+        let Some(globs) = globs else { continue };
+        match judge_github(globs, fact.as_ref(), what, facts.github.commit.as_deref()) {
+            Judgement::Met(_) => {}
+            Judgement::NotMet(why) => return Judgement::NotMet(why),
+            Judgement::Unknown(why) => unknown = unknown.or(Some(why)),
+        }
+    }
     if let Some(log) = &rule.log {
         match judge_log(log, build_id, facts) {
             Judgement::Met(m) => found = m,
@@ -54,6 +70,92 @@ pub(super) fn judge(rule: &Rule, build_id: Option<&str>, facts: &Facts) -> Judge
         Some(why) => Judgement::Unknown(why),
         None => Judgement::Met(found),
     }
+}
+
+/// Which of GitHub's facts about the commit a selector reads.
+#[derive(Clone, Copy)]
+enum GitHubFact {
+    Branches,
+    PullRequestBases,
+}
+
+impl GitHubFact {
+    /// What the fact is, in a sentence: `GitHub's {} of commit abc1234`.
+    fn what(self) -> &'static str {
+        match self {
+            GitHubFact::Branches => "branches",
+            GitHubFact::PullRequestBases => "open pull requests",
+        }
+    }
+}
+
+/// Branch names shown in a reason, at most.
+const MAX_NAMES_SHOWN: usize = 5;
+
+/// `branches` / `pull-request-bases`: one of the names GitHub lists matches one of `globs`.
+/// A fact that was not read, is absent or could not be read cannot be judged.
+fn judge_github(
+    globs: &Globs,
+    fact: Option<&Fetched<Listed>>,
+    what: GitHubFact,
+    commit: Option<&str>,
+) -> Judgement {
+    let commit = commit.map_or_else(|| "(unknown)".to_string(), |c| c.chars().take(12).collect());
+    let noun = what.what();
+    let listed = match fact {
+        None => {
+            return Judgement::Unknown(format!(
+                "GitHub's {noun} of commit {commit} were not read (offline: give them with --github FILE)"
+            ));
+        }
+        Some(Fetched::Absent(why)) => {
+            return Judgement::Unknown(format!("GitHub has no {noun} of commit {commit} ({why})"));
+        }
+        Some(Fetched::Unreadable(why)) => {
+            return Judgement::Unknown(format!(
+                "GitHub's {noun} of commit {commit} could not be read: {why}"
+            ));
+        }
+        Some(Fetched::Known(listed)) => listed,
+    };
+    if listed.names.iter().any(|name| globs.is_match(name)) {
+        return Judgement::Met(None);
+    }
+    let patterns = globs.patterns.join(", ");
+    Judgement::NotMet(match (what, listed.names.is_empty()) {
+        (GitHubFact::Branches, true) => format!(
+            "{} lists no branch for commit {commit} (branches: {patterns})",
+            listed.from
+        ),
+        (GitHubFact::PullRequestBases, true) => format!(
+            "{} lists no open pull request headed by commit {commit} (pull-request-bases: {patterns})",
+            listed.from
+        ),
+        (GitHubFact::Branches, false) => format!(
+            "the branches {} lists for commit {commit} ({}) match none of {patterns}",
+            listed.from,
+            shown_names(&listed.names)
+        ),
+        (GitHubFact::PullRequestBases, false) => format!(
+            "the open pull requests headed by commit {commit} ({}) are into {}, none of {patterns}",
+            listed.from,
+            shown_names(&listed.names)
+        ),
+    })
+}
+
+/// Names for a reason: at most [`MAX_NAMES_SHOWN`], then how many more.
+fn shown_names(names: &[String]) -> String {
+    let mut shown = names
+        .iter()
+        .take(MAX_NAMES_SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > MAX_NAMES_SHOWN {
+        shown.push_str(&format!(" and {} more", names.len() - MAX_NAMES_SHOWN));
+    }
+    shown
 }
 
 /// `log`: a line of the tail matches `matches`, and none matches `not-matches`.

@@ -17,7 +17,7 @@ mod needs;
 mod reason;
 mod stops;
 
-pub use needs::{GithubNeeds, Needs, needs};
+pub use needs::{GithubNeeds, Needs, github_needs, needs};
 
 use budgets::{commit_retries, other_failures, project_retries_in_a_day};
 pub use reason::failure_summary;

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::{Source, classify_groups, group_failure, matches};
 use crate::decision::VerdictCode;
 use crate::facts::source_version::canonical_forms;
-use crate::facts::{Facts, Status};
+use crate::facts::{Batch, Facts, Status};
 use crate::policy::Policy;
 
 /// What to read before judging.
@@ -28,11 +28,11 @@ pub struct Needs {
     pub github: GithubNeeds,
 }
 
-/// GitHub's facts about the batch's commit that could change a verdict. Filled when rules
-/// select by them (issue 18); empty until then.
+/// GitHub's facts about the batch's commit that could change a verdict: asked for when a
+/// rule that covers the batch's project selects by them (see [`github_needs`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct GithubNeeds {
-    /// The branches that contain the commit (`branches`).
+    /// The branches GitHub lists for the commit (`branches`).
     pub branches: bool,
     /// The open pull requests whose head is the commit (`pull-request-bases`).
     pub pulls: bool,
@@ -54,19 +54,10 @@ pub fn needs(policy: &Policy, facts: &Facts) -> Needs {
     if !policy.rules.iter().any(|r| r.is_conditional()) {
         return needs;
     }
-    let judged = batch.status.as_ref().is_some_and(Status::is_failure)
-        && batch.complete
-        && !batch
-            .groups
-            .iter()
-            .any(|g| g.status() == Some(&Status::InProgress))
-        && policy
-            .rules
-            .iter()
-            .any(|r| r.covers_project(&batch.project));
-    if !judged {
+    if !is_judged(policy, batch) {
         return needs;
     }
+    needs.github = github_needs(policy, batch);
     let project = batch.project.as_str();
     let source = batch.source_version.as_deref().map(|raw| Source {
         raw,
@@ -99,4 +90,39 @@ pub fn needs(policy: &Policy, facts: &Facts) -> Needs {
         }
     }
     needs
+}
+
+/// Whether `decide` judges the batch on its failures: it failed, is complete, no group is
+/// still running, and some rule covers its project.
+fn is_judged(policy: &Policy, batch: &Batch) -> bool {
+    batch.status.as_ref().is_some_and(Status::is_failure)
+        && batch.complete
+        && !batch
+            .groups
+            .iter()
+            .any(|g| g.status() == Some(&Status::InProgress))
+        && policy
+            .rules
+            .iter()
+            .any(|r| r.covers_project(&batch.project))
+}
+
+/// GitHub's facts about the commit that the judgment of `batch` could use: those that a rule
+/// covering its project selects by, when the batch is judged on its failures. Known from the
+/// policy and the batch alone — before its builds are read — so the live step reads them in
+/// parallel with the builds and the history (the gate's round trips do not grow).
+pub fn github_needs(policy: &Policy, batch: &Batch) -> GithubNeeds {
+    if !is_judged(policy, batch) {
+        return GithubNeeds::default();
+    }
+    let rules = || {
+        policy
+            .rules
+            .iter()
+            .filter(|r| r.covers_project(&batch.project))
+    };
+    GithubNeeds {
+        branches: rules().any(|r| r.branches.is_some()),
+        pulls: rules().any(|r| r.pull_request_bases.is_some()),
+    }
 }

@@ -117,6 +117,10 @@ pub struct Rule {
     pub action: Action,
     pub projects: Option<Globs>,
     pub source_versions: Option<Globs>,
+    /// GitHub's branches of the commit (`branches`).
+    pub branches: Option<Globs>,
+    /// Base branches of open pull requests whose head is the commit (`pull-request-bases`).
+    pub pull_request_bases: Option<Globs>,
     pub groups: Option<Globs>,
     pub statuses: Vec<Status>,
     pub phases: Option<Vec<String>>,
@@ -130,15 +134,22 @@ pub struct Rule {
 }
 
 impl Rule {
+    /// Whether the rule selects by GitHub's facts about the commit (`branches`,
+    /// `pull-request-bases`), which cost a read.
+    pub fn uses_github(&self) -> bool {
+        self.branches.is_some() || self.pull_request_bases.is_some()
+    }
+
     /// Whether this rule's `projects` covers `project`.
     pub fn covers_project(&self, project: &str) -> bool {
         self.projects.as_ref().is_none_or(|g| g.is_match(project))
     }
 
     /// Whether the rule has a condition that needs a fact that costs a read (a log, a test
-    /// report): its other selectors matching is not enough to decide.
+    /// report, GitHub's branches or pull requests of the commit): its other selectors
+    /// matching is not enough to decide.
     pub fn is_conditional(&self) -> bool {
-        self.log.is_some() || self.tests.is_some()
+        self.log.is_some() || self.tests.is_some() || self.uses_github()
     }
 }
 

@@ -84,6 +84,15 @@ pub struct RawRule {
     /// batches a pull request started (default: all). A batch without a `sourceVersion`
     /// matches no rule that names this.
     pub source_versions: Option<Vec<String>>,
+    /// Globs over the branches GitHub lists for the batch's commit: a `status` event's
+    /// `branches` (branches that contain it, at most 10) when the event names this commit,
+    /// else the branches whose head it is (default: any). Read from GitHub only when a rule
+    /// uses it; if GitHub cannot be read, the rule does not match and says why.
+    pub branches: Option<Vec<String>>,
+    /// Globs over the base branches of the open pull requests whose head is the batch's
+    /// commit (default: any). Read from GitHub only when a rule uses it; a commit no open
+    /// pull request heads matches no rule that names this.
+    pub pull_request_bases: Option<Vec<String>>,
     /// Globs over build-group identifiers (default: all). A rule that names groups does not
     /// match a failure of the batch itself (one that happened before any group ran).
     pub groups: Option<Vec<String>>,

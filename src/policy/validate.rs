@@ -419,6 +419,12 @@ impl Checker<'_> {
                 raw.source_versions,
                 false,
             ),
+            branches: self.globs(&format!("{path}.branches"), raw.branches, false),
+            pull_request_bases: self.globs(
+                &format!("{path}.pull-request-bases"),
+                raw.pull_request_bases,
+                false,
+            ),
             groups: self.globs(&format!("{path}.groups"), raw.groups, false),
             statuses,
             phases,
@@ -782,7 +788,9 @@ mod tests {
         assert!(keys[0].1.contains(&"retry-type".to_string()));
         assert!(keys[1].1.contains(&"lookback-days".to_string()));
         assert!(keys[2].1.contains(&"status-codes".to_string()));
-        assert_eq!(keys[2].1.len(), 12);
+        assert!(keys[2].1.contains(&"pull-request-bases".to_string()));
+        assert!(keys[2].1.contains(&"log".to_string()));
+        assert_eq!(keys[2].1.len(), 14);
         assert!(keys[3].1.contains(&"within-minutes".to_string()));
     }
 }

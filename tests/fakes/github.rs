@@ -10,7 +10,13 @@
 //! - `GET {prefix}/repos/{owner}/{repo}`: the repository, with `default_branch`;
 //! - `GET {prefix}/repos/{owner}/{repo}/pulls?state=open` (paginated), `.../pulls/{number}`,
 //!   `.../pulls/{number}/files` (paginated, `per_page` up to 100, at most 3,000 files in all as
-//!   GitHub documents), and `.../git/commits/{sha}` (the commit's message).
+//!   GitHub documents), and `.../git/commits/{sha}` (the commit's message);
+//! - `GET {prefix}/repos/{owner}/{repo}/commits/{sha}/branches-where-head`: the branches whose
+//!   head is the commit (`[{name, commit: {sha, url}, protected}]`, not paged);
+//! - `GET {prefix}/repos/{owner}/{repo}/commits/{sha}/pulls`: the pull requests associated with
+//!   the commit, open and merged (paged: `per_page` up to 100, default 30; `page`).
+//!   (those added with `add_commit_pull`, then those of `add_pull` headed by the commit).
+//!   A commit the fake was told nothing about has no branches and no pull requests.
 //!
 //! Anything else is 404 `{"message": "Not Found"}`. Point a client at it with
 //! `GITHUB_API_URL=fake.url()`; GitHub Enterprise Server's `/api/v3` prefix is supported with
@@ -101,6 +107,11 @@ struct State {
     prefix: String,
     files: HashMap<(String, String, String), Vec<u8>>,
     default_branches: HashMap<String, String>,
+    /// Branches whose head is a commit, by repository and SHA.
+    branch_heads: HashMap<(String, String), Vec<String>>,
+    /// Pull request objects associated with a commit, by repository and SHA, as GitHub
+    /// returns them from `/commits/{sha}/pulls`.
+    commit_pulls: HashMap<(String, String), Vec<Value>>,
     statuses: Vec<(u64, String, RecordedStatus)>,
     /// Pull request objects, by repository, as GitHub returns them.
     pulls: Vec<(String, Value)>,
@@ -248,6 +259,74 @@ impl FakeGitHub {
         lock(&self.state)
             .default_branches
             .insert(repo.to_string(), branch.to_string());
+    }
+
+    /// Make `sha` the head of `branches` of `repo` (for `.../commits/{sha}/branches-where-head`).
+    pub fn set_branches_where_head(&self, repo: &str, sha: &str, branches: &[&str]) {
+        lock(&self.state).branch_heads.insert(
+            (repo.to_string(), sha.to_string()),
+            branches.iter().map(|b| b.to_string()).collect(),
+        );
+    }
+
+    /// Associate pull request `number` of `repo` with commit `sha` (for
+    /// `.../commits/{sha}/pulls`): from `head_ref` at `head_sha` into `base_ref`, `state`
+    /// `open` or `closed` (with `merged_at` when `merged`). Returns the object as listed.
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_commit_pull(
+        &self,
+        repo: &str,
+        sha: &str,
+        number: u64,
+        head_ref: &str,
+        head_sha: &str,
+        base_ref: &str,
+        state: &str,
+        merged: bool,
+    ) -> Value {
+        let mut shared = lock(&self.state);
+        let api = format!("{}/repos/{repo}", shared.base);
+        let owner = repo.split('/').next().unwrap_or(repo);
+        let user = user_json(&shared.base, "octocat", 583_231, "User");
+        let repo_json = json!({
+            "id": 700_000_000 + (fnv(repo) % 100_000_000),
+            "name": repo.split('/').nth(1),
+            "full_name": repo,
+            "private": false,
+            "fork": false,
+            "url": api,
+        });
+        let pull = json!({
+            "url": format!("{api}/pulls/{number}"),
+            "id": 1_800_000_000 + number,
+            "node_id": format!("PR_kwDOKx0aAc{number}"),
+            "html_url": format!("https://github.com/{repo}/pull/{number}"),
+            "number": number,
+            "state": state,
+            "locked": false,
+            "title": format!("Pull request {number}"),
+            "user": user,
+            "body": null,
+            "labels": [],
+            "created_at": "2026-12-01T10:00:00Z",
+            "updated_at": "2026-12-04T10:00:00Z",
+            "closed_at": if state == "closed" { json!("2026-12-04T11:00:00Z") } else { Value::Null },
+            "merged_at": if merged { json!("2026-12-04T11:00:00Z") } else { Value::Null },
+            "merge_commit_sha": "5b7c4e5b2f8e1f0d3c9a7b6e5d4c3b2a19080706",
+            "draft": false,
+            "head": {"label": format!("{owner}:{head_ref}"), "ref": head_ref, "sha": head_sha,
+                     "user": user_json(&shared.base, owner, 90_000_001, "Organization"), "repo": repo_json.clone()},
+            "base": {"label": format!("{owner}:{base_ref}"), "ref": base_ref,
+                     "sha": "0000000000000000000000000000000000000b45",
+                     "user": user_json(&shared.base, owner, 90_000_001, "Organization"), "repo": repo_json},
+            "author_association": "MEMBER",
+        });
+        shared
+            .commit_pulls
+            .entry((repo.to_string(), sha.to_string()))
+            .or_default()
+            .push(pull.clone());
+        pull
     }
 
     /// Record a status as if it had been posted earlier (by a gate run before the test, say);
@@ -680,6 +759,13 @@ impl State {
             ("GET", ["repos", owner, repo, "git", "commits", sha]) => {
                 self.git_commit(owner, repo, sha)
             }
+            ("GET", ["repos", owner, repo, "commits", sha, "branches-where-head"]) => {
+                self.branches_where_head(owner, repo, sha)
+            }
+            ("GET", ["repos", owner, repo, "commits", sha, "pulls"]) => {
+                let number = |key: &str| query(key).and_then(|v| v.parse::<usize>().ok());
+                self.commit_pulls(owner, repo, sha, number("per_page"), number("page"))
+            }
             ("GET", ["repos", owner, repo, "contents", rest @ ..]) if !rest.is_empty() => {
                 let git_ref = query("ref");
                 self.contents(owner, repo, &rest.join("/"), git_ref, accept)
@@ -938,6 +1024,58 @@ impl State {
             "updated_at": at,
             "creator": user_json(&self.base, "github-actions[bot]", 41_898_282, "Bot"),
         })
+    }
+
+    fn branches_where_head(&self, owner: &str, repo: &str, sha: &str) -> Reply {
+        let full = format!("{owner}/{repo}");
+        let list: Vec<Value> = self
+            .branch_heads
+            .get(&(full.clone(), sha.to_string()))
+            .map(|names| {
+                names
+                    .iter()
+                    .map(|name| {
+                        json!({
+                            "name": name,
+                            "commit": {"sha": sha, "url": format!("{}/repos/{full}/commits/{sha}", self.base)},
+                            "protected": name == "main",
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Reply::json(200, Value::Array(list))
+    }
+
+    fn commit_pulls(
+        &self,
+        owner: &str,
+        repo: &str,
+        sha: &str,
+        per_page: Option<usize>,
+        page: Option<usize>,
+    ) -> Reply {
+        let full = format!("{owner}/{repo}");
+        let per_page = per_page.unwrap_or(30).clamp(1, 100);
+        let page = page.unwrap_or(1).max(1);
+        // Those associated by hand, then the repository's pull requests headed by the commit.
+        let mut all = self
+            .commit_pulls
+            .get(&(full.clone(), sha.to_string()))
+            .cloned()
+            .unwrap_or_default();
+        all.extend(
+            self.pulls
+                .iter()
+                .filter(|(r, p)| *r == full && p["head"]["sha"] == sha)
+                .map(|(_, p)| p.clone()),
+        );
+        let list: Vec<Value> = all
+            .into_iter()
+            .skip((page - 1) * per_page)
+            .take(per_page)
+            .collect();
+        Reply::json(200, Value::Array(list))
     }
 
     fn list_statuses(&self, owner: &str, repo: &str, git_ref: &str) -> Reply {
