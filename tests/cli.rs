@@ -617,9 +617,19 @@ fn explain_shows_the_canonical_source_version_used() {
     let path = dir.path().join("batch.json");
     std::fs::write(&path, batch).unwrap();
     let policy = "policies/examples/never-on-main.yml";
+    // GitHub lists no branch whose head the commit is: only the rule by name can tell.
+    let github = dir.path().join("github.json");
+    std::fs::write(
+        &github,
+        r#"{"commits": {"b80469b84b2d451c62f746b484e61ceb95bd447e": {"branches": []}}}"#,
+    )
+    .unwrap();
     let explain = |format: &str| {
         run(gate()
-            .args(["explain", "--policy", policy, "--format", format])
+            .args([
+                "explain", "--policy", policy, "--format", format, "--github",
+            ])
+            .arg(&github)
             .arg(&path))
     };
     let text = explain("text");
@@ -634,7 +644,7 @@ fn explain_shows_the_canonical_source_version_used() {
     );
     assert!(
         text.stdout.contains(&format!(
-            "refused by rule `never-on-main` (sourceVersion `refs/heads/main^{{{sha}}}` read as `main`)"
+            "refused by rule `never-on-main-by-name` (sourceVersion `refs/heads/main^{{{sha}}}` read as `main`)"
         )),
         "{}",
         text.stdout
@@ -692,4 +702,64 @@ fn validate_checks_branches_and_pull_request_bases() {
             r.stderr
         );
     }
+}
+
+/// Issue 18: offline, a rule that selects by GitHub's facts is judged from `--github FILE`;
+/// without it the rule cannot be judged, and says so (a refusal that might apply refuses).
+#[test]
+fn explain_takes_github_facts_from_a_file_and_without_them_cannot_judge() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.yml");
+    std::fs::write(
+        &policy,
+        "version: 1\nrules:\n  - name: prs-into-main\n    pull-request-bases: [main]\n",
+    )
+    .unwrap();
+    let example = "examples/batches/provisioning-fault/batch.json";
+    let sha = "b80469b84b2d451c62f746b484e61ceb95bd447e";
+    let explain = |github: Option<&std::path::Path>| {
+        let mut cmd = gate();
+        cmd.args(["explain", example, "--format", "json", "--policy"])
+            .arg(&policy);
+        if let Some(file) = github {
+            cmd.arg("--github").arg(file);
+        }
+        let r = run(&mut cmd);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        serde_json::from_str::<serde_json::Value>(&r.stdout).unwrap()
+    };
+    let report = explain(None);
+    assert_eq!(report["decision"], "refuse");
+    assert_eq!(report["groups"][1]["code"], "could-not-judge");
+    let detail = report["groups"][1]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("were not read (offline: give them with --github FILE)"),
+        "{detail}"
+    );
+
+    // The pulls as GitHub's endpoint returns them: an open pull request into main.
+    let github = dir.path().join("github.json");
+    let pull = serde_json::json!({
+        "number": 7, "state": "open",
+        "head": {"ref": "fix", "sha": sha, "repo": {"full_name": "acme/acme-api"}},
+        "base": {"ref": "main", "sha": "0000000000000000000000000000000000000b45"},
+    });
+    std::fs::write(
+        &github,
+        serde_json::json!({"commits": {sha: {"pulls": [pull]}}}).to_string(),
+    )
+    .unwrap();
+    let report = explain(Some(&github));
+    assert_eq!(report["decision"], "retry", "{report}");
+    assert_eq!(report["groups"][1]["rule"]["name"], "prs-into-main");
+
+    // A file that is not GitHub's facts: exit 2, naming the file.
+    std::fs::write(&github, r#"{"commit": {}}"#).unwrap();
+    let r = run(gate().args(["explain", example, "--github"]).arg(&github));
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("github.json: not GitHub facts"),
+        "{}",
+        r.stderr
+    );
 }

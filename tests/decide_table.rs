@@ -5,8 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use codebuild_retry_gate::decide::{decide, needs};
+use codebuild_retry_gate::decide::{GithubNeeds, decide, github_needs, needs};
 use codebuild_retry_gate::decision::{Decision, DecisionCode, Outcome, VerdictCode};
+use codebuild_retry_gate::facts::github::{GitHubFacts, Listed};
 use codebuild_retry_gate::facts::{
     Batch, Build, BuildSummary, Context, Facts, Fetched, Group, LogTail, Phase, Status, Timestamp,
 };
@@ -261,6 +262,24 @@ impl Fx {
         self.0.batch.project = project.into();
         self
     }
+    fn source(mut self, version: &str) -> Fx {
+        self.0.batch.source_version = Some(version.to_string());
+        self
+    }
+    /// GitHub's branches of the commit (`None`: not read).
+    fn branches(mut self, names: Option<&[&str]>) -> Fx {
+        self.0.github.branches = names.map(|n| Fetched::Known(listed(n)));
+        self
+    }
+    /// The bases of the open pull requests headed by the commit (`None`: not read).
+    fn pull_request_bases(mut self, names: Option<&[&str]>) -> Fx {
+        self.0.github.pull_request_bases = names.map(|n| Fetched::Known(listed(n)));
+        self
+    }
+    fn github(mut self, facts: GitHubFacts) -> Fx {
+        self.0.github = facts;
+        self
+    }
     fn history(mut self, batches: Vec<Batch>) -> Fx {
         self.0.history.extend(batches);
         self
@@ -276,6 +295,11 @@ impl Fx {
         self.0.logs.insert(build_id(id), fact);
         self
     }
+}
+
+/// Names GitHub listed (from a test).
+fn listed(names: &[&str]) -> Listed {
+    Listed::new(names.iter().map(|n| n.to_string()), "the test")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -2232,7 +2256,202 @@ fn canonical_source_versions() {
     ]);
 }
 
-/// The shipped examples do what their names say, on the sourceVersion forms CodeBuild records.
+#[test]
+fn branches_and_pull_request_bases() {
+    let fx = || batch("FAILED").group(fault());
+    let never_main = "rules: [
+      {name: never-on-main, action: refuse, branches: [main]},
+      {name: any}]";
+    let prs_into_main = "rules: [{name: prs-into-main, pull-request-bases: [main, 'release/*']}]";
+    let both = "rules: [{name: both, branches: ['feature/*'], pull-request-bases: [main]}]";
+    let unreadable = |why: &str| GitHubFacts {
+        commit: Some(SHA.into()),
+        branches: Some(Fetched::Unreadable(why.into())),
+        pull_request_bases: Some(Fetched::Unreadable(why.into())),
+    };
+    run(vec![
+        case(
+            "issue 18: GitHub lists main for the commit: never-on-main refuses",
+            never_main,
+            fx().branches(Some(&["dev", "main"])),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::RefusedByRule, Some("never-on-main"))],
+        ),
+        case(
+            "issue 18: GitHub lists other branches only: the next rule retries, and says why never-on-main did not match",
+            never_main,
+            fx().branches(Some(&["dev"])),
+            retry(),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| {
+            let detail = &d.groups[0].detail;
+            assert!(
+                detail.contains("rule `never-on-main` did not match: the branches the test lists for commit 0123456789ab (dev) match none of main"),
+                "{detail}"
+            );
+        }),
+        case(
+            "issue 18: GitHub lists no branch: never-on-main does not match",
+            never_main,
+            fx().branches(Some(&[])),
+            retry(),
+            &[("a", V::AllowedByRule, Some("any"))],
+        ),
+        case(
+            "issue 18: branches not read (offline, no --github): the refusal might apply, so it refuses, unjudgeable",
+            never_main,
+            fx(),
+            refuse(D::CouldNotJudge),
+            &[("a", V::CouldNotJudge, Some("never-on-main"))],
+        )
+        .also(|d| {
+            let detail = &d.groups[0].detail;
+            assert!(
+                detail.contains("GitHub's branches of commit 0123456789ab were not read (offline: give them with --github FILE)"),
+                "{detail}"
+            );
+        }),
+        case(
+            "issue 18: branches unreadable: refused, and the reason says why",
+            never_main,
+            fx().github(unreadable("GitHub list branches for HEAD commit failed (HTTP 403): Resource not accessible by integration")),
+            refuse(D::CouldNotJudge),
+            &[("a", V::CouldNotJudge, Some("never-on-main"))],
+        )
+        .also(|d| {
+            assert!(d.reason.contains("HTTP 403"), "{}", d.reason);
+        }),
+        case(
+            "issue 18: an open pull request into main: retried",
+            prs_into_main,
+            fx().pull_request_bases(Some(&["main"])),
+            retry(),
+            &[("a", V::AllowedByRule, Some("prs-into-main"))],
+        ),
+        case(
+            "issue 18: an open pull request into a release branch: retried",
+            prs_into_main,
+            fx().pull_request_bases(Some(&["release/2.0"])),
+            retry(),
+            &[("a", V::AllowedByRule, Some("prs-into-main"))],
+        ),
+        case(
+            "issue 18: an open pull request into another branch only: not retried",
+            prs_into_main,
+            fx().pull_request_bases(Some(&["dev"])),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::NoMatchingRule, None)],
+        )
+        .also(|d| {
+            assert!(d.groups[0].detail.contains("are into dev, none of main, release/*"), "{}", d.groups[0].detail);
+        }),
+        case(
+            "issue 18: no open pull request: not retried",
+            prs_into_main,
+            fx().pull_request_bases(Some(&[])),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::NoMatchingRule, None)],
+        ),
+        case(
+            "issue 18: pull requests unreadable: a retry rule does not match, could not judge",
+            prs_into_main,
+            fx().github(unreadable("GitHub list pull requests associated with a commit failed (HTTP 500): Server Error (after 4 attempts)")),
+            refuse(D::CouldNotJudge),
+            &[("a", V::CouldNotJudge, None)],
+        )
+        .also(|d| {
+            assert!(d.reason.contains("could not be read"), "{}", d.reason);
+            assert!(d.reason.contains("HTTP 500"), "{}", d.reason);
+        }),
+        case(
+            "issue 18: both selectors must match (AND)",
+            both,
+            fx().branches(Some(&["feature/x"])).pull_request_bases(Some(&["main"])),
+            retry(),
+            &[("a", V::AllowedByRule, Some("both"))],
+        ),
+        case(
+            "issue 18: one of two selectors certainly fails: not met, even if the other was not read",
+            both,
+            fx().branches(Some(&["dev"])),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::NoMatchingRule, None)],
+        ),
+        case(
+            "issue 18: many names are cut in the reason",
+            "rules: [{name: x, branches: [main]}]",
+            fx().branches(Some(&["a", "b", "c", "d", "e", "f", "g"])),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::NoMatchingRule, None)],
+        )
+        .also(|d| assert!(d.groups[0].detail.contains("(a, b, c, d, e and 2 more)"), "{}", d.groups[0].detail)),
+    ]);
+}
+
+/// GitHub's facts are asked for from the policy and the batch alone (before the builds are
+/// read), only when a rule covering the project selects by them and the batch is judged.
+#[test]
+fn github_needs_only_what_rules_use() {
+    let fx = || batch("FAILED").group(fault());
+    let none = GithubNeeds::default();
+    let both = GithubNeeds {
+        branches: true,
+        pulls: true,
+    };
+    for (policy_body, facts, want) in [
+        (ANY, fx(), none),
+        (
+            "rules: [{name: m, branches: [main]}]",
+            fx(),
+            GithubNeeds {
+                branches: true,
+                pulls: false,
+            },
+        ),
+        (
+            "rules: [{name: p, pull-request-bases: ['*']}]",
+            fx(),
+            GithubNeeds {
+                branches: false,
+                pulls: true,
+            },
+        ),
+        (
+            "rules: [{name: m, branches: [main], pull-request-bases: ['*']}]",
+            fx(),
+            both,
+        ),
+        // Another project's rule, a batch that succeeded or is still running: nothing.
+        (
+            "rules: [{name: m, projects: [other], branches: [main]}, {name: any}]",
+            fx(),
+            none,
+        ),
+        (
+            "rules: [{name: m, branches: [main]}]",
+            batch("SUCCEEDED").group(g("a", "SUCCEEDED")),
+            none,
+        ),
+        (
+            "rules: [{name: m, branches: [main]}]",
+            batch("IN_PROGRESS").group(g("a", "IN_PROGRESS")),
+            none,
+        ),
+        (
+            "rules: [{name: m, branches: [main]}]",
+            fx().incomplete(),
+            none,
+        ),
+    ] {
+        let p = policy(policy_body);
+        assert_eq!(github_needs(&p, &facts.0.batch), want, "{policy_body}");
+        assert_eq!(needs(&p, &facts.0).github, want, "needs(): {policy_body}");
+    }
+}
+
+/// The shipped examples do what their names say, however the batch was started: by
+/// GitHub's facts about the commit first, by the recorded `sourceVersion` (any form) too.
 #[test]
 fn the_shipped_source_version_examples() {
     let load = |name: &str| {
@@ -2241,58 +2460,89 @@ fn the_shipped_source_version_examples() {
             .join(name);
         Policy::load(&path).unwrap_or_else(|e| panic!("{e}"))
     };
-    let flaky = |version: Option<&str>| {
-        let mut fx = batch("FAILED").group(g("integration_api", "FAILED").failed_in(
+    let flaky = || {
+        batch("FAILED").group(g("integration_api", "FAILED").failed_in(
             "BUILD",
             "FAILED",
             &[(
                 "COMMAND_EXECUTION_ERROR",
                 "Error while executing command: ./ci/it.sh. Reason: exit status 75",
             )],
-        ));
-        fx.0.batch.source_version = version.map(str::to_string);
-        fx.0
+        ))
     };
+    let pull = || batch("FAILED").group(image_pull("a"));
     let prs = load("pull-requests-only.yml");
     let main = load("never-on-main.yml");
-    for (version, prs_want, main_want) in [
-        (Some("pr/42"), Outcome::Retry, Outcome::Refuse),
-        (Some(SHA), Outcome::Refuse, Outcome::Refuse),
-        (Some("main"), Outcome::Refuse, Outcome::Refuse),
-        (Some("refs/heads/main"), Outcome::Refuse, Outcome::Refuse),
-        (None, Outcome::Refuse, Outcome::Refuse),
-        // Issue 18: the other ways a batch records the same branch or pull request.
-        (Some("refs/pull/42/head"), Outcome::Retry, Outcome::Refuse),
-        (Some("refs/pull/42/merge"), Outcome::Retry, Outcome::Refuse),
-        (
-            Some("refs/heads/main^{0123456789abcdef0123456789abcdef01234567}"),
-            Outcome::Refuse,
-            Outcome::Refuse,
-        ),
+    let pinned_main = format!("refs/heads/main^{{{SHA}}}");
+    // pull-requests-only: (sourceVersion, open pull requests' bases (None: not read), want).
+    for (version, bases, want) in [
+        (SHA, Some(&["main"][..]), Outcome::Retry),
+        ("pr/42", Some(&["release/1"][..]), Outcome::Retry),
+        ("pr/42", Some(&[][..]), Outcome::Refuse),
+        ("pr/42", None, Outcome::Refuse),
+        ("main", Some(&[][..]), Outcome::Refuse),
     ] {
-        let d = decide(&prs, &flaky(version));
+        let fx = flaky().source(version).pull_request_bases(bases);
+        let d = decide(&prs, &fx.0);
         assert_eq!(
-            d.decision, prs_want,
-            "pull-requests-only, {version:?}: {}",
-            d.reason
-        );
-        let d = decide(&main, &flaky(version));
-        assert_eq!(
-            d.decision, main_want,
-            "never-on-main, {version:?}: {}",
+            d.decision, want,
+            "pull-requests-only, {version} {bases:?}: {}",
             d.reason
         );
     }
-    // never-on-main still retries an image pull on a pull request, and refuses it on a push.
-    let pull = |version: &str| {
-        let mut fx = batch("FAILED").group(image_pull("a"));
-        fx.0.batch.source_version = Some(version.into());
-        fx.0
-    };
-    assert_eq!(decide(&main, &pull("pr/7")).decision, Outcome::Retry);
-    let d = decide(&main, &pull(SHA));
-    assert_eq!(d.decision, Outcome::Refuse);
-    assert_eq!(group(&d, "a").rule.as_ref().unwrap().name, "never-on-main");
+    // never-on-main: (sourceVersion, branches (None: not read), want, deciding rule).
+    for (version, branches, want, rule) in [
+        (SHA, Some(&["main"][..]), Outcome::Refuse, "never-on-main"),
+        (
+            SHA,
+            Some(&["feature/x"][..]),
+            Outcome::Retry,
+            "infrastructure-phases",
+        ),
+        (
+            "pr/7",
+            Some(&[][..]),
+            Outcome::Retry,
+            "infrastructure-phases",
+        ),
+        (
+            &pinned_main,
+            Some(&[][..]),
+            Outcome::Refuse,
+            "never-on-main-by-name",
+        ),
+        (
+            "refs/heads/main",
+            Some(&[][..]),
+            Outcome::Refuse,
+            "never-on-main-by-name",
+        ),
+        (
+            "main",
+            Some(&[][..]),
+            Outcome::Refuse,
+            "never-on-main-by-name",
+        ),
+        // Not read: the refusal might apply, so it refuses.
+        ("pr/7", None, Outcome::Refuse, "never-on-main"),
+    ] {
+        let fx = pull().source(version).branches(branches);
+        let d = decide(&main, &fx.0);
+        assert_eq!(
+            d.decision, want,
+            "never-on-main, {version} {branches:?}: {}",
+            d.reason
+        );
+        assert_eq!(
+            group(&d, "a").rule.as_ref().map(|r| r.name.as_str()),
+            Some(rule),
+            "{version} {branches:?}: {}",
+            d.reason
+        );
+    }
+    // A command failure is refused on main and off it.
+    let fx = flaky().source(SHA).branches(Some(&["feature/x"]));
+    assert_eq!(decide(&main, &fx.0).decision, Outcome::Refuse);
 }
 
 #[test]

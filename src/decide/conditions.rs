@@ -46,7 +46,8 @@ pub(super) fn judge(rule: &Rule, build_id: Option<&str>, facts: &Facts) -> Judge
         ),
     ] {
         let Some(globs) = globs else { continue };
-        match judge_github(globs, fact.as_ref(), what, facts.github.commit.as_deref()) {
+        let commit = facts.github.commit.as_deref().or(facts.batch.commit());
+        match judge_github(globs, fact.as_ref(), what, commit) {
             Judgement::Met(_) => {}
             Judgement::NotMet(why) => return Judgement::NotMet(why),
             Judgement::Unknown(why) => unknown = unknown.or(Some(why)),

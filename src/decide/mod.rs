@@ -538,10 +538,11 @@ impl Judge<'_> {
             }
             None => (code, detail),
         };
-        let mut detail = with_notes(detail, &passed_over);
+        let mut detail = detail;
         if let Some(note) = rule.and_then(|r| canonical_note(r, source)) {
             detail.push_str(&note);
         }
+        let detail = with_notes(detail, &passed_over);
         let detail = match (&log_match, rule) {
             (Some(m), Some(_)) => format!("{detail}: log line `{}`", m.line),
             _ => detail,
