@@ -11,15 +11,16 @@ use crate::cli::{Format, SimulateArgs};
 use crate::codebuild::CodeBuild;
 use crate::commands::common::{self, DEFAULT_TIMEOUT_SECS, Log, PolicySource, at};
 use crate::commands::inputs::{self, set};
+use crate::decide::GithubNeeds;
 use crate::error::{RunError, exit};
 use crate::facts::awscli::{builds_from_json, history_from_json};
 use crate::facts::{Batch, Build, Timestamp};
 use crate::github::Token;
 use crate::history::{self, Progress, WalkEnd};
-use crate::live::aws;
+use crate::live::{aws, github_facts};
 use crate::policy::Policy;
 use crate::render;
-use crate::replay::{self, Replay, Window};
+use crate::replay::{self, GitHubByCommit, Replay, Window};
 
 /// Days replayed live when `--days` (input `days`) is not given.
 pub const DEFAULT_DAYS: u32 = 30;
@@ -34,6 +35,8 @@ pub struct Config {
     pub days: Option<u32>,
     pub batches: Vec<PathBuf>,
     pub builds: Vec<PathBuf>,
+    /// `--github FILE`: GitHub's facts about the commits, offline.
+    pub github: Option<PathBuf>,
     pub policy: PolicySource,
     /// `--compare OLD` (input `compare`): the old policy, from the workspace.
     pub compare: Option<PathBuf>,
@@ -74,6 +77,7 @@ impl Config {
             days,
             batches: args.batches.clone(),
             builds: args.builds.clone(),
+            github: args.github.clone(),
             policy: inputs::policy_source(
                 env,
                 args.policy.clone(),
@@ -223,9 +227,12 @@ async fn live(
         builds.len()
     ));
     let truncated = end == WalkEnd::Truncated;
-    let old_replay =
-        old.map(|old| replay::replay(old, batches.clone(), &builds, window, truncated));
-    let mut replay = replay::replay(policy, batches, &builds, window, truncated);
+    let github = live_github_facts(config, &[Some(policy), old], &batches, &window, log).await;
+    let old_replay = old.map(|old| {
+        replay::replay_with_github(old, batches.clone(), &builds, &github, window, truncated)
+    });
+    let mut replay =
+        replay::replay_with_github(policy, batches, &builds, &github, window, truncated);
     if replay.projects.is_empty() {
         // A project without batches still names itself in the report.
         replay.projects.push(project.to_string());
@@ -286,11 +293,134 @@ fn offline(
             }
         }
     };
-    let old_replay = old.map(|old| replay::replay(old, batches.clone(), &builds, window, false));
+    let github = match &config.github {
+        None => GitHubByCommit::new(),
+        Some(path) => {
+            let captured = crate::commands::explain::load_github(path)?;
+            let file = path.display().to_string();
+            captured
+                .commits
+                .keys()
+                .map(|sha| (sha.to_ascii_lowercase(), captured.facts_for(sha, &file)))
+                .collect()
+        }
+    };
+    let old_replay = old.map(|old| {
+        replay::replay_with_github(old, batches.clone(), &builds, &github, window, false)
+    });
     Ok((
-        replay::replay(policy, batches, &builds, window, false),
+        replay::replay_with_github(policy, batches, &builds, &github, window, false),
         old_replay,
     ))
+}
+
+/// GitHub's facts per commit may be read for this many commits at most in one replay; the
+/// commits beyond are not read (rules that need them cannot be judged there).
+pub const MAX_GITHUB_COMMITS: usize = 200;
+/// Commits whose facts are read at once.
+const GITHUB_CONCURRENCY: usize = 4;
+
+/// Live: GitHub's facts about the commits of the window's failed attempts, when a rule of
+/// `policies` selects by them — each commit read once (at most [`MAX_GITHUB_COMMITS`], a few
+/// at a time). As GitHub knows them now, not as they were then.
+async fn live_github_facts(
+    config: &Config,
+    policies: &[Option<&Policy>],
+    batches: &[Batch],
+    window: &Window,
+    log: &mut Log<'_>,
+) -> GitHubByCommit {
+    use futures_util::stream::{self, StreamExt};
+
+    let rules = || policies.iter().flatten().flat_map(|p| p.rules.iter());
+    let needs = GithubNeeds {
+        branches: rules().any(|r| r.branches.is_some()),
+        pulls: rules().any(|r| r.pull_request_bases.is_some()),
+    };
+    if !needs.branches && !needs.pulls {
+        return GitHubByCommit::new();
+    }
+    let mut commits: Vec<String> = Vec::new();
+    for b in batches {
+        let failed = history::attempts(b).iter().any(|a| a.failed(b));
+        if let Some(c) = b
+            .commit()
+            .filter(|_| failed && window.contains(b.start_time))
+        {
+            let c = c.to_ascii_lowercase();
+            if !commits.contains(&c) {
+                commits.push(c);
+            }
+        }
+    }
+    if commits.len() > MAX_GITHUB_COMMITS {
+        log.warning(&format!(
+            "{} commits have failed attempts; GitHub's branches and pull requests are read for the newest {MAX_GITHUB_COMMITS} only (rules that need them cannot be judged on the others)",
+            commits.len()
+        ));
+        // Batches come in no particular order: keep the commits of the newest batches.
+        let newest = |c: &String| {
+            batches
+                .iter()
+                .filter(|b| b.commit().is_some_and(|x| x.eq_ignore_ascii_case(c)))
+                .filter_map(|b| b.start_time)
+                .max()
+        };
+        commits.sort_by_key(|c| std::cmp::Reverse(newest(c)));
+        commits.truncate(MAX_GITHUB_COMMITS);
+    }
+    let repo = config
+        .policy
+        .repository
+        .clone()
+        .or_else(|| batches.iter().find_map(Batch::github_repository))
+        .ok_or_else(|| {
+            "no repository to read them from: set --repository or GITHUB_REPOSITORY".to_string()
+        })
+        .and_then(|text| common::repo(&text).map_err(|e| e.to_string()));
+    let github = match &config.token {
+        Some(token) => {
+            common::github_client(common::spawn_github(
+                config.api_url.clone(),
+                token.clone(),
+                config.timeout,
+            ))
+            .await
+        }
+        .map_err(|e| e.to_string()),
+        None => Err(
+            "no GitHub token to read them with (set the `github-token` input or GITHUB_TOKEN)"
+                .to_string(),
+        ),
+    };
+    log.debug(&format!(
+        "reading GitHub's branches and pull requests of {} commit(s)",
+        commits.len()
+    ));
+    let read = stream::iter(commits)
+        .map(|sha| {
+            let source = github_facts::Source {
+                github: github.as_ref().map_err(String::clone),
+                repo: repo.as_ref().map_err(String::clone),
+                commit: None,
+                event_branches: None,
+            };
+            async move {
+                let facts = github_facts::read(
+                    needs,
+                    github_facts::Source {
+                        commit: Some(&sha),
+                        ..source
+                    },
+                )
+                .await;
+                (sha.clone(), facts)
+            }
+        })
+        .buffer_unordered(GITHUB_CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await;
+    read.into_iter().collect()
 }
 
 fn read(path: &Path) -> Result<String, RunError> {

@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use crate::decide::decide;
 use crate::decision::{Decision, GroupVerdict, Outcome};
+use crate::facts::github::GitHubFacts;
 use crate::facts::{Batch, Build, BuildSummary, Facts, Status, Timestamp};
 use crate::history::{self, Attempt};
 use crate::policy::{Policy, RetryType};
@@ -199,6 +200,30 @@ pub fn replay(
     window: Window,
     history_truncated: bool,
 ) -> Replay {
+    replay_with_github(
+        policy,
+        batches,
+        builds,
+        &GitHubByCommit::new(),
+        window,
+        history_truncated,
+    )
+}
+
+/// GitHub's facts about commits (`branches`, `pull-request-bases`), by commit SHA in lower
+/// case. A commit that is not here was not read: rules that need its facts cannot be judged.
+pub type GitHubByCommit = BTreeMap<String, GitHubFacts>;
+
+/// [`replay`], with GitHub's facts about the batches' commits (read once per commit, live,
+/// or from `--github FILE`), as they are now: GitHub keeps no history of them.
+pub fn replay_with_github(
+    policy: &Policy,
+    batches: Vec<Batch>,
+    builds: &BTreeMap<String, Build>,
+    github: &GitHubByCommit,
+    window: Window,
+    history_truncated: bool,
+) -> Replay {
     let mut unique: HashMap<String, Batch> = HashMap::with_capacity(batches.len());
     for b in batches {
         unique.insert(b.id.clone(), b);
@@ -221,7 +246,7 @@ pub fn replay(
     };
     for (_, mut list) in projects {
         list.sort_by(|a, b| (a.start_time, &a.id).cmp(&(b.start_time, &b.id)));
-        replay_project(policy, &list, builds, &mut out);
+        replay_project(policy, &list, builds, github, &mut out);
     }
     out.attempts.sort_by(|a, b| {
         (a.ended_at, &a.batch_id, a.attempt).cmp(&(b.ended_at, &b.batch_id, b.attempt))
@@ -266,6 +291,7 @@ fn replay_project(
     policy: &Policy,
     batches: &[Batch],
     builds: &BTreeMap<String, Build>,
+    github: &GitHubByCommit,
     out: &mut Replay,
 ) {
     let attempts: Vec<Vec<Attempt>> = batches.iter().map(history::attempts).collect();
@@ -310,6 +336,11 @@ fn replay_project(
             continue;
         };
         facts.builds = judged_builds(&judged, builds);
+        facts.github = judged
+            .commit()
+            .and_then(|c| github.get(&c.to_ascii_lowercase()))
+            .cloned()
+            .unwrap_or_default();
         facts.batch = judged;
         // The batch itself is not its own history: out for this judgment, then back.
         let own = timeline.position(d.batch);
