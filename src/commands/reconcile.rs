@@ -31,13 +31,13 @@ use crate::codebuild::{CodeBuild, ListPage};
 use crate::commands::common::{self, Log};
 use crate::commands::inputs::{self, Env, Inputs};
 use crate::commands::report::{self, Commit};
-use crate::decide::decide;
+use crate::decide::{decide, github_needs};
 use crate::decision::Outcome;
 use crate::error::{RunError, exit};
 use crate::facts::{Batch, Timestamp};
 use crate::github::{GitHub, Repo, SeenStatus};
 use crate::history::{self, Known, WalkEnd};
-use crate::live::{self, aws};
+use crate::live::{self, aws, github_facts};
 use crate::policy::Policy;
 use crate::render::reconcile as out_report;
 use out_report::{Did, Judged, Report, Row};
@@ -371,22 +371,32 @@ impl Judge<'_> {
             did: Did::Failed,
             ..row(batch, found_of(seen), "")
         };
-        // The history is known already (no listing page left to read).
-        let mut facts = match live::facts(
-            self.codebuild,
-            self.policy,
-            batch.clone(),
-            Ok(ListPage::default()),
-            self.known.clone(),
-        )
-        .await
-        {
+        // The history is known already (no listing page left to read). GitHub's facts about
+        // the commit, when a rule selects by them, are read at the same time, as by `gate`.
+        let github = github_facts::Source {
+            github: Ok(self.github),
+            repo: Ok(repo),
+            commit: batch.commit(),
+            event_branches: None,
+        };
+        let (facts, github) = tokio::join!(
+            live::facts(
+                self.codebuild,
+                self.policy,
+                batch.clone(),
+                Ok(ListPage::default()),
+                self.known.clone(),
+            ),
+            github_facts::read(github_needs(self.policy, batch), github)
+        );
+        let mut facts = match facts {
             Ok(facts) => facts,
             Err(e) => {
                 row.note = e.to_string();
                 return row;
             }
         };
+        facts.github = github;
         facts.history_truncated |= self.history_truncated;
         let mut decision = decide(self.policy, &facts);
         let mut retried = false;
