@@ -12,7 +12,7 @@ pub const MAX_LOG_LINE: usize = 200;
 /// A log line as shown: cleaned by the one sanitiser, at most [`MAX_LOG_LINE`] characters
 /// (also after the sanitiser has broken up workflow commands).
 pub fn shown_line(line: &str) -> String {
-    let cleaned = crate::render::clean(line, MAX_LOG_LINE);
+    let cleaned = crate::text::clean(line, MAX_LOG_LINE);
     if cleaned.chars().count() <= MAX_LOG_LINE {
         return cleaned;
     }

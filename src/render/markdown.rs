@@ -15,7 +15,7 @@ const MAX_CELL: usize = 160;
 
 /// Text made safe for a markdown table cell.
 pub fn escape(text: &str, max: usize) -> String {
-    let clean = super::clean(text, max);
+    let clean = crate::text::clean(text, max);
     let mut out = String::with_capacity(clean.len() + 8);
     for c in clean.chars() {
         match c {
@@ -37,7 +37,7 @@ pub fn escape(text: &str, max: usize) -> String {
 /// Text shown as inline code: cleaned and cut, backticks replaced (inside a code span
 /// nothing else is markup).
 fn code_span(text: &str, max: usize) -> String {
-    format!("`{}`", super::clean(text, max).replace('`', "'"))
+    format!("`{}`", crate::text::clean(text, max).replace('`', "'"))
 }
 
 pub fn render(d: &Decision, acted: bool) -> String {

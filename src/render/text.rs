@@ -2,8 +2,8 @@
 
 use std::fmt::Write;
 
-use super::clean;
 use crate::decision::{Decision, GroupVerdict, Outcome, VerdictCode};
+use crate::text::clean;
 
 const MAX_CONTEXT: usize = 60;
 const MAX_DETAIL: usize = 300;
