@@ -561,3 +561,59 @@ fn explain_markdown_is_the_job_summary() {
         insta::assert_snapshot!(format!("explain_markdown_{name}"), r.stdout);
     }
 }
+
+/// Issue 18: `explain` and the job summary show the canonical form a rule matched:
+/// `refs/heads/main^{SHA}` (AWS's faster-download form) is refused by never-on-main.
+#[test]
+fn explain_shows_the_canonical_source_version_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let sha = "046e8b67481d53bdc86c3f6affdd5d1afae6d369";
+    let batch = std::fs::read_to_string(
+        common::root().join("examples/batches/provisioning-fault/batch.json"),
+    )
+    .unwrap()
+    .replace(
+        "\"sourceVersion\": \"pr/1187\"",
+        &format!("\"sourceVersion\": \"refs/heads/main^{{{sha}}}\""),
+    );
+    assert!(batch.contains("refs/heads/main^{"), "the example changed");
+    let path = dir.path().join("batch.json");
+    std::fs::write(&path, batch).unwrap();
+    let policy = "policies/examples/never-on-main.yml";
+    let explain = |format: &str| {
+        run(gate()
+            .args(["explain", "--policy", policy, "--format", format])
+            .arg(&path))
+    };
+    let text = explain("text");
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    assert!(text.stdout.starts_with("REFUSE"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains(&format!(
+            "  source   refs/heads/main^{{{sha}}}   read as main, refs/heads/main\n"
+        )),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains(&format!(
+            "refused by rule `never-on-main` (sourceVersion `refs/heads/main^{{{sha}}}` read as `main`)"
+        )),
+        "{}",
+        text.stdout
+    );
+    let markdown = explain("markdown");
+    assert!(
+        markdown.stdout.contains(&format!(
+            "- **Source version**: `refs/heads/main^{{{sha}}}`, read as `main`, `refs/heads/main`\n"
+        )),
+        "{}",
+        markdown.stdout
+    );
+    let json: serde_json::Value = serde_json::from_str(&explain("json").stdout).unwrap();
+    assert_eq!(
+        json["source_version"]["canonical"],
+        serde_json::json!(["main", "refs/heads/main"])
+    );
+    assert_eq!(json["decision"], "refuse");
+}

@@ -261,7 +261,7 @@ fn offline(
         if batches.is_empty() {
             return Err(RunError::Input(format!(
                 "no batch of project {} in the --batches files",
-                render::clean(project, 200)
+                crate::text::clean(project, 200)
             )));
         }
     }

@@ -4,10 +4,10 @@
 
 use std::fmt::Write;
 
-use crate::render::clean;
 use crate::render::markdown::escape;
 use crate::replay::compare::{Change, Comparison};
 use crate::replay::iso;
+use crate::text::clean;
 
 /// Changed attempts listed at most; the rest are counted (`--format json` has them all).
 pub const MAX_CHANGES: usize = 50;

@@ -4,8 +4,8 @@
 use std::fmt::Write;
 
 use super::{minutes, notes, plural, projects, window};
-use crate::render::clean;
 use crate::replay::Replay;
+use crate::text::clean;
 
 /// Rows of the "fixed by hand" list shown at most.
 const MAX_MISSED: usize = 20;
