@@ -19,7 +19,9 @@ const RUNS: usize = 30;
 
 fn binary() -> PathBuf {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let release = root.join("target/release/codebuild-retry-gate");
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let release = target.join("release/codebuild-retry-gate");
     assert!(
         release.exists(),
         "build the release binary first: cargo build --release"
@@ -41,93 +43,111 @@ fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let template_id = cb.load_example(&root.join("examples/batches/provisioning-fault"));
     let template = cb.batch(&template_id);
-    let workspace = tempfile::tempdir().unwrap();
     let has_time = std::path::Path::new("/usr/bin/time").exists();
+    // The built-in policy, and one whose rules select by GitHub's facts about the commit
+    // (issue 18): those are read in parallel with the builds, so the round trips stay.
+    let plain = tempfile::tempdir().unwrap();
+    let github_rules = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(github_rules.path().join(".github")).unwrap();
+    std::fs::write(
+        github_rules.path().join(".github/codebuild-retry-gate.yml"),
+        "version: 1\nrules:\n  - name: never-on-main\n    action: refuse\n    branches: [main]\n  - name: prs\n    pull-request-bases: [\"*\"]\n",
+    )
+    .unwrap();
 
     let mut n = 0;
-    for latency_ms in [0u64, 50] {
-        cb.set_latency(Duration::from_millis(latency_ms));
-        gh.set_latency(Duration::from_millis(latency_ms));
-        let mut times = Vec::new();
-        let mut rss_kib = Vec::new();
-        for _ in 0..RUNS {
-            n += 1;
-            let mut batch = template.clone();
-            let id = format!("acme-api:bench{n:04}-0000-4000-8000-000000000000");
-            batch["id"] = serde_json::json!(id);
-            batch["arn"] = serde_json::json!(format!(
-                "arn:aws:codebuild:us-east-1:111122223333:build-batch/{id}"
-            ));
-            // Its own commit, so earlier runs' retries do not spend its per-commit budget.
-            batch["resolvedSourceVersion"] = serde_json::json!(format!("{n:040x}"));
-            cb.add_batch(batch);
-            let calls_before = cb.calls().len();
-            let mut cmd = if has_time {
-                let mut c = Command::new("/usr/bin/time");
-                c.args(["-f", "%M"]).arg(binary());
-                c
-            } else {
-                Command::new(binary())
-            };
-            cmd.current_dir(workspace.path())
-                .args(["gate", "--batch-id", &id])
-                .env_clear()
-                .env("PATH", std::env::var("PATH").unwrap_or_default())
-                .env("AWS_ENDPOINT_URL_CODEBUILD", cb.endpoint())
-                .env("AWS_ACCESS_KEY_ID", "AKIDBENCH")
-                .env("AWS_SECRET_ACCESS_KEY", "bench-secret")
-                .env("AWS_REGION", "us-east-1")
-                .env("AWS_EC2_METADATA_DISABLED", "true")
-                .env("AWS_CONFIG_FILE", "/nonexistent")
-                .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-                .env("GITHUB_API_URL", gh.url())
-                .env("GITHUB_TOKEN", "ghs_bench")
-                .env("GITHUB_REPOSITORY", "acme/api");
-            if std::env::var_os("BENCH_VERBOSE").is_some() {
-                cmd.arg("--verbose");
-            }
-            let start = Instant::now();
-            let out = cmd.output().unwrap();
-            times.push(start.elapsed().as_secs_f64() * 1000.0);
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            if std::env::var_os("BENCH_VERBOSE").is_some() && n % RUNS == 0 {
-                eprintln!("{}", String::from_utf8_lossy(&out.stderr));
-            }
-            assert_eq!(cb.retries_performed(&id), 1);
-            // Batch + listing, then failed build + history batches, then the retry.
-            assert!(
-                cb.calls().len() - calls_before <= 5,
-                "at most five CodeBuild calls per run"
-            );
-            if has_time {
-                let stderr = String::from_utf8_lossy(&out.stderr);
-                if let Some(kib) = stderr
-                    .lines()
-                    .last()
-                    .and_then(|l| l.trim().parse::<f64>().ok())
-                {
-                    rss_kib.push(kib);
+    for (label, workspace) in [
+        ("built-in policy", &plain),
+        ("branches + pull-request-bases", &github_rules),
+    ] {
+        for latency_ms in [0u64, 50] {
+            cb.set_latency(Duration::from_millis(latency_ms));
+            gh.set_latency(Duration::from_millis(latency_ms));
+            let mut times = Vec::new();
+            let mut rss_kib = Vec::new();
+            for _ in 0..RUNS {
+                n += 1;
+                let mut batch = template.clone();
+                let id = format!("acme-api:bench{n:04}-0000-4000-8000-000000000000");
+                batch["id"] = serde_json::json!(id);
+                batch["arn"] = serde_json::json!(format!(
+                    "arn:aws:codebuild:us-east-1:111122223333:build-batch/{id}"
+                ));
+                // Its own commit, so earlier runs' retries do not spend its per-commit budget.
+                batch["resolvedSourceVersion"] = serde_json::json!(format!("{n:040x}"));
+                let commit = format!("{n:040x}");
+                gh.add_commit_pull(
+                    "acme/api", &commit, 7, "fix", &commit, "main", "open", false,
+                );
+                cb.add_batch(batch);
+                let calls_before = cb.calls().len();
+                let mut cmd = if has_time {
+                    let mut c = Command::new("/usr/bin/time");
+                    c.args(["-f", "%M"]).arg(binary());
+                    c
+                } else {
+                    Command::new(binary())
+                };
+                cmd.current_dir(workspace.path())
+                    .args(["gate", "--batch-id", &id])
+                    .env_clear()
+                    .env("PATH", std::env::var("PATH").unwrap_or_default())
+                    .env("AWS_ENDPOINT_URL_CODEBUILD", cb.endpoint())
+                    .env("AWS_ACCESS_KEY_ID", "AKIDBENCH")
+                    .env("AWS_SECRET_ACCESS_KEY", "bench-secret")
+                    .env("AWS_REGION", "us-east-1")
+                    .env("AWS_EC2_METADATA_DISABLED", "true")
+                    .env("AWS_CONFIG_FILE", "/nonexistent")
+                    .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+                    .env("GITHUB_API_URL", gh.url())
+                    .env("GITHUB_TOKEN", "ghs_bench")
+                    .env("GITHUB_REPOSITORY", "acme/api");
+                if std::env::var_os("BENCH_VERBOSE").is_some() {
+                    cmd.arg("--verbose");
+                }
+                let start = Instant::now();
+                let out = cmd.output().unwrap();
+                times.push(start.elapsed().as_secs_f64() * 1000.0);
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                if std::env::var_os("BENCH_VERBOSE").is_some() && n % RUNS == 0 {
+                    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+                }
+                assert_eq!(cb.retries_performed(&id), 1);
+                // Batch + listing, then failed build + history batches, then the retry.
+                assert!(
+                    cb.calls().len() - calls_before <= 5,
+                    "at most five CodeBuild calls per run"
+                );
+                if has_time {
+                    let stderr = String::from_utf8_lossy(&out.stderr);
+                    if let Some(kib) = stderr
+                        .lines()
+                        .last()
+                        .and_then(|l| l.trim().parse::<f64>().ok())
+                    {
+                        rss_kib.push(kib);
+                    }
                 }
             }
+            times.sort_by(f64::total_cmp);
+            rss_kib.sort_by(f64::total_cmp);
+            println!(
+                "gate ({label}), {latency_ms:>2} ms per request: median {:7.2} ms  p90 {:7.2} ms  min {:7.2} ms  round trips ~{:.1}  peak RSS median {:.1} MiB (max {:.1})",
+                percentile(&times, 0.5),
+                percentile(&times, 0.9),
+                times[0],
+                if latency_ms > 0 {
+                    percentile(&times, 0.5) / latency_ms as f64
+                } else {
+                    f64::NAN
+                },
+                rss_kib.get(rss_kib.len() / 2).copied().unwrap_or(f64::NAN) / 1024.0,
+                rss_kib.last().copied().unwrap_or(f64::NAN) / 1024.0,
+            );
         }
-        times.sort_by(f64::total_cmp);
-        rss_kib.sort_by(f64::total_cmp);
-        println!(
-            "gate, {latency_ms:>2} ms per request: median {:7.2} ms  p90 {:7.2} ms  min {:7.2} ms  round trips ~{:.1}  peak RSS median {:.1} MiB (max {:.1})",
-            percentile(&times, 0.5),
-            percentile(&times, 0.9),
-            times[0],
-            if latency_ms > 0 {
-                percentile(&times, 0.5) / latency_ms as f64
-            } else {
-                f64::NAN
-            },
-            rss_kib.get(rss_kib.len() / 2).copied().unwrap_or(f64::NAN) / 1024.0,
-            rss_kib.last().copied().unwrap_or(f64::NAN) / 1024.0,
-        );
     }
 }
