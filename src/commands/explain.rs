@@ -22,7 +22,9 @@ pub fn run(args: &ExplainArgs, out: &mut dyn Write) -> Result<i32, RunError> {
         None => Policy::builtin(),
     };
     let (batch, builds, history) = captures(args)?;
-    let facts = load_facts(&batch, &builds, &history)?;
+    let mut facts = load_facts(&batch, &builds, &history)?;
+    // Without --now, the latest moment recorded in the captures (see `Facts::moment`).
+    facts.now = args.now;
     let decision = decide(&policy, &facts);
     let text = match args.format {
         Format::Text => render::text::render(&decision),
