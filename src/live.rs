@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::codebuild::{AwsError, CodeBuild, ListPage, RetryResult, idempotency_token};
 use crate::decision::{Decision, Outcome};
 use crate::error::RunError;
-use crate::facts::{Batch, Facts, Status, Timestamp};
+use crate::facts::{Batch, Facts, Phase, Status, Timestamp};
 use crate::history::{self, Known, WalkEnd};
 use crate::policy::Policy;
 
@@ -69,6 +69,33 @@ pub async fn facts(
     let current = facts.batch.id.clone();
     facts.history = known.into_values().filter(|b| b.id != current).collect();
     Ok(facts)
+}
+
+/// `batch` as CodeBuild records it once retried at `at`: its open `FAILED` phase closed as
+/// `FAILED`/`RETRY` at `at` (or such a marker added), running again (IN_PROGRESS, not
+/// complete, no end). So a retry just made counts in every budget that reads the batch
+/// afterwards (per batch, per commit, the project's day) before CodeBuild is read again.
+pub fn as_retried(batch: &Batch, at: Timestamp) -> Batch {
+    let mut again = batch.clone();
+    let open_failed = again
+        .phases
+        .last()
+        .is_some_and(|p| p.phase_type == "FAILED" && p.status.is_none());
+    if !open_failed {
+        again.phases.push(Phase {
+            phase_type: "FAILED".into(),
+            start_time: Some(at),
+            ..Phase::default()
+        });
+    }
+    if let Some(marker) = again.phases.last_mut() {
+        marker.status = Some(Status::Other("RETRY".into()));
+        marker.end_time = Some(at);
+    }
+    again.status = Some(Status::InProgress);
+    again.complete = false;
+    again.end_time = None;
+    again
 }
 
 /// What acting on a `retry` decision did.
@@ -251,6 +278,28 @@ mod tests {
             &[Some("CLIENT_ERROR")]
         )));
         assert!(!is_closing(&batch("QUEUED", false, &ended)));
+    }
+
+    #[test]
+    fn a_batch_as_retried_records_one_more_retry_at_that_moment() {
+        let mut failed = batch("FAILED", true, &[Some("FAILED")]);
+        failed.end_time = Some(Timestamp(100));
+        failed.phases = vec![Phase {
+            phase_type: "FAILED".into(),
+            start_time: Some(Timestamp(100)),
+            ..Phase::default()
+        }];
+        let again = as_retried(&failed, Timestamp(500));
+        assert_eq!(again.retries_recorded(), 1);
+        assert_eq!(again.retry_times(), [Some(Timestamp(500))]);
+        assert_eq!(again.phases.len(), 1, "the open FAILED phase is the marker");
+        assert_eq!(again.status, Some(Status::InProgress));
+        assert!(!again.complete);
+        assert_eq!(again.end_time, None);
+        // Without an open FAILED phase, a marker is added; retried twice, two markers.
+        let twice = as_retried(&as_retried(&batch("FAILED", true, &[]), Timestamp(1)), Timestamp(2));
+        assert_eq!(twice.retries_recorded(), 2);
+        assert_eq!(twice.retry_times(), [Some(Timestamp(1)), Some(Timestamp(2))]);
     }
 
     #[test]

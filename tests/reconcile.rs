@@ -257,8 +257,9 @@ async fn reconcile_settles_what_lost_events_left_and_leaves_the_rest_alone() {
     let report = r.json();
 
     // CodeBuild: one listing page and one read of its batches; then, for the two failed
-    // batches judged, their failed build, and one retry (attempt 2 of the batch retried
-    // and failed again, with that attempt's token).
+    // batches judged (oldest end first: the refused one, then the one that failed again),
+    // their failed build, and one retry (attempt 2 of the batch retried and failed again,
+    // with that attempt's token).
     let calls = w.cb.calls();
     let ops: Vec<&str> = calls.iter().map(|c| c.op.as_str()).collect();
     assert_eq!(
@@ -267,15 +268,15 @@ async fn reconcile_settles_what_lost_events_left_and_leaves_the_rest_alone() {
             "ListBuildBatchesForProject",
             "BatchGetBuildBatches",
             "BatchGetBuilds",
-            "RetryBuildBatch",
             "BatchGetBuilds",
+            "RetryBuildBatch",
         ],
         "{calls:#?}"
     );
     assert_eq!(calls[1].body["ids"].as_array().unwrap().len(), 6);
-    assert_eq!(calls[3].body["id"], failed_again.id);
+    assert_eq!(calls[4].body["id"], failed_again.id);
     assert_eq!(
-        calls[3].body["idempotencyToken"],
+        calls[4].body["idempotencyToken"],
         idempotency_token(&failed_again.id, 2)
     );
     assert_eq!(
@@ -315,10 +316,11 @@ async fn reconcile_settles_what_lost_events_left_and_leaves_the_rest_alone() {
             .filter(|s| s.token.is_some())
             .map(|s| (s.sha, s.state, s.context))
             .collect();
+    // Oldest end first.
     let expected_posts = [
-        (&succeeded.commit, "success"),
-        (&failed_again.commit, "pending"),
         (&refused.commit, "failure"),
+        (&failed_again.commit, "pending"),
+        (&succeeded.commit, "success"),
     ];
     assert_eq!(
         posted,
@@ -332,7 +334,7 @@ async fn reconcile_settles_what_lost_events_left_and_leaves_the_rest_alone() {
             .collect();
     assert!(descriptions[1].starts_with("Retry 2/2"), "{descriptions:?}");
     assert!(
-        descriptions[2].starts_with("Not retried"),
+        descriptions[0].starts_with("Not retried"),
         "{descriptions:?}"
     );
 
