@@ -144,7 +144,10 @@ mod tests {
         let at_end = b("p:at-end", SHA, 100, Some(400));
         assert_eq!(id(superseded_by(&judged, [&at_end])), None);
         let after = b("p:after", SHA, 101, None);
-        assert_eq!(id(superseded_by(&judged, [&overlapping, &after])), Some("p:after"));
+        assert_eq!(
+            id(superseded_by(&judged, [&overlapping, &after])),
+            Some("p:after")
+        );
         // An older batch retried after the judged one ended supersedes it too.
         let older = retried(b("p:older", SHA, -50, Some(-10)), 150, None);
         assert_eq!(id(superseded_by(&judged, [&older])), Some("p:older"));
@@ -167,7 +170,10 @@ mod tests {
         other_project.project = "q".into();
         let itself = b("p:judged", SHA, 200, Some(300));
         assert_eq!(
-            id(superseded_by(&judged, [&other_commit, &other_project, &itself])),
+            id(superseded_by(
+                &judged,
+                [&other_commit, &other_project, &itself]
+            )),
             None
         );
         let newer = b("p:newer", SHA, 200, Some(300));

@@ -297,9 +297,15 @@ mod tests {
         assert!(!again.complete);
         assert_eq!(again.end_time, None);
         // Without an open FAILED phase, a marker is added; retried twice, two markers.
-        let twice = as_retried(&as_retried(&batch("FAILED", true, &[]), Timestamp(1)), Timestamp(2));
+        let twice = as_retried(
+            &as_retried(&batch("FAILED", true, &[]), Timestamp(1)),
+            Timestamp(2),
+        );
         assert_eq!(twice.retries_recorded(), 2);
-        assert_eq!(twice.retry_times(), [Some(Timestamp(1)), Some(Timestamp(2))]);
+        assert_eq!(
+            twice.retry_times(),
+            [Some(Timestamp(1)), Some(Timestamp(2))]
+        );
     }
 
     #[test]

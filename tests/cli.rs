@@ -517,7 +517,10 @@ fn explain_now_moves_the_windows_end() {
     let explain = |now: Option<&str>| {
         let mut cmd = gate();
         cmd.args(["explain", "examples/batches/provisioning-fault/batch.json"])
-            .args(["--builds", "examples/batches/provisioning-fault/builds.json"])
+            .args([
+                "--builds",
+                "examples/batches/provisioning-fault/builds.json",
+            ])
             .arg("--history")
             .arg(&history)
             .arg("--policy")
@@ -562,5 +565,9 @@ fn explain_now_moves_the_windows_end() {
         "yesterday",
     ]));
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("`yesterday` is neither an ISO-8601 time"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("`yesterday` is neither an ISO-8601 time"),
+        "{}",
+        r.stderr
+    );
 }

@@ -741,3 +741,186 @@ async fn secrets_never_appear_in_output_even_with_debug_logging() {
     );
     assert_eq!(w.cb.retries_performed(&failed.id), 1);
 }
+
+impl World {
+    /// The policy the runs read (the workspace's `.github/codebuild-retry-gate.yml`).
+    fn policy(&self, text: &str) {
+        let dir = self.dir.path().join(".github");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("codebuild-retry-gate.yml"), text).unwrap();
+    }
+
+    /// `made` rebuilt `commit` (another batch of the same commit).
+    fn on_commit(&self, made: &mut Made, commit: &str) {
+        self.cb.update_batch(&made.id, |b| {
+            b["resolvedSourceVersion"] = json!(commit);
+        });
+        made.commit = commit.to_string();
+    }
+
+    fn posted(&self) -> Vec<(String, String, String)> {
+        self.gh
+            .statuses()
+            .into_iter()
+            .filter(|s| s.token.is_some())
+            .map(|s| (s.sha, s.state, s.description.unwrap_or_default()))
+            .collect()
+    }
+}
+
+fn at_hours_ago(hours: f64) -> time::OffsetDateTime {
+    time::OffsetDateTime::from_unix_timestamp_nanos(((now() - hours * HOUR) * 1e9) as i128).unwrap()
+}
+
+/// Issue 15.2: five lost failures, a daily project budget of 2: reconcile settles them
+/// oldest first, and the retries it makes count toward the batches after them — exactly
+/// two retries, of the two oldest; the rest get `failure` naming the daily budget.
+#[tokio::test(flavor = "multi_thread")]
+async fn reconcile_counts_its_own_retries_against_the_daily_budget() {
+    let w = World::new().await;
+    w.policy(
+        "version: 1\nbudget: {per-project-per-day: 2}\nrules: [{name: infrastructure, phases: [PROVISIONING]}]\n",
+    );
+    let made: Vec<Made> = [5.0, 4.0, 3.0, 2.0, 1.0]
+        .into_iter()
+        .map(|h| w.batch(h))
+        .collect();
+    let r = w.reconcile(&["--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stderr, r.stdout);
+    let retried: Vec<usize> = made.iter().map(|m| w.cb.retries_performed(&m.id)).collect();
+    assert_eq!(retried, [1, 1, 0, 0, 0], "the two oldest, only");
+    assert_eq!(w.cb.count("RetryBuildBatch"), 2);
+    let posted = w.posted();
+    let states: Vec<(&str, &str)> = posted
+        .iter()
+        .map(|(sha, state, _)| (sha.as_str(), state.as_str()))
+        .collect();
+    let expected: Vec<(&str, &str)> = made
+        .iter()
+        .zip(["pending", "pending", "failure", "failure", "failure"])
+        .map(|(m, s)| (m.commit.as_str(), s))
+        .collect();
+    assert_eq!(states, expected, "oldest first");
+    for (_, _, description) in &posted[2..] {
+        assert!(
+            description.contains("per-project-per-day budget 2"),
+            "{description}"
+        );
+    }
+    let report = r.json();
+    assert_eq!(row(&report, &made[1].id)["did"], "retried");
+    assert_eq!(
+        row(&report, &made[2].id)["decision"]["code"],
+        "project-budget-spent"
+    );
+
+    // A dry run judges the same way: what it would retry counts for the batches after it.
+    let w = World::new().await;
+    w.policy(
+        "version: 1\nbudget: {per-project-per-day: 2}\nrules: [{name: infrastructure, phases: [PROVISIONING]}]\n",
+    );
+    let made: Vec<Made> = [5.0, 4.0, 3.0].into_iter().map(|h| w.batch(h)).collect();
+    let r = w.reconcile(&["--format", "json", "--dry-run"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report = r.json();
+    let did: Vec<&str> = made
+        .iter()
+        .map(|m| row(&report, &m.id)["did"].as_str().unwrap())
+        .collect();
+    assert_eq!(did, ["would-retry", "would-retry", "would-post"]);
+    assert_eq!(w.cb.count("RetryBuildBatch"), 0);
+}
+
+/// Issue 15.3: the gate's `failure` on a commit was about an older batch (posted before the
+/// newer batch of the same commit ended): reconcile replaces it with the newer batch's
+/// verdict (it passed: `success`), and leaves the older batch alone as superseded.
+#[tokio::test(flavor = "multi_thread")]
+async fn reconcile_replaces_a_stale_final_status_of_an_older_batch() {
+    let w = World::new().await;
+    let older = w.batch(3.0);
+    let mut newer = w.batch(2.0);
+    w.on_commit(&mut newer, &older.commit.clone());
+    w.retried_then(&newer, "SUCCEEDED");
+    w.gh.add_status_at(
+        REPO,
+        &older.commit,
+        "failure",
+        CONTEXT,
+        "Not retried: about the older batch",
+        at_hours_ago(2.5),
+    );
+    // A final status posted after its batch ended is left alone, as before.
+    let settled = w.batch(4.0);
+    w.gh.add_status_at(
+        REPO,
+        &settled.commit,
+        "failure",
+        CONTEXT,
+        "Not retried: settled",
+        at_hours_ago(1.0),
+    );
+
+    let r = w.reconcile(&["--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stderr, r.stdout);
+    let report = r.json();
+    assert_eq!(row(&report, &older.id)["found"], "superseded");
+    assert!(
+        row(&report, &older.id)["note"]
+            .as_str()
+            .unwrap()
+            .contains(&newer.id),
+        "{report:#}"
+    );
+    assert_eq!(row(&report, &newer.id)["found"], "stale");
+    assert_eq!(row(&report, &newer.id)["did"], "posted");
+    assert_eq!(row(&report, &settled.id)["found"], "final");
+    assert_eq!(row(&report, &settled.id)["did"], "left-alone");
+    let posted = w.posted();
+    assert_eq!(posted.len(), 1, "{posted:?}");
+    assert_eq!(
+        (posted[0].0.as_str(), posted[0].1.as_str()),
+        (older.commit.as_str(), "success")
+    );
+    assert_eq!(w.cb.count("RetryBuildBatch"), 0);
+
+    // Run again: the success was posted after the batch ended, so it is final now.
+    let r = w.reconcile(&["--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(row(&r.json(), &newer.id)["found"], "final");
+    assert_eq!(w.posted().len(), 1);
+}
+
+/// Issue 15.3: "latest" is the batch whose latest attempt ended last, not the one that
+/// started last: a retry keeps its batch's startTime. The batch that started first was
+/// retried by hand an hour ago and failed again; the batch that started after it passed
+/// three hours ago. Reconcile judges (and retries) the first one; the other is superseded.
+#[tokio::test(flavor = "multi_thread")]
+async fn reconcile_judges_the_batch_whose_attempt_ended_last() {
+    let w = World::new().await;
+    let first = w.batch(5.0);
+    let mut second = w.batch(3.0);
+    w.on_commit(&mut second, &first.commit.clone());
+    w.cb.set_batch_status(&second.id, "SUCCEEDED");
+    w.cb.set_clock(now() - HOUR);
+    w.retried_then(&first, "FAILED");
+    assert!(
+        w.cb.batch(&first.id)["startTime"].as_f64() < w.cb.batch(&second.id)["startTime"].as_f64(),
+        "the first started first"
+    );
+
+    let r = w.reconcile(&["--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stderr, r.stdout);
+    let report = r.json();
+    assert_eq!(row(&report, &second.id)["found"], "superseded");
+    assert_eq!(row(&report, &first.id)["did"], "retried");
+    assert_eq!(row(&report, &first.id)["decision"]["attempt"], 2);
+    assert_eq!(
+        w.cb.retries_performed(&first.id),
+        2,
+        "by hand, then reconcile"
+    );
+    let posted = w.posted();
+    assert_eq!(posted.len(), 1, "{posted:?}");
+    assert_eq!(posted[0].1, "pending", "{posted:?}");
+    assert!(posted[0].2.starts_with("Retry 2/2"), "{posted:?}");
+}

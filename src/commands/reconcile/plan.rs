@@ -63,7 +63,9 @@ pub fn triage<'a>(
     }
     let latest_of: BTreeMap<&str, &str> = by_commit
         .iter()
-        .filter_map(|(commit, list)| Some((*commit, latest::latest(list.iter().copied())?.id.as_str())))
+        .filter_map(|(commit, list)| {
+            Some((*commit, latest::latest(list.iter().copied())?.id.as_str()))
+        })
         .collect();
     let mut ordered = batches;
     ordered.sort_by(|(a, a_end), (b, b_end)| {
