@@ -18,34 +18,58 @@ pub fn aws(e: AwsError) -> RunError {
     RunError::Runtime(e.to_string())
 }
 
-/// How far back the history must reach for `policy`'s budgets, from the batch's start: the
-/// per-commit look-back, and at least the 24 hours the daily project budget and the outage
-/// brake look at (whatever `lookback-days` says).
-pub fn history_since(policy: &Policy, batch: &Batch) -> Option<Timestamp> {
-    let days = i64::from(policy.budget.lookback_days.max(1));
-    batch
-        .start_time
-        .map(|t| Timestamp(t.0.saturating_sub(days * DAY_MS)))
+/// How long before a window's start a batch may have started and still have a retry or a
+/// failed attempt in it: a build runs at most 36 h after queueing at most 8 h (a batch's own
+/// time-out has no documented maximum). A retry made by hand longer than this after the
+/// batch started is reached only through the per-commit look-back (see the notes on
+/// `reconcile`'s `LONGEST_BATCH_HOURS`, the same bound).
+pub const LONGEST_RUN_MS: i64 = 48 * 60 * 60 * 1000;
+
+/// Now, from the system clock: the moment of judgment of `gate` and `reconcile`.
+pub fn clock() -> Timestamp {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Timestamp(i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// The facts about `batch`: for a failed batch that is complete, the builds of its failed
-/// groups and the project's history (from `first`, the listing's first page, on; batches in
-/// `known` are not read again), read together. A batch that is not complete is only waited
-/// for (or refused for its project), so nothing more is read for it.
+/// How far back (by start time) the history must reach for `policy`'s budgets when the
+/// gate judges `batch` at `now`: the per-commit look-back from the batch's start (which also
+/// bounds the batches that may supersede it), and the windows that end at `now` — the 24
+/// hours of the daily project budget and the brake's minutes (at most a day), with
+/// [`LONGEST_RUN_MS`] before them for batches that started earlier and were retried or
+/// failed inside them. The earlier of the two; `None` (read all, up to the page cap) when
+/// the batch has no start time.
+pub fn history_since(policy: &Policy, batch: &Batch, now: Timestamp) -> Option<Timestamp> {
+    let days = i64::from(policy.budget.lookback_days.max(1));
+    let lookback = batch.start_time?.0.saturating_sub(days * DAY_MS);
+    let windows = now.0.saturating_sub(DAY_MS + LONGEST_RUN_MS);
+    Some(Timestamp(lookback.min(windows)))
+}
+
+/// The facts about `batch`, judged at `now`: for a batch that ended, the project's history
+/// (from `first`, the listing's first page, on; batches in `known` are not read again), back
+/// to [`history_since`] — for the budgets, and to tell whether a newer batch of the commit
+/// supersedes it — and, for a failed one, the builds of its failed groups, read together. A
+/// batch still running is only waited for (or refused for its project), so nothing more is
+/// read for it.
 pub async fn facts(
     codebuild: &CodeBuild,
     policy: &Policy,
     batch: Batch,
     first: Result<ListPage, AwsError>,
     mut known: Known,
+    now: Timestamp,
 ) -> Result<Facts, RunError> {
     let mut facts = Facts {
         batch,
+        now: Some(now),
         ..Facts::default()
     };
-    if !facts.batch.status.as_ref().is_some_and(|s| s.is_failure()) || !facts.batch.complete {
+    if history::ended_at(&facts.batch).is_none() {
         return Ok(facts);
     }
+    let failed = facts.batch.status.as_ref().is_some_and(|s| s.is_failure());
     let first = first.map_err(aws)?;
     let build_ids: Vec<String> = facts
         .batch
@@ -53,8 +77,9 @@ pub async fn facts(
         .iter()
         .filter(|g| !g.ignore_failure && g.status().is_some_and(|s| s.is_failure()))
         .filter_map(|g| g.current.as_ref()?.build_id().map(str::to_string))
+        .filter(|_| failed)
         .collect();
-    let since = history_since(policy, &facts.batch);
+    let since = history_since(policy, &facts.batch, now);
     // The batch itself is known: the history walk must not read it again.
     known.insert(facts.batch.id.clone(), facts.batch.clone());
     let project = facts.batch.project.clone();

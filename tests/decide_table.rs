@@ -2570,7 +2570,7 @@ fn outage_brake() {
 // Coverage of the codes
 // ---------------------------------------------------------------------------------------
 
-/// Every `DecisionCode` but `RetriedElsewhere` and `RetryRejected` (set by the live gate) and every
+/// Every `DecisionCode` but `RetriedElsewhere`, `RetryRejected` and `Superseded` (set by the live gate) and every
 /// `VerdictCode` is produced by at least one of the cases above; the exhaustive matches
 /// make a new variant a compile error here until it is covered.
 #[test]
@@ -2592,7 +2592,7 @@ fn every_code_is_covered_somewhere() {
             | D::BatchInProgress
             | D::BatchNotComplete => true,
             // Set by the gate after CodeBuild answers the retry (tests/gate.rs).
-            D::RetriedElsewhere | D::RetryRejected => false,
+            D::RetriedElsewhere | D::RetryRejected | D::Superseded => false,
         }
     }
     fn verdict_listed(c: VerdictCode) -> bool {

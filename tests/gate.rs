@@ -52,6 +52,17 @@ impl World {
             .load_example(&common::root().join("examples/batches").join(name))
     }
 
+    /// [`World::example`], its batch moved in time to have ended `ago` seconds before now:
+    /// the gate's windows (the daily budget, the outage brake) end at the wall clock.
+    fn recent_example(&self, name: &str, ago: f64) -> String {
+        let id = self.example(name);
+        let mut batch = self.cb.batch(&id);
+        let delta = epoch_now() - ago - batch["endTime"].as_f64().unwrap();
+        shift(&mut batch, delta);
+        self.cb.add_batch(batch);
+        id
+    }
+
     fn workspace(&self) -> &Path {
         self.dir.path()
     }
@@ -264,6 +275,33 @@ async fn refuse_when_the_per_batch_budget_is_spent() {
 }
 
 /// A batch like `provisioning-fault`'s, with another id, commit, start time and retries.
+fn epoch_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// Adds `delta` seconds to every timestamp member, at any depth.
+fn shift(value: &mut Value, delta: f64) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                match v {
+                    Value::Number(n)
+                        if fakes::codebuild::TIMESTAMP_KEYS.contains(&key.as_str()) =>
+                    {
+                        *v = json!(n.as_f64().unwrap() + delta);
+                    }
+                    other => shift(other, delta),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| shift(v, delta)),
+        _ => {}
+    }
+}
+
 fn sibling(template: &Value, n: usize, commit: &str, start: f64, retries: usize) -> Value {
     let mut b = template.clone();
     let id = format!("acme-api:{n:08x}-0000-4000-8000-000000000000");
@@ -791,8 +829,8 @@ async fn pass_and_wait_post_their_status_without_reading_more() {
     assert_eq!(w.cb.count("RetryBuildBatch"), 0);
     assert_eq!(
         w.cb.count("BatchGetBuildBatches"),
-        2,
-        "one read per run, no history read"
+        3,
+        "one read per run, and (issue 15) the ended batch's history, to see whether a newer batch of its commit supersedes it; the running one reads nothing more"
     );
 }
 
@@ -1764,7 +1802,7 @@ async fn source_versions_tell_pull_requests_from_other_batches() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_daily_project_budget_counts_retries_across_pages_of_history() {
     let w = World::new().await;
-    let id = w.example("provisioning-fault");
+    let id = w.recent_example("provisioning-fault", 60.0);
     write_policy(
         &w,
         "version: 1\nbudget: {per-commit: 10, lookback-days: 1, per-project-per-day: 4}\nrules:\n  - name: any\n",
@@ -1800,7 +1838,7 @@ async fn the_daily_project_budget_counts_retries_across_pages_of_history() {
     assert_eq!(
         s.description.as_deref(),
         Some(
-            "Not retried: project acme-api already retried 4 times in the last 24 hours (per-project-per-day budget 4)"
+            "Not retried: project acme-api already retried 4 times in the 24 hours before this decision (per-project-per-day budget 4)"
         )
     );
     assert!(
@@ -1825,12 +1863,13 @@ async fn the_daily_project_budget_counts_retries_across_pages_of_history() {
     assert_eq!(w.cb.retries_performed(&id), 1);
 }
 
-/// The outage brake: five other batches (other commits) failed in the 30 minutes before this
-/// failure → refused, `outage-suspected`, and the reason says how many in how long.
+/// The outage brake: five other batches (other commits) failed in the 30 minutes before the
+/// gate acts (the batch failed just now) → refused, `outage-suspected`, and the reason says
+/// how many in how long.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_outage_brake_refuses_while_many_batches_fail() {
     let w = World::new().await;
-    let id = w.example("provisioning-fault");
+    let id = w.recent_example("provisioning-fault", 0.0);
     write_policy(
         &w,
         "version: 1\noutage: {failed-batches: 5, within-minutes: 30}\nrules:\n  - name: any\n",
@@ -1870,7 +1909,7 @@ async fn the_outage_brake_refuses_while_many_batches_fail() {
     assert_eq!(
         w.gh.statuses()[0].description.as_deref(),
         Some(
-            "Not retried: outage suspected: 5 other batches of acme-api failed in the last 30 minutes (brake at 5)"
+            "Not retried: outage suspected: 5 other batches of acme-api failed in the 30 minutes before this decision (brake at 5)"
         )
     );
 }

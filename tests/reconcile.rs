@@ -924,3 +924,81 @@ async fn reconcile_judges_the_batch_whose_attempt_ended_last() {
     assert_eq!(posted[0].1, "pending", "{posted:?}");
     assert!(posted[0].2.starts_with("Retry 2/2"), "{posted:?}");
 }
+
+/// Issue 15.5: gates for *different* commits racing on one daily budget. Each reads the
+/// project's retries before the others' retries exist, so each can see room: with a cap C
+/// and N gates at once on N failures, between min(N, C) and N retries happen (the day can
+/// end up to N − C over the cap; docs/faults.md). On the *same* failure, N racing gates make
+/// exactly one retry (the idempotency token).
+#[tokio::test(flavor = "multi_thread")]
+async fn gates_on_different_commits_racing_on_one_daily_budget() {
+    const N: usize = 4;
+    const CAP: usize = 2;
+    let w = World::new().await;
+    w.policy(&format!(
+        "version: 1\nbudget: {{per-project-per-day: {CAP}}}\nrules: [{{name: infrastructure, phases: [PROVISIONING]}}]\n"
+    ));
+    let made: Vec<Made> = (0..N).map(|i| w.batch(1.0 + i as f64 * 0.1)).collect();
+    let gates = made.iter().map(|m| {
+        tokio::process::Command::from(common::gate_in(
+            w.dir.path(),
+            &w.cb.endpoint(),
+            &w.gh.url(),
+            TOKEN,
+            REPO,
+            &["--batch-id", &m.id],
+        ))
+        .output()
+    });
+    for out in futures_util::future::join_all(gates).await {
+        let out = out.unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let retried: usize = made.iter().map(|m| w.cb.retries_performed(&m.id)).sum();
+    assert!(
+        (N.min(CAP)..=N).contains(&retried),
+        "{retried} retries of {N} racing failures under a cap of {CAP}"
+    );
+    assert!(made.iter().all(|m| w.cb.retries_performed(&m.id) <= 1));
+    eprintln!("racing gates: {N} failures on {N} commits, daily cap {CAP}: {retried} retries");
+
+    // Once they are done, a later gate counts them all: no room left.
+    let late = w.batch(0.5);
+    let r = w
+        .run(tokio::process::Command::from(common::gate_in(
+            w.dir.path(),
+            &w.cb.endpoint(),
+            &w.gh.url(),
+            TOKEN,
+            REPO,
+            &["--batch-id", &late.id, "--format", "json"],
+        )))
+        .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["code"], "project-budget-spent", "{}", r.stdout);
+    assert_eq!(w.cb.retries_performed(&late.id), 0);
+
+    // The same failure, N gates at once: one retry.
+    let w = World::new().await;
+    let one = w.batch(1.0);
+    let gates = (0..N).map(|_| {
+        tokio::process::Command::from(common::gate_in(
+            w.dir.path(),
+            &w.cb.endpoint(),
+            &w.gh.url(),
+            TOKEN,
+            REPO,
+            &["--batch-id", &one.id],
+        ))
+        .output()
+    });
+    for out in futures_util::future::join_all(gates).await {
+        assert_eq!(out.unwrap().status.code(), Some(0));
+    }
+    assert_eq!(w.cb.retries_performed(&one.id), 1);
+}

@@ -214,7 +214,7 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
         ));
     }
     // Round trip 2 (failed batches only): the failed builds and the history, together.
-    let facts = live::facts(&codebuild, &policy, batch, page, known).await?;
+    let facts = live::facts(&codebuild, &policy, batch, page, known, live::clock()).await?;
     log.debug(&format!(
         "read {} failed build(s) and {} history batch(es){}",
         facts.builds.len(),

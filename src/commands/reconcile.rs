@@ -168,7 +168,7 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
         .iter()
         .filter_map(|step| match step {
             Step::Judge { batch, .. } if needs_history(batch) => {
-                Some(live::history_since(&policy, batch))
+                Some(live::history_since(&policy, batch, now()))
             }
             _ => None,
         })
@@ -296,6 +296,7 @@ impl Judge<'_> {
             batch.clone(),
             Ok(ListPage::default()),
             self.known.clone(),
+            now(),
         )
         .await
         {
@@ -306,7 +307,6 @@ impl Judge<'_> {
             }
         };
         facts.history_truncated |= self.history_truncated;
-        facts.now = Some(now());
         let mut decision = decide(self.policy, &facts);
         let mut retried = false;
         if decision.decision == Outcome::Retry && self.run.dry_run {
@@ -364,10 +364,7 @@ fn hours_ms(hours: u64) -> i64 {
     i64::try_from(hours).unwrap_or(i64::MAX / HOUR_MS) * HOUR_MS
 }
 
-/// Now, from the system clock.
+/// Now, from the system clock: the moment of judgment.
 fn now() -> Timestamp {
-    let since_epoch = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    Timestamp(i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX))
+    live::clock()
 }

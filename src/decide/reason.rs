@@ -108,6 +108,7 @@ pub(super) fn reason(
         },
         DecisionCode::BatchInProgress => "Batch is still in progress".to_string(),
         DecisionCode::RetriedElsewhere => "Batch was retried by someone else; waiting for it".to_string(),
+        DecisionCode::Superseded => "Superseded by a newer batch of the same commit".to_string(),
     }
     .chars()
     .map(|c| if c.is_control() { ' ' } else { c })
