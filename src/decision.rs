@@ -216,6 +216,13 @@ impl From<&Context> for ContextView {
     }
 }
 
+/// A `sourceVersion` as CodeBuild recorded it and the canonical forms rules also match.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceVersionView {
+    pub raw: String,
+    pub canonical: Vec<String>,
+}
+
 /// Used, limit and what is left of one budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Figure {
@@ -283,6 +290,10 @@ pub struct Decision {
     pub project: String,
     pub commit: Option<String>,
     pub batch_status: Option<String>,
+    /// The batch's `sourceVersion` when it has canonical forms that rules also match
+    /// (`refs/pull/7/head` is also `pr/7`); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_version: Option<SourceVersionView>,
     /// Where the policy came from.
     pub policy: String,
     /// The commit-status context from the policy.

@@ -21,3 +21,5 @@ pub mod live;
 pub mod policy;
 pub mod render;
 pub mod replay;
+pub mod text;
+pub mod webhook;

@@ -2163,6 +2163,125 @@ fn source_versions() {
     ]);
 }
 
+#[test]
+fn canonical_source_versions() {
+    let with = |version: &str| {
+        let mut fx = batch("FAILED").group(g("a", "FAILED").failed_in("BUILD", "FAILED", &[]));
+        fx.0.batch.source_version = Some(version.to_string());
+        fx
+    };
+    let pinned_main = format!("refs/heads/main^{{{SHA}}}");
+    let never_main = "rules: [
+      {name: never-on-main, action: refuse, source-versions: [main]},
+      {name: any}]";
+    let prs = "rules: [{name: flaky-on-prs, source-versions: ['pr/*']}]";
+    let full_refs = "rules: [{name: main-ref, action: refuse, source-versions: [refs/heads/main]}, {name: any}]";
+    let releases = "rules: [{name: releases, source-versions: ['release/*']}]";
+    let tags = "rules: [{name: tags, action: refuse, source-versions: ['v*']}, {name: any}]";
+    run(vec![
+        case(
+            "issue 18: refs/heads/main^{SHA} (AWS's faster-download form) is main: never-on-main refuses",
+            never_main,
+            with(&pinned_main),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::RefusedByRule, Some("never-on-main"))],
+        )
+        .also(|d| {
+            let g = &d.groups[0];
+            assert!(
+                g.detail.contains("read as `main`"),
+                "the canonical form used is shown: {}",
+                g.detail
+            );
+            let source = d.source_version.as_ref().expect("canonical forms shown");
+            assert_eq!(source.canonical, ["main", "refs/heads/main"]);
+        }),
+        case(
+            "issue 18: refs/heads/main^{SHA} also matches a glob written as refs/heads/main",
+            full_refs,
+            with(&pinned_main),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::RefusedByRule, Some("main-ref"))],
+        ),
+        case(
+            "issue 18: refs/heads/main matches `main`",
+            never_main,
+            with("refs/heads/main"),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::RefusedByRule, Some("never-on-main"))],
+        ),
+        case(
+            "issue 18: a feature branch pinned to a commit is not main",
+            never_main,
+            with(&format!("refs/heads/feature/main^{{{SHA}}}")),
+            retry(),
+            &[("a", V::AllowedByRule, Some("any"))],
+        ),
+        case(
+            "issue 18: refs/pull/7/head is pr/7",
+            prs,
+            with("refs/pull/7/head"),
+            retry(),
+            &[("a", V::AllowedByRule, Some("flaky-on-prs"))],
+        )
+        .also(|d| {
+            assert!(
+                d.groups[0].detail.contains("`refs/pull/7/head` read as `pr/7`"),
+                "{}",
+                d.groups[0].detail
+            );
+        }),
+        case(
+            "issue 18: refs/pull/7/merge is pr/7",
+            prs,
+            with("refs/pull/7/merge"),
+            retry(),
+            &[("a", V::AllowedByRule, Some("flaky-on-prs"))],
+        ),
+        case(
+            "issue 18: refs/pull/x/head is not a pull request",
+            prs,
+            with("refs/pull/x/head"),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::NoMatchingRule, None)],
+        )
+        .also(|d| assert!(d.source_version.is_none(), "no canonical form to show")),
+        case(
+            "issue 18: a raw match shows no canonical note",
+            prs,
+            with("pr/7"),
+            retry(),
+            &[("a", V::AllowedByRule, Some("flaky-on-prs"))],
+        )
+        .also(|d| {
+            assert_eq!(d.groups[0].detail, "allowed by rule `flaky-on-prs`");
+            assert!(d.source_version.is_none());
+        }),
+        case(
+            "issue 18: release branches by name, from refs/heads/release/…",
+            releases,
+            with("refs/heads/release/2.1"),
+            retry(),
+            &[("a", V::AllowedByRule, Some("releases"))],
+        ),
+        case(
+            "issue 18: refs/tags/NAME is NAME",
+            tags,
+            with("refs/tags/v1.2.0"),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::RefusedByRule, Some("tags"))],
+        ),
+        case(
+            "issue 18: a rule without source-versions adds no note",
+            ANY,
+            with("refs/pull/7/head"),
+            retry(),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| assert_eq!(d.groups[0].detail, "allowed by rule `any`")),
+    ]);
+}
+
 /// The shipped examples do what their names say, on the sourceVersion forms CodeBuild records.
 #[test]
 fn the_shipped_source_version_examples() {
@@ -2192,6 +2311,14 @@ fn the_shipped_source_version_examples() {
         (Some("main"), Outcome::Refuse, Outcome::Refuse),
         (Some("refs/heads/main"), Outcome::Refuse, Outcome::Refuse),
         (None, Outcome::Refuse, Outcome::Refuse),
+        // Issue 18: the other ways a batch records the same branch or pull request.
+        (Some("refs/pull/42/head"), Outcome::Retry, Outcome::Refuse),
+        (Some("refs/pull/42/merge"), Outcome::Retry, Outcome::Refuse),
+        (
+            Some("refs/heads/main^{0123456789abcdef0123456789abcdef01234567}"),
+            Outcome::Refuse,
+            Outcome::Refuse,
+        ),
     ] {
         let d = decide(&prs, &flaky(version));
         assert_eq!(

@@ -1913,3 +1913,137 @@ async fn the_outage_brake_refuses_while_many_batches_fail() {
         )
     );
 }
+
+/// Issue 15.3: a batch is superseded when another batch of the same commit and project has an
+/// attempt that started after the judged attempt ended (a late event about an old batch):
+/// the gate neither retries it nor posts (exit 0), a notice names the newer batch, and the
+/// outputs say `wait`. A batch of the commit that started before the judged one ended does
+/// not supersede it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_superseded_batch_is_neither_retried_nor_reported() {
+    let w = World::new().await;
+    let id = w.example("provisioning-fault");
+    let main = w.cb.batch(&id);
+    let commit = main["resolvedSourceVersion"].as_str().unwrap().to_string();
+    let end = main["endTime"].as_f64().unwrap();
+    // Same commit, started while the judged batch still ran: not newer news.
+    w.cb.add_batch(sibling(&main, 1, &commit, end - 120.0, 0));
+    // Another commit, started after: not about this commit.
+    w.cb.add_batch(sibling(&main, 2, &format!("{:040x}", 2), end + 60.0, 0));
+    let r = w
+        .gate(&["--batch-id", &id, "--dry-run", "--format", "json"])
+        .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["decision"], "retry", "{}", r.stdout);
+
+    // Same commit, started after the judged batch ended (a re-run): it speaks for the commit.
+    let newer = "acme-api:00000003-0000-4000-8000-000000000000";
+    w.cb.add_batch(sibling(&main, 3, &commit, end + 60.0, 0));
+    let r = w.gate(&["--batch-id", &id, "--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report = r.json();
+    assert_eq!(report["decision"], "wait", "{report}");
+    assert_eq!(report["code"], "superseded");
+    assert!(
+        report["reason"].as_str().unwrap().contains(newer),
+        "{report}"
+    );
+    assert_eq!(report["acted"], false);
+    assert_eq!(r.outputs["decision"], "wait");
+    assert!(r.outputs["reason"].contains(newer), "{:?}", r.outputs);
+    assert!(
+        r.stderr.contains("is superseded") && r.stderr.contains(newer),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(w.cb.count("RetryBuildBatch"), 0);
+    assert!(w.gh.statuses().is_empty(), "nothing posted");
+    assert_eq!(w.gh.count_posts(), 0);
+
+    // An older batch of the commit retried (by hand) after the judged one ended supersedes
+    // it too: a retry keeps its batch's start time.
+    let w = World::new().await;
+    let id = w.example("provisioning-fault");
+    let main = w.cb.batch(&id);
+    let mut old = sibling(&main, 4, &commit, end - 3600.0, 0);
+    old["buildBatchStatus"] = json!("IN_PROGRESS");
+    old["complete"] = json!(false);
+    old["phases"] = json!([
+        {"phaseType": "SUBMITTED", "phaseStatus": "SUCCEEDED", "startTime": end - 3600.0, "endTime": end - 3599.0},
+        {"phaseType": "IN_PROGRESS", "phaseStatus": "FAILED", "startTime": end - 3599.0, "endTime": end - 3000.0},
+        {"phaseType": "FAILED", "phaseStatus": "RETRY", "startTime": end - 3000.0, "endTime": end + 30.0},
+        {"phaseType": "SUBMITTED", "startTime": end + 30.0},
+    ]);
+    w.cb.add_batch(old);
+    let r = w.gate(&["--batch-id", &id, "--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["code"], "superseded", "{}", r.stdout);
+    assert!(
+        r.json()["reason"]
+            .as_str()
+            .unwrap()
+            .contains("acme-api:00000004-0000-4000-8000-000000000000")
+    );
+    assert_eq!(w.cb.count("RetryBuildBatch"), 0);
+    assert!(w.gh.statuses().is_empty());
+}
+
+/// Issue 15.1: a gate that acts late (the batch failed five hours ago; the event came late)
+/// judges at the wall clock: the retries other batches got *after* the judged failure count
+/// toward the daily budget (cap reached → refused, no RetryBuildBatch), and an outage that
+/// began after the failure brakes it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_late_gate_sees_what_happened_since_the_failure() {
+    let w = World::new().await;
+    let id = w.recent_example("provisioning-fault", 5.0 * 3600.0);
+    write_policy(
+        &w,
+        "version: 1\nbudget: {per-project-per-day: 2}\nrules:\n  - name: any\n",
+    );
+    let main = w.cb.batch(&id);
+    let start = main["startTime"].as_f64().unwrap();
+    let now = epoch_now();
+    // Two batches of other commits that started before the judged one, retried an hour ago
+    // and two hours ago (after the judged failure; a retry keeps the start time).
+    for (n, retried) in [(1usize, now - 3600.0), (2, now - 7200.0)] {
+        let mut b = sibling(&main, n, &format!("{n:040x}"), start - 600.0, 0);
+        b["phases"] = json!([
+            {"phaseType": "SUBMITTED", "phaseStatus": "SUCCEEDED", "startTime": start - 600.0, "endTime": start - 599.0},
+            {"phaseType": "IN_PROGRESS", "phaseStatus": "FAILED", "startTime": start - 599.0, "endTime": start - 300.0},
+            {"phaseType": "FAILED", "phaseStatus": "RETRY", "startTime": retried - 1.0, "endTime": retried},
+            {"phaseType": "SUCCEEDED", "startTime": retried + 600.0},
+        ]);
+        b["endTime"] = json!(retried + 600.0);
+        w.cb.add_batch(b);
+    }
+    let r = w.gate(&["--batch-id", &id, "--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report = r.json();
+    assert_eq!(report["code"], "project-budget-spent", "{report}");
+    assert_eq!(report["budget"]["per_project_per_day"]["used"], 2);
+    assert_eq!(w.cb.count("RetryBuildBatch"), 0);
+    assert_eq!(w.gh.statuses()[0].state, "failure");
+
+    // An outage that began after the failure: five batches of other commits failed in the
+    // last 30 minutes. (No daily budget here.)
+    let w = World::new().await;
+    let id = w.recent_example("provisioning-fault", 5.0 * 3600.0);
+    write_policy(
+        &w,
+        "version: 1\noutage: {failed-batches: 5, within-minutes: 30}\nrules:\n  - name: any\n",
+    );
+    let main = w.cb.batch(&id);
+    for n in 1..=5 {
+        let ended = now - 60.0 * n as f64;
+        let mut b = sibling(&main, n, &format!("{n:040x}"), ended - 600.0, 0);
+        b["buildBatchStatus"] = json!("FAILED");
+        b["endTime"] = json!(ended);
+        w.cb.add_batch(b);
+    }
+    let r = w.gate(&["--batch-id", &id, "--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report = r.json();
+    assert_eq!(report["code"], "outage-suspected", "{report}");
+    assert_eq!(report["budget"]["outage"]["failed_batches"], 5);
+    assert_eq!(w.cb.count("RetryBuildBatch"), 0);
+}

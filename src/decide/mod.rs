@@ -4,10 +4,11 @@ use std::collections::HashMap;
 
 use crate::decision::{
     BATCH_ITSELF, BudgetReport, ContextView, Decision, DecisionCode, Figure, GroupVerdict,
-    OutageReport, Outcome, RuleRef, VerdictCode,
+    OutageReport, Outcome, RuleRef, SourceVersionView, VerdictCode,
 };
+use crate::facts::source_version::canonical_forms;
 use crate::facts::{Batch, Context, Facts, Group, Phase, Status};
-use crate::policy::{Action, Policy, Rule};
+use crate::policy::{Action, Globs, Policy, Rule};
 
 mod budgets;
 mod reason;
@@ -57,10 +58,15 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
         .any(|r| r.covers_project(&batch.project));
 
     let mut groups = classify_groups(batch, facts);
+    let source = batch.source_version.as_deref().map(|raw| Source {
+        raw,
+        canonical: canonical_forms(raw),
+    });
     let mut judge = Judge {
         policy,
         facts,
         batch,
+        source: source.as_ref(),
         project_covered,
         retries_used: per_batch.used,
         caps: Vec::new(),
@@ -111,6 +117,12 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
         project: batch.project.clone(),
         commit: batch.commit().map(str::to_string),
         batch_status: batch.status.as_ref().map(|s| s.to_string()),
+        source_version: source
+            .filter(|s| !s.canonical.is_empty())
+            .map(|s| SourceVersionView {
+                raw: s.raw.to_string(),
+                canonical: s.canonical,
+            }),
         policy: policy.source.clone(),
         context: policy.context_for(&batch.project),
         retry_type: policy.retry_type.api_value(),
@@ -248,10 +260,26 @@ struct Failure<'a> {
     contexts: Vec<&'a Context>,
 }
 
+/// The batch's `sourceVersion` as recorded, and its canonical forms.
+struct Source<'a> {
+    raw: &'a str,
+    canonical: Vec<String>,
+}
+
+impl Source<'_> {
+    /// The first of the raw value and its canonical forms that one of `globs` matches.
+    fn matched_by(&self, globs: &Globs) -> Option<&str> {
+        std::iter::once(self.raw)
+            .chain(self.canonical.iter().map(String::as_str))
+            .find(|form| globs.is_match(form))
+    }
+}
+
 struct Judge<'a> {
     policy: &'a Policy,
     facts: &'a Facts,
     batch: &'a Batch,
+    source: Option<&'a Source<'a>>,
     project_covered: bool,
     retries_used: u32,
     /// `max-retries` of the rules that allowed failures.
@@ -397,12 +425,12 @@ impl Judge<'_> {
 
     fn apply_rules(&mut self, failure: &Failure<'_>, verdict: &mut GroupVerdict, no_details: bool) {
         let project = self.batch.project.as_str();
-        let source_version = self.batch.source_version.as_deref();
+        let source = self.source;
         let rule = self
             .policy
             .rules
             .iter()
-            .find(|r| matches(r, project, source_version, failure));
+            .find(|r| matches(r, project, source, failure));
         let (code, detail) = match rule {
             None if !self.project_covered => (
                 VerdictCode::ProjectNotCovered,
@@ -458,6 +486,10 @@ impl Judge<'_> {
                 }
             },
         };
+        let mut detail = detail;
+        if let Some(note) = rule.and_then(|r| canonical_note(r, source)) {
+            detail.push_str(&note);
+        }
         verdict.rule = rule.map(|r| RuleRef {
             name: r.name.clone(),
             action: r.action.as_str(),
@@ -470,22 +502,25 @@ impl Judge<'_> {
     }
 }
 
+/// When `rule` matched the batch's source version only in a canonical form: which one, for
+/// the verdict's detail (` (sourceVersion `refs/heads/main^{…}` read as `main`)`).
+fn canonical_note(rule: &Rule, source: Option<&Source<'_>>) -> Option<String> {
+    let source = source?;
+    let form = source.matched_by(rule.source_versions.as_ref()?)?;
+    (form != source.raw).then(|| format!(" (sourceVersion `{}` read as `{form}`)", source.raw))
+}
+
 /// Whether every selector of `rule` matches the failure of a batch of `project` built from
-/// `source_version` (as CodeBuild records it; a batch without one matches no rule that
-/// names `source-versions`).
-fn matches(
-    rule: &Rule,
-    project: &str,
-    source_version: Option<&str>,
-    failure: &Failure<'_>,
-) -> bool {
+/// `source` (as CodeBuild records it, or one of its canonical forms; a batch without one
+/// matches no rule that names `source-versions`).
+fn matches(rule: &Rule, project: &str, source: Option<&Source<'_>>, failure: &Failure<'_>) -> bool {
     if !rule.covers_project(project) || !rule.statuses.contains(failure.status) {
         return false;
     }
     let source_ok = rule
         .source_versions
         .as_ref()
-        .is_none_or(|g| source_version.is_some_and(|v| g.is_match(v)));
+        .is_none_or(|g| source.is_some_and(|s| s.matched_by(g).is_some()));
     if !source_ok {
         return false;
     }

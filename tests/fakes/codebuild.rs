@@ -97,6 +97,8 @@ struct State {
     batches: BTreeMap<String, Value>,
     builds: BTreeMap<String, Value>,
     projects: BTreeSet<String>,
+    /// Projects as `BatchGetProjects` returns them (with their webhooks), by name.
+    project_details: BTreeMap<String, Value>,
     calls: Vec<Call>,
     injections: Vec<Injection>,
     latency: Option<Duration>,
@@ -198,6 +200,16 @@ impl FakeCodeBuild {
     /// `ResourceNotFoundException`).
     pub fn add_project(&self, name: &str) {
         lock(&self.state).projects.insert(name.to_string());
+    }
+
+    /// Set a project as `BatchGetProjects` returns it: a wire-format `Project` object (its
+    /// `name` required; `arn`, `source` and `webhook` as given). Also makes the project known.
+    pub fn set_project(&self, project: Value) {
+        let project = to_wire(project);
+        let name = str_field(&project, "name").expect("set_project: project without name");
+        let mut state = lock(&self.state);
+        state.projects.insert(name.clone());
+        state.project_details.insert(name, project);
     }
 
     /// Load an example directory: `batch.json` (required) and, when present, `builds.json` and
@@ -517,6 +529,7 @@ impl State {
             "BatchGetBuilds" => self.batch_get_builds(&body),
             "ListBuildBatchesForProject" => self.list_build_batches_for_project(&body),
             "RetryBuildBatch" => self.retry_build_batch(&body),
+            "BatchGetProjects" => self.batch_get_projects(&body),
             _ => error(
                 400,
                 "UnknownOperationException",
@@ -543,6 +556,33 @@ impl State {
             }
         }
         ok(json!({"buildBatches": found, "buildBatchesNotFound": missing}))
+    }
+
+    /// Names or ARNs, 1 to 100; unknown ones in `projectsNotFound`. A project known only from
+    /// its batches is returned with its name and ARN alone (no source, no webhook).
+    fn batch_get_projects(&self, body: &Value) -> Reply {
+        let names = match id_list(body, "names", 1) {
+            Ok(names) => names,
+            Err(reply) => return reply,
+        };
+        let (mut found, mut missing) = (Vec::new(), Vec::new());
+        for name in names {
+            let project = self.project_details.get(&name).or_else(|| {
+                self.project_details
+                    .values()
+                    .find(|p| str_field(p, "arn").as_deref() == Some(name.as_str()))
+            });
+            match project {
+                Some(p) => found.push(p.clone()),
+                // A project known from its batches but never set: no source, no webhook.
+                None if self.projects.contains(&name) => found.push(json!({
+                    "name": name,
+                    "arn": format!("{DEFAULT_ARN_PREFIX}project/{name}"),
+                })),
+                None => missing.push(Value::String(name)),
+            }
+        }
+        ok(json!({"projects": found, "projectsNotFound": missing}))
     }
 
     fn batch_get_builds(&self, body: &Value) -> Reply {
