@@ -1430,38 +1430,45 @@ async fn eight_gates_at_once_on_one_failed_batch_make_exactly_one_retry() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn serialised_gates_on_batches_of_one_commit_hold_the_per_commit_budget_exactly() {
-    // Five failed batches of one commit and project, judged one after another as the
-    // example workflow's concurrency group runs them; each fails again after its retry.
+    // Five failed batches of one commit and project, one after another (each starts an hour
+    // after the one before), each judged as it ends — as the example workflow's concurrency
+    // group runs them — and again after each retry, which fails again. (Issue 15: judged all
+    // at once, only the commit's latest batch would speak; each here is the latest when its
+    // gates run.)
     let w = World::new().await;
     let first = w.example("provisioning-fault");
     let template = w.cb.batch(&first);
-    let mut ids = vec![first.clone()];
-    for n in 1..5 {
-        let mut b = template.clone();
-        let id = format!("acme-api:{n:08x}-1111-4000-8000-000000000000");
-        b["id"] = json!(id);
-        b["arn"] = json!(format!(
-            "arn:aws:codebuild:us-east-1:111122223333:build-batch/{id}"
-        ));
-        b["startTime"] = json!(template["startTime"].as_f64().unwrap() + 60.0 * n as f64);
-        w.cb.add_batch(b);
-        ids.push(id);
-    }
     let mut decisions = Vec::new();
-    for round in 0..3 {
-        for id in &ids {
-            let r = w.gate(&["--batch-id", id]).await;
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let id = if n == 0 {
+            first.clone()
+        } else {
+            let mut b = template.clone();
+            let id = format!("acme-api:{n:08x}-1111-4000-8000-000000000000");
+            b["id"] = json!(id);
+            b["arn"] = json!(format!(
+                "arn:aws:codebuild:us-east-1:111122223333:build-batch/{id}"
+            ));
+            shift(&mut b, 3600.0 * n as f64);
+            w.cb.add_batch(b);
+            id
+        };
+        for round in 0..3 {
+            let r = w.gate(&["--batch-id", &id]).await;
             assert_eq!(r.code, 0, "{}", r.stderr);
-            decisions.push((round, r.outputs["decision"].clone()));
-            if r.outputs["decision"] == "retry" {
-                // The retried batch fails again before the next gate runs.
-                w.cb.set_batch_status(id, "FAILED");
+            decisions.push((n, round, r.outputs["decision"].clone()));
+            if r.outputs["decision"] != "retry" {
+                break;
             }
+            // The retried batch fails again before the next gate runs.
+            w.cb.set_batch_status(&id, "FAILED");
         }
+        ids.push(id);
     }
     let retries: usize = ids.iter().map(|id| w.cb.retries_performed(id)).sum();
     assert_eq!(retries, 3, "per-commit budget 3, exactly: {decisions:?}");
-    assert_eq!(decisions.iter().filter(|(_, d)| d == "retry").count(), 3);
+    assert_eq!(decisions.iter().filter(|(_, _, d)| d == "retry").count(), 3);
 }
 
 #[tokio::test(flavor = "multi_thread")]
