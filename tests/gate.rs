@@ -793,6 +793,36 @@ async fn a_status_event_for_a_single_build_is_not_the_gates_business() {
     );
 }
 
+/// Issue 16.7: GitHub keeps at most 1,000 statuses per commit and context and answers 422
+/// after that. When the latest status already says the same, nothing is lost (exit 0); else
+/// the error says what happened.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_status_limit_of_a_commit_and_context_is_met_clearly() {
+    let w = World::new().await;
+    let passed = w.example("succeeded-after-retry");
+    let r = w.gate(&["--batch-id", &passed]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let first = w.gh.statuses()[0].clone();
+    assert_eq!(first.state, "success");
+
+    // The same status again, at the limit: GitHub refuses, the latest already says it.
+    w.gh.inject_on("POST", GitHubFault::Unprocessable, 1);
+    let r = w.gate(&["--batch-id", &passed]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    // Another status is the latest: the limit is an error that says so.
+    w.gh.add_status(REPO, &first.sha, "pending", &first.context, "Retry 1/2: something");
+    w.gh.inject_on("POST", GitHubFault::Unprocessable, 1);
+    let r = w.gate(&["--batch-id", &passed]).await;
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("(HTTP 422): Validation Failed")
+            && r.stderr.contains("GitHub keeps at most 1000 statuses per commit and context"),
+        "{}",
+        r.stderr
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_gates_own_status_event_is_ignored() {
     let w = World::new().await;
