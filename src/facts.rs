@@ -5,6 +5,7 @@
 //! paths share one judgment. Values outside the documented enums are kept as text.
 
 pub mod awscli;
+pub mod expensive;
 pub mod sdk;
 pub mod source_version;
 
@@ -297,6 +298,8 @@ pub fn is_full_sha(text: &str) -> bool {
     text.len() == 40 && text.chars().all(|c| c.is_ascii_hexdigit())
 }
 
+pub use expensive::{Fetched, LogTail};
+
 /// Everything the judgment needs.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Facts {
@@ -308,6 +311,11 @@ pub struct Facts {
     /// The history walk stopped at its page cap before the look-back boundary: counts
     /// drawn from the history may be too low, and the report says so.
     pub history_truncated: bool,
+    /// Facts that cost a read, by build id: only those [`crate::decide::needs()`] asked for.
+    /// A build missing here was not read; a rule that needs it does not match, and says so.
+    pub logs: BTreeMap<String, Fetched<LogTail>>,
+    // Test reports (issue 17, the test-report side) and GitHub's facts about the commit
+    // (issue 18) are recorded here the same way, as `Fetched` values.
 }
 
 impl Facts {
