@@ -5,6 +5,7 @@
 //! paths share one judgment. Values outside the documented enums are kept as text.
 
 pub mod awscli;
+pub mod expensive;
 pub mod sdk;
 pub mod source_version;
 
@@ -310,6 +311,8 @@ pub fn is_full_sha(text: &str) -> bool {
     text.len() == 40 && text.chars().all(|c| c.is_ascii_hexdigit())
 }
 
+pub use expensive::{Fetched, LogTail};
+
 /// Everything the judgment needs.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Facts {
@@ -326,6 +329,11 @@ pub struct Facts {
     /// the end of the judged attempt for `simulate`. `None`: the latest moment recorded in
     /// the facts ([`Facts::latest_recorded`]).
     pub now: Option<Timestamp>,
+    /// Facts that cost a read, by build id: only those [`crate::decide::needs()`] asked for.
+    /// A build missing here was not read; a rule that needs it does not match, and says so.
+    pub logs: BTreeMap<String, Fetched<LogTail>>,
+    // Test reports (issue 17, the test-report side) and GitHub's facts about the commit
+    // (issue 18) are recorded here the same way, as `Fetched` values.
 }
 
 impl Facts {

@@ -5,10 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use codebuild_retry_gate::decide::decide;
+use codebuild_retry_gate::decide::{decide, needs};
 use codebuild_retry_gate::decision::{Decision, DecisionCode, Outcome, VerdictCode};
 use codebuild_retry_gate::facts::{
-    Batch, Build, BuildSummary, Context, Facts, Group, Phase, Status, Timestamp,
+    Batch, Build, BuildSummary, Context, Facts, Fetched, Group, LogTail, Phase, Status, Timestamp,
 };
 use codebuild_retry_gate::policy::Policy;
 
@@ -268,6 +268,17 @@ impl Fx {
     /// The moment of judgment (ms).
     fn now(mut self, ms: i64) -> Fx {
         self.0.now = Some(Timestamp(ms));
+        self
+    }
+    /// The whole log of group `id`'s build.
+    fn log(mut self, id: &str, text: &str) -> Fx {
+        let tail = LogTail::from_text("test.log", text.as_bytes(), usize::MAX, true);
+        self.0.logs.insert(build_id(id), Fetched::Known(tail));
+        self
+    }
+    /// The log of group `id`'s build as read: a fact that is not known.
+    fn log_fact(mut self, id: &str, fact: Fetched<LogTail>) -> Fx {
+        self.0.logs.insert(build_id(id), fact);
         self
     }
 }
@@ -2045,18 +2056,117 @@ fn commit_of_a_batch_without_resolved_source_version() {
     ]);
 }
 
-#[test]
-fn a_truncated_history_is_reported() {
-    let mut fx = batch("FAILED").group(fault());
+/// Facts whose history walk was cut at the page cap (issue 20.3).
+fn cut(mut fx: Fx) -> Fx {
     fx.0.history_truncated = true;
-    let d = decide(&policy(ANY), &fx.0);
-    assert!(d.budget.history_incomplete);
-    let text = codebuild_retry_gate::render::text::render(&d);
-    assert!(text.contains("may be incomplete"), "{text}");
-    let md = codebuild_retry_gate::render::markdown::render(&d, false);
-    assert!(md.contains("may be incomplete"), "{md}");
-    let json = codebuild_retry_gate::render::json::render(&d, false);
-    assert!(json.contains("\"history_incomplete\": true"), "{json}");
+    fx
+}
+
+/// A batch whose commit is unknown (a branch sourceVersion, no resolved version).
+fn no_commit(mut fx: Fx) -> Fx {
+    fx.0.batch.resolved_source_version = None;
+    fx.0.batch.source_version = Some("refs/heads/main".into());
+    fx
+}
+
+#[test]
+fn a_cut_history_never_lets_a_budget_drawn_from_it_retry() {
+    run(vec![
+        case(
+            "issue 20.3: a cut history: the per-commit budget cannot be counted → history-incomplete",
+            ANY,
+            cut(batch("FAILED").group(fault())),
+            refuse(D::HistoryIncomplete),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| {
+            assert!(d.budget.history_incomplete);
+            assert_eq!(
+                d.reason,
+                "Not retried: web's batch history could not be read back 14 days (the listing was cut at its page cap), so the per-commit budget cannot be counted; set a shorter budget.lookback-days"
+            );
+            let text = codebuild_retry_gate::render::text::render(d);
+            assert!(text.contains("history-incomplete"), "{text}");
+            let md = codebuild_retry_gate::render::markdown::render(d, false);
+            assert!(md.contains("cut at the page cap"), "{md}");
+            let json = codebuild_retry_gate::render::json::render(d, false);
+            assert!(json.contains("\"history_incomplete\": true"), "{json}");
+            assert!(json.contains("\"code\": \"history-incomplete\""), "{json}");
+        }),
+        case(
+            "issue 20.3: an unknown commit and no daily budget or brake: nothing is drawn from the history",
+            ANY,
+            cut(no_commit(batch("FAILED").group(fault()))),
+            retry(),
+            &[("a", V::AllowedByRule, Some("any"))],
+        ),
+        case(
+            "issue 20.3: an unknown commit, but a daily budget: it cannot be counted",
+            "budget: {per-project-per-day: 5, lookback-days: 1}\nrules: [{name: any}]",
+            cut(no_commit(batch("FAILED").group(fault()))),
+            refuse(D::HistoryIncomplete),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| {
+            assert!(d.reason.contains("read back 1 day "), "{}", d.reason);
+            assert!(
+                d.reason
+                    .contains("so the per-project-per-day budget cannot be counted"),
+                "{}",
+                d.reason
+            );
+        }),
+        case(
+            "issue 20.3: an unknown commit, but the outage brake: it cannot be counted",
+            "outage: {failed-batches: 3, within-minutes: 30}\nrules: [{name: any}]",
+            cut(no_commit(batch("FAILED").group(fault()))),
+            refuse(D::HistoryIncomplete),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| assert!(d.reason.contains("so the outage brake cannot"), "{}", d.reason)),
+        case(
+            "issue 20.3: every budget drawn from the history is named",
+            "budget: {per-project-per-day: 5}\noutage: {failed-batches: 3, within-minutes: 30}\nrules: [{name: any}]",
+            cut(batch("FAILED").group(fault())),
+            refuse(D::HistoryIncomplete),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| {
+            assert!(
+                d.reason.contains("so the per-commit budget and the per-project-per-day budget and the outage brake cannot be counted"),
+                "{}",
+                d.reason
+            )
+        }),
+        case(
+            "issue 20.3: a refused failure is named first, not the history",
+            "rules: [{name: no, action: refuse}]",
+            cut(batch("FAILED").group(fault())),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::RefusedByRule, Some("no"))],
+        ),
+        case(
+            "issue 20.3: a budget already spent in what was read stays spent",
+            ANY,
+            cut(batch("FAILED").retries(2).group(fault())),
+            refuse(D::BatchBudgetSpent),
+            &[("a", V::AllowedByRule, Some("any"))],
+        ),
+        case(
+            "issue 20.3: a per-commit budget already spent in what was read stays spent",
+            ANY,
+            cut(batch("FAILED").group(fault())).history(vec![hist("web:h1", PROJECT, SHA, 1, 3)]),
+            refuse(D::CommitBudgetSpent),
+            &[("a", V::AllowedByRule, Some("any"))],
+        ),
+        case(
+            "issue 20.3: a passed batch is not held back by a cut history",
+            ANY,
+            cut(batch("SUCCEEDED")),
+            (Outcome::Pass, D::BatchSucceeded),
+            &[],
+        ),
+    ]);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -2711,13 +2821,15 @@ fn every_code_is_covered_somewhere() {
             | D::CommitBudgetSpent
             | D::ProjectBudgetSpent
             | D::OutageSuspected
+            | D::HistoryIncomplete
             | D::ProjectNotCovered
             | D::NoFailureFound
             | D::UnknownBatchStatus
             | D::BatchStopped
             | D::BatchSucceeded
             | D::BatchInProgress
-            | D::BatchNotComplete => true,
+            | D::BatchNotComplete
+            | D::CouldNotJudge => true,
             // Set by the gate after CodeBuild answers the retry (tests/gate.rs).
             D::RetriedElsewhere | D::RetryRejected | D::Superseded => false,
         }
@@ -2736,7 +2848,8 @@ fn every_code_is_covered_somewhere() {
             | V::StoppedNotNamed
             | V::ProjectNotCovered
             | V::RuleBudgetSpent
-            | V::NotJudged => true,
+            | V::NotJudged
+            | V::CouldNotJudge => true,
         }
     }
     let decisions = [
@@ -2747,6 +2860,7 @@ fn every_code_is_covered_somewhere() {
         D::CommitBudgetSpent,
         D::ProjectBudgetSpent,
         D::OutageSuspected,
+        D::HistoryIncomplete,
         D::ProjectNotCovered,
         D::NoFailureFound,
         D::UnknownBatchStatus,
@@ -2754,6 +2868,7 @@ fn every_code_is_covered_somewhere() {
         D::BatchSucceeded,
         D::BatchInProgress,
         D::BatchNotComplete,
+        D::CouldNotJudge,
     ];
     assert!(decisions.iter().all(|c| decision_listed(*c)));
     let verdicts = [
@@ -2770,6 +2885,7 @@ fn every_code_is_covered_somewhere() {
         V::ProjectNotCovered,
         V::RuleBudgetSpent,
         V::NotJudged,
+        V::CouldNotJudge,
     ];
     assert!(verdicts.iter().all(|c| verdict_listed(*c)));
 
@@ -2830,6 +2946,11 @@ fn every_code_is_covered_somewhere() {
                 .group(g("c", "FAILED").ignore())
                 .group(g("d", "STOPPED")),
         ),
+        (
+            policy("rules: [{name: registry, log: {matches: [x]}}]"),
+            batch("FAILED").group(g("a", "FAILED")),
+        ),
+        (policy(ANY), cut(batch("FAILED").group(fault()))),
     ];
     let mut seen_decisions = Vec::new();
     let mut seen_verdicts = Vec::new();
@@ -2896,4 +3017,261 @@ fn unjudged_groups_have_no_refusal_verdict() {
             );
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// `log` conditions (issue 17)
+// ---------------------------------------------------------------------------------------
+
+/// A build that failed running its commands, as CodeBuild words it.
+fn command_failure(id: &str) -> G {
+    g(id, "FAILED").failed_in(
+        "BUILD",
+        "FAILED",
+        &[(
+            "COMMAND_EXECUTION_ERROR",
+            "Error while executing command: docker pull. Reason: exit status 1",
+        )],
+    )
+}
+
+const REGISTRY: &str = "rules: [
+  {name: registry, log: {matches: ['(?i)toomanyrequests', 'ECONNRESET'], not-matches: [AssertionError]}},
+  {name: commands, action: refuse, status-codes: [COMMAND_EXECUTION_ERROR]}]";
+
+const RATE_LIMIT_LOG: &str = "Step 1/4 : FROM node:20\nerror pulling image: toomanyrequests: You have reached your pull rate limit\n[Container] Command did not exit successfully docker pull exit status 1\n";
+
+#[test]
+fn log_conditions() {
+    run(vec![
+        case(
+            "a rate limit in the log: retry, the line shown",
+            REGISTRY,
+            batch("FAILED").group(command_failure("a")).log("a", RATE_LIMIT_LOG),
+            retry(),
+            &[("a", V::AllowedByRule, Some("registry"))],
+        )
+        .also(|d| {
+            let m = group(d, "a").log_match.as_ref().expect("the matched line");
+            assert_eq!(m.build_id, build_id("a"));
+            assert_eq!(m.pattern, "(?i)toomanyrequests");
+            assert_eq!(
+                m.line,
+                "error pulling image: toomanyrequests: You have reached your pull rate limit"
+            );
+            assert!(d.reason.contains("log line `error pulling image: toomanyrequests"), "{}", d.reason);
+        }),
+        case(
+            "a forbidden line: the log rule does not match, the next rule refuses",
+            REGISTRY,
+            batch("FAILED")
+                .group(command_failure("a"))
+                .log("a", "ECONNRESET\nAssertionError: expected 1 to be 2\n"),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::RefusedByRule, Some("commands"))],
+        )
+        .also(|d| {
+            let a = group(d, "a");
+            assert!(a.log_match.is_none());
+            assert!(
+                a.detail.contains("matches not-matches `AssertionError`: `AssertionError: expected 1 to be 2`"),
+                "{}",
+                a.detail
+            );
+        }),
+        case(
+            "no line matches: refused, and the reason says so",
+            REGISTRY,
+            batch("FAILED").group(command_failure("a")).log("a", "npm ERR! test failed\n"),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::RefusedByRule, Some("commands"))],
+        )
+        .also(|d| {
+            assert!(
+                d.reason.contains("rule `registry` did not match: no line of the last 256 KiB of the log of build web:a-build matches"),
+                "{}",
+                d.reason
+            )
+        }),
+        case(
+            "access denied: could not judge, refused with the reason",
+            REGISTRY,
+            batch("FAILED").group(command_failure("a")).log_fact(
+                "a",
+                Fetched::Unreadable("AccessDeniedException: not authorized to perform logs:GetLogEvents".into()),
+            ),
+            refuse(D::CouldNotJudge),
+            &[("a", V::CouldNotJudge, Some("commands"))],
+        )
+        .also(|d| {
+            assert!(
+                d.reason.contains("could not judge rule `registry`: the log of build web:a-build could not be read: AccessDeniedException"),
+                "{}",
+                d.reason
+            )
+        }),
+        case(
+            "unreadable and no other rule: could-not-judge",
+            "rules: [{name: registry, log: {matches: [toomanyrequests]}}]",
+            batch("FAILED")
+                .group(command_failure("a"))
+                .log_fact("a", Fetched::Absent("the build has no CloudWatch or S3 log".into())),
+            refuse(D::CouldNotJudge),
+            &[("a", V::CouldNotJudge, None)],
+        )
+        .also(|d| {
+            assert!(d.reason.contains("has no log to read (the build has no CloudWatch or S3 log)"), "{}", d.reason)
+        }),
+        case(
+            "a log never read is never a match",
+            "rules: [{name: registry, log: {matches: ['.*']}}]",
+            batch("FAILED").group(command_failure("a")),
+            refuse(D::CouldNotJudge),
+            &[("a", V::CouldNotJudge, None)],
+        )
+        .also(|d| assert!(d.reason.contains("the log of build web:a-build was not read"), "{}", d.reason)),
+        case(
+            "a refusing log rule that cannot be judged refuses: it might apply",
+            "rules: [{name: real-bug, action: refuse, log: {matches: [AssertionError]}}, {name: any}]",
+            batch("FAILED")
+                .group(command_failure("a"))
+                .log_fact("a", Fetched::Unreadable("ResourceNotFoundException: the log stream does not exist".into())),
+            refuse(D::CouldNotJudge),
+            &[("a", V::CouldNotJudge, Some("real-bug"))],
+        )
+        .also(|d| {
+            assert!(d.reason.contains("refusing rule `real-bug`, which might apply"), "{}", d.reason)
+        }),
+        case(
+            "a refusing log rule that matches refuses",
+            "rules: [{name: real-bug, action: refuse, log: {matches: [AssertionError]}}, {name: any}]",
+            batch("FAILED").group(command_failure("a")).log("a", "AssertionError: no\n"),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::RefusedByRule, Some("real-bug"))],
+        ),
+        case(
+            "an unreadable log does not stop a later rule from allowing",
+            "rules: [{name: registry, log: {matches: [toomanyrequests]}}, {name: any}]",
+            batch("FAILED")
+                .group(command_failure("a"))
+                .log_fact("a", Fetched::Unreadable("throttled".into())),
+            retry(),
+            &[("a", V::AllowedByRule, Some("any"))],
+        ),
+        case(
+            "a match outside the tail: refused",
+            "rules: [{name: registry, log: {matches: [toomanyrequests], tail-kib: 1}}]",
+            batch("FAILED")
+                .group(command_failure("a"))
+                .log("a", &format!("toomanyrequests\n{}", "x\n".repeat(600))),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::NoMatchingRule, None)],
+        )
+        .also(|d| assert!(d.reason.contains("no line of the last 1 KiB"), "{}", d.reason)),
+        case(
+            "a match just inside the tail: retried",
+            "rules: [{name: registry, log: {matches: [toomanyrequests], tail-kib: 1}}]",
+            batch("FAILED")
+                .group(command_failure("a"))
+                .log("a", &format!("toomanyrequests\n{}", "x\n".repeat(504))),
+            retry(),
+            &[("a", V::AllowedByRule, Some("registry"))],
+        ),
+        case(
+            "a tail read shorter than the rule needs cannot be judged",
+            "rules: [{name: registry, log: {matches: [toomanyrequests], tail-kib: 2}}]",
+            batch("FAILED").group(command_failure("a")).log_fact(
+                "a",
+                Fetched::Known(LogTail::from_text("x", &vec![b'x'; 4096], 1024, true)),
+            ),
+            refuse(D::CouldNotJudge),
+            &[("a", V::CouldNotJudge, None)],
+        )
+        .also(|d| assert!(d.reason.contains("only 1 KiB of the end of the log"), "{}", d.reason)),
+        case(
+            "the batch's own failure has no log: the log rule does not match",
+            "rules: [{name: registry, log: {matches: ['.*']}}]",
+            batchspec_failure("YAML_FILE_ERROR", "bad buildspec"),
+            refuse(D::FailureNotAllowed),
+            &[("(batch)", V::NoMatchingRule, None)],
+        ),
+        case(
+            "a definite refusal is named before one that could not be judged",
+            "rules: [{name: registry, groups: [a], log: {matches: [toomanyrequests]}}]",
+            batch("FAILED").group(command_failure("a")).group(command_failure("b")),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::CouldNotJudge, None), ("b", V::NoMatchingRule, None)],
+        )
+        .also(|d| assert!(d.reason.starts_with("Not retried: b failed"), "{}", d.reason)),
+        case(
+            "hostile log text is shown cleaned and cut",
+            "rules: [{name: registry, log: {matches: [toomanyrequests]}}]",
+            batch("FAILED").group(command_failure("a")).log(
+                "a",
+                &format!("::set-output name=x::toomanyrequests \u{7}{}\n", "y".repeat(5000)),
+            ),
+            retry(),
+            &[("a", V::AllowedByRule, Some("registry"))],
+        )
+        .also(|d| {
+            let m = group(d, "a").log_match.as_ref().unwrap();
+            assert!(m.line.chars().count() <= 200, "{}", m.line.len());
+            assert!(!m.line.starts_with("::") && !m.line.contains('\u{7}'), "{}", m.line);
+        }),
+    ]);
+}
+
+#[test]
+fn needs_asks_only_for_logs_a_matching_rule_would_read() {
+    let p = policy(
+        "rules: [{name: faults, statuses: [FAULT]}, {name: registry, log: {matches: [toomanyrequests]}}]",
+    );
+    let facts = batch("FAILED")
+        .group(command_failure("a"))
+        .group(g("b", "FAULT").failed_in("PROVISIONING", "FAULT", &[]))
+        .0;
+    let n = needs(&p, &facts);
+    assert_eq!(n.logs.len(), 1, "{n:?}");
+    assert_eq!(n.logs[&build_id("a")], 256 * 1024);
+    assert!(n.reports.is_empty());
+
+    // An earlier rule that decides without a log: nothing is read.
+    let p = policy(
+        "rules: [{name: commands, action: refuse, status-codes: [COMMAND_EXECUTION_ERROR]},
+                 {name: registry, log: {matches: [x]}}]",
+    );
+    let facts = batch("FAILED").group(command_failure("a")).0;
+    assert!(needs(&p, &facts).is_empty());
+
+    // Selectors that do not match: nothing is read.
+    let p = policy("rules: [{name: registry, phases: [PROVISIONING], log: {matches: [x]}}]");
+    assert!(needs(&p, &facts).is_empty());
+
+    // Two log rules on the way: the larger tail.
+    let p = policy(
+        "rules: [{name: a, log: {matches: [x], tail-kib: 8}}, {name: b, log: {matches: [y], tail-kib: 64}}, {name: c, log: {matches: [z]}, tests: {max-failed: 1}}]",
+    );
+    let n = needs(&p, &facts);
+    assert_eq!(n.logs[&build_id("a")], 256 * 1024);
+    assert_eq!(n.reports.len(), 1);
+
+    // Not judged on its failures: a running, succeeded or uncovered batch reads nothing.
+    let p = policy(REGISTRY);
+    assert!(
+        needs(
+            &p,
+            &batch("FAILED").group(command_failure("a")).incomplete().0
+        )
+        .is_empty()
+    );
+    assert!(needs(&p, &batch("SUCCEEDED").group(g("a", "SUCCEEDED")).0).is_empty());
+    let p = policy("rules: [{name: registry, projects: [api], log: {matches: [x]}}]");
+    assert!(needs(&p, &batch("FAILED").group(command_failure("a")).0).is_empty());
+    // Collateral and ignored failures are judged by others: their logs are not read.
+    let p = policy(REGISTRY);
+    let facts = batch("FAILED")
+        .group(command_failure("a"))
+        .group(command_failure("b").ignore())
+        .0;
+    assert_eq!(needs(&p, &facts).logs.len(), 1);
 }

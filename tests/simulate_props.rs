@@ -106,6 +106,7 @@ fn explained(
             .collect(),
         history_truncated: false,
         now: Some(at),
+        ..Facts::default()
     };
     decide(policy, &facts)
 }

@@ -9,10 +9,15 @@ use crate::decision::{
 use crate::facts::source_version::canonical_forms;
 use crate::facts::{Batch, Context, Facts, Group, Phase, Status};
 use crate::policy::{Action, Globs, Policy, Rule};
+use conditions::Judgement;
 
 mod budgets;
+mod conditions;
+mod needs;
 mod reason;
 mod stops;
+
+pub use needs::{GithubNeeds, Needs, needs};
 
 use budgets::{commit_retries, other_failures, project_retries_in_a_day};
 pub use reason::failure_summary;
@@ -46,11 +51,16 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
             braking: failed >= o.failed_batches,
         }
     });
+    // A cut history undercounts every budget drawn from it: the per-commit one (when the
+    // commit is known), the daily one and the brake.
+    let history_uncountable = facts.history_truncated
+        && (batch.commit().is_some() || per_project_per_day.is_some() || outage.is_some());
     let limits = Limits {
         per_batch,
         per_commit,
         per_project_per_day,
         outage,
+        history_uncountable,
     };
     let project_covered = policy
         .rules
@@ -139,6 +149,8 @@ struct Limits {
     per_commit: Figure,
     per_project_per_day: Option<Figure>,
     outage: Option<OutageReport>,
+    /// The history those budgets are counted from was cut (see [`DecisionCode::HistoryIncomplete`]).
+    history_uncountable: bool,
 }
 
 /// Failed groups of a batch that is not judged are shown as such, not as refusals.
@@ -234,6 +246,7 @@ fn classify_groups(batch: &Batch, facts: &Facts) -> Vec<GroupVerdict> {
                 verdict: code.verdict(),
                 code,
                 detail,
+                log_match: None,
             }
         })
         .collect()
@@ -252,9 +265,28 @@ pub(crate) fn failed_phase(phases: &[Phase]) -> Option<&Phase> {
         .find(|p| p.status.as_ref().is_some_and(|s| *s != Status::Succeeded))
 }
 
+/// A root failure of a group as the rules see it, and whether its build's details (phases)
+/// are missing.
+fn group_failure<'a>(group: &'a Group, facts: &'a Facts) -> (Failure<'a>, bool) {
+    let status = group.status().unwrap_or(&Status::Failed);
+    let summary = group.current.as_ref();
+    let build = summary.and_then(|s| facts.build_of(s));
+    let phase = build.and_then(|b| failed_phase(&b.phases));
+    let failure = Failure {
+        group: Some(group.identifier.as_str()),
+        build_id: summary.and_then(|s| s.build_id()),
+        status,
+        phase: phase.map(|p| p.phase_type.as_str()),
+        contexts: phase.map(meaningful_contexts).unwrap_or_default(),
+    };
+    (failure, build.is_none_or(|b| b.phases.is_empty()))
+}
+
 /// What a failure looks like to the rules.
 struct Failure<'a> {
     group: Option<&'a str>,
+    /// The failed build (`project:uuid`); `None` for the batch's own failure.
+    build_id: Option<&'a str>,
     status: &'a Status,
     phase: Option<&'a str>,
     contexts: Vec<&'a Context>,
@@ -340,17 +372,7 @@ impl Judge<'_> {
             }
         }
         for i in roots {
-            let group = &self.batch.groups[i];
-            let status = group.status().unwrap_or(&Status::Failed);
-            let build = group.current.as_ref().and_then(|s| self.facts.build_of(s));
-            let phase = build.and_then(|b| failed_phase(&b.phases));
-            let failure = Failure {
-                group: Some(group.identifier.as_str()),
-                status,
-                phase: phase.map(|p| p.phase_type.as_str()),
-                contexts: phase.map(meaningful_contexts).unwrap_or_default(),
-            };
-            let no_details = build.is_none_or(|b| b.phases.is_empty());
+            let (failure, no_details) = group_failure(&self.batch.groups[i], self.facts);
             self.apply_rules(&failure, &mut groups[i], no_details);
         }
         if !self.project_covered {
@@ -361,8 +383,14 @@ impl Judge<'_> {
         }
         let judged: Vec<&GroupVerdict> =
             groups.iter().filter(|g| g.code.is_root_failure()).collect();
-        if judged.iter().any(|g| g.code.is_hard_refusal()) {
+        if judged
+            .iter()
+            .any(|g| g.code.is_hard_refusal() && g.code != VerdictCode::CouldNotJudge)
+        {
             return (Outcome::Refuse, DecisionCode::FailureNotAllowed);
+        }
+        if judged.iter().any(|g| g.code == VerdictCode::CouldNotJudge) {
+            return (Outcome::Refuse, DecisionCode::CouldNotJudge);
         }
         // The outage brake only ever refuses, and only what would otherwise be retried or
         // refused for a budget.
@@ -384,6 +412,11 @@ impl Judge<'_> {
         if limits.per_project_per_day.is_some_and(|f| f.remaining == 0) {
             return (Outcome::Refuse, DecisionCode::ProjectBudgetSpent);
         }
+        // Counts from a cut history can only be too low: they may say "room left" where
+        // there is none, never the reverse. So only a retry is held back.
+        if limits.history_uncountable {
+            return (Outcome::Refuse, DecisionCode::HistoryIncomplete);
+        }
         (Outcome::Retry, DecisionCode::AllFailuresAllowed)
     }
 
@@ -400,6 +433,7 @@ impl Judge<'_> {
         let phase = failed_phase(self.batch.current_attempt_phases());
         let failure = Failure {
             group: None,
+            build_id: None,
             status,
             phase: phase.map(|p| p.phase_type.as_str()),
             contexts: phase.map(meaningful_contexts).unwrap_or_default(),
@@ -418,6 +452,7 @@ impl Judge<'_> {
             code: VerdictCode::NoMatchingRule,
             verdict: "refuse",
             detail: String::new(),
+            log_match: None,
         };
         self.apply_rules(&failure, &mut verdict, false);
         verdict
@@ -426,11 +461,34 @@ impl Judge<'_> {
     fn apply_rules(&mut self, failure: &Failure<'_>, verdict: &mut GroupVerdict, no_details: bool) {
         let project = self.batch.project.as_str();
         let source = self.source;
-        let rule = self
-            .policy
-            .rules
-            .iter()
-            .find(|r| matches(r, project, source, failure));
+        // Rules whose selectors matched but whose conditions (log, tests) did not hold, and
+        // why; and a `refuse` rule whose condition could not be judged, which might apply.
+        let mut passed_over: Vec<String> = Vec::new();
+        let mut unjudged_refusal: Option<(&Rule, String)> = None;
+        let mut log_match = None;
+        let rule = self.policy.rules.iter().find(|r| {
+            if unjudged_refusal.is_some() || !matches(r, project, source, failure) {
+                return false;
+            }
+            match conditions::judge(r, failure.build_id, self.facts) {
+                Judgement::Met(found) => {
+                    log_match = found;
+                    true
+                }
+                Judgement::NotMet(why) => {
+                    passed_over.push(format!("rule `{}` did not match: {why}", r.name));
+                    false
+                }
+                Judgement::Unknown(why) if r.action == Action::Refuse => {
+                    unjudged_refusal = Some((r, why));
+                    false
+                }
+                Judgement::Unknown(why) => {
+                    passed_over.push(format!("{COULD_NOT_JUDGE} rule `{}`: {why}", r.name));
+                    false
+                }
+            }
+        });
         let (code, detail) = match rule {
             None if !self.project_covered => (
                 VerdictCode::ProjectNotCovered,
@@ -486,11 +544,33 @@ impl Judge<'_> {
                 }
             },
         };
-        let mut detail = detail;
+        // A refusal that a fact nobody could read might have turned: could not judge (fail
+        // closed, and said so). A `refuse` rule that might apply refuses in any case.
+        let unknown = passed_over.iter().any(|p| p.starts_with(COULD_NOT_JUDGE));
+        let shown_rule = unjudged_refusal.as_ref().map(|(r, _)| *r).or(rule);
+        let (code, detail) = match unjudged_refusal {
+            Some((r, why)) => (
+                VerdictCode::CouldNotJudge,
+                format!(
+                    "{COULD_NOT_JUDGE} refusing rule `{}`, which might apply: {why}",
+                    r.name
+                ),
+            ),
+            None if unknown && code.is_hard_refusal() && code != VerdictCode::ProjectNotCovered => {
+                (VerdictCode::CouldNotJudge, detail)
+            }
+            None => (code, detail),
+        };
+        let mut detail = with_notes(detail, &passed_over);
         if let Some(note) = rule.and_then(|r| canonical_note(r, source)) {
             detail.push_str(&note);
         }
-        verdict.rule = rule.map(|r| RuleRef {
+        let detail = match (&log_match, rule) {
+            (Some(m), Some(_)) => format!("{detail}: log line `{}`", m.line),
+            _ => detail,
+        };
+        verdict.log_match = log_match;
+        verdict.rule = shown_rule.map(|r| RuleRef {
             name: r.name.clone(),
             action: r.action.as_str(),
             file: self.policy.source.clone(),
@@ -502,6 +582,18 @@ impl Judge<'_> {
     }
 }
 
+/// How a note about a condition that could not be judged starts.
+const COULD_NOT_JUDGE: &str = "could not judge";
+
+/// `detail`, then why the rules passed over did not decide, in the order they were tried.
+fn with_notes(detail: String, notes: &[String]) -> String {
+    if notes.is_empty() {
+        detail
+    } else {
+        format!("{detail} ({})", notes.join("; "))
+    }
+}
+
 /// When `rule` matched the batch's source version only in a canonical form: which one, for
 /// the verdict's detail (` (sourceVersion `refs/heads/main^{…}` read as `main`)`).
 fn canonical_note(rule: &Rule, source: Option<&Source<'_>>) -> Option<String> {
@@ -510,7 +602,8 @@ fn canonical_note(rule: &Rule, source: Option<&Source<'_>>) -> Option<String> {
     (form != source.raw).then(|| format!(" (sourceVersion `{}` read as `{form}`)", source.raw))
 }
 
-/// Whether every selector of `rule` matches the failure of a batch of `project` built from
+/// Whether every selector of `rule` but its conditions (log, tests: facts that cost a read,
+/// see [`conditions`]) matches the failure of a batch of `project` built from
 /// `source` (as CodeBuild records it, or one of its canonical forms; a batch without one
 /// matches no rule that names `source-versions`).
 fn matches(rule: &Rule, project: &str, source: Option<&Source<'_>>, failure: &Failure<'_>) -> bool {

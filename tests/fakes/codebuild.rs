@@ -110,6 +110,8 @@ struct State {
     clock: Option<f64>,
     /// Batch states to become, in turn, after each read of the batch.
     scripts: HashMap<String, std::collections::VecDeque<Value>>,
+    /// List batches strictly by identifier, the only order the model documents.
+    by_identifier: bool,
 }
 
 type Reply = (u16, Vec<u8>);
@@ -155,6 +157,13 @@ impl FakeCodeBuild {
     /// Like [`FakeCodeBuild::with_latency`], on a shared reference.
     pub fn set_latency(&self, latency: Duration) {
         lock(&self.state).latency = Some(latency).filter(|d| !d.is_zero());
+    }
+
+    /// From now on `ListBuildBatchesForProject` orders batches by identifier alone, as the
+    /// service model documents `sortOrder` ("descending order by identifier"), instead of by
+    /// start time as the service is seen to.
+    pub fn list_by_identifier(&self) {
+        lock(&self.state).by_identifier = true;
     }
 
     /// Fix the fake's clock (epoch seconds) for the timestamps a retry or status change writes.
@@ -668,7 +677,11 @@ impl State {
                     .is_none_or(|s| str_field(b, "buildBatchStatus").as_deref() == Some(s))
             })
             .collect();
+        let by_identifier = self.by_identifier;
         batches.sort_by(|a, b| {
+            if by_identifier {
+                return str_field(a, "id").cmp(&str_field(b, "id"));
+            }
             let key = |v: &Value| {
                 (
                     v.get("startTime").and_then(Value::as_f64).unwrap_or(0.0),
