@@ -24,6 +24,8 @@ pub fn run(args: &ExplainArgs, out: &mut dyn Write) -> Result<i32, RunError> {
     };
     let (batch, builds, history) = captures(args)?;
     let mut facts = load_facts(&batch, &builds, &history)?;
+    // Without --now, the latest moment recorded in the captures (see `Facts::moment`).
+    facts.now = args.now;
     // Facts that cost a read come from files offline: only those a rule could use.
     let wanted = needs(&policy, &facts);
     let logs = args.logs.clone().or_else(|| {
