@@ -44,15 +44,15 @@ pub struct RawBudget {
     /// How far back per-commit counting looks, in days (default 14).
     #[schemars(range(min = 1, max = 90))]
     pub lookback_days: Option<u32>,
-    /// Retries of all batches of the project, any commit, in the 24 hours before the judged
-    /// failure (default: no such limit).
+    /// Retries of all batches of the project, any commit, in the 24 hours before the gate
+    /// acts (default: no such limit).
     #[schemars(range(min = 1, max = 1000))]
     pub per_project_per_day: Option<u32>,
 }
 
 /// Refuse retries while the project looks like it is in an outage: at least
 /// `failed-batches` other batches (of other commits) failed within `within-minutes` before
-/// the judged failure. It only ever refuses.
+/// the gate acts. It only ever refuses.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 #[schemars(rename = "Outage")]
@@ -60,7 +60,7 @@ pub struct RawOutage {
     /// How many other batches must have failed.
     #[schemars(range(min = 1, max = 1000))]
     pub failed_batches: u32,
-    /// In how many minutes before the judged failure.
+    /// In how many minutes before the gate acts.
     #[schemars(range(min = 1, max = 1440))]
     pub within_minutes: u32,
 }
