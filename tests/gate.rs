@@ -1163,10 +1163,16 @@ async fn bad_inputs_fail_before_anything_is_called() {
     assert!(r.stderr.contains("no batch to judge"), "{}", r.stderr);
     let mut reached = w.ops();
     reached.sort();
+    // The not-found lookup, and (issue 16.1) the batch an invalid policy is still reported on.
     assert_eq!(
         reached,
-        ops(&["BatchGetBuildBatches", "ListBuildBatchesForProject"]),
-        "only the not-found lookup (batch and listing together) reached CodeBuild"
+        ops(&[
+            "BatchGetBuildBatches",
+            "BatchGetBuildBatches",
+            "ListBuildBatchesForProject",
+            "ListBuildBatchesForProject"
+        ]),
+        "only the not-found lookup and the missing policy's batch read reached CodeBuild"
     );
     assert!(w.gh.calls().is_empty());
 }
