@@ -21,6 +21,10 @@ pub enum RunError {
     /// The policy is broken.
     #[error("{0}")]
     Policy(#[from] PolicyError),
+    /// The policy cannot be read: a `policy-ref` that does not exist, a repository the token
+    /// cannot read, a path that is not a file. Never the built-in policy in its place.
+    #[error("{0}")]
+    PolicyUnreadable(String),
     /// An input (a file, a flag, a batch id) is wrong.
     #[error("{0}")]
     Input(String),
@@ -30,9 +34,14 @@ pub enum RunError {
 }
 
 impl RunError {
+    /// An invalid or unreadable policy: the gate still reports it on the batch's commit.
+    pub fn is_policy_problem(&self) -> bool {
+        matches!(self, RunError::Policy(_) | RunError::PolicyUnreadable(_))
+    }
+
     pub fn exit_code(&self) -> i32 {
         match self {
-            RunError::Policy(_) | RunError::Input(_) => exit::USAGE,
+            RunError::Policy(_) | RunError::PolicyUnreadable(_) | RunError::Input(_) => exit::USAGE,
             RunError::Runtime(_) => exit::RUNTIME,
         }
     }

@@ -69,18 +69,25 @@ pub struct Repo {
 }
 
 impl Repo {
+    /// `OWNER/REPO`, each part by GitHub's rules (see [`crate::url_safe`]): `.` and `..`
+    /// never name a repository.
     pub fn parse(text: &str) -> Option<Repo> {
         let (owner, name) = text.trim().split_once('/')?;
-        let ok = |s: &str| {
-            !s.is_empty()
-                && s.len() <= 100
-                && s.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        };
-        (ok(owner) && ok(name) && name != "." && name != "..").then(|| Repo {
-            owner: owner.to_string(),
-            name: name.to_string(),
+        (crate::url_safe::is_owner(owner) && crate::url_safe::is_repository_name(name)).then(|| {
+            Repo {
+                owner: owner.to_string(),
+                name: name.to_string(),
+            }
         })
+    }
+
+    /// `/repos/OWNER/REPO`, encoded.
+    fn route(&self) -> String {
+        format!(
+            "/repos/{}/{}",
+            crate::url_safe::encode_segment(&self.owner),
+            crate::url_safe::encode_segment(&self.name)
+        )
     }
 }
 
@@ -96,6 +103,8 @@ pub enum State {
     Pending,
     Success,
     Failure,
+    /// The gate could not judge (an invalid or unreadable policy).
+    Error,
 }
 
 impl State {
@@ -104,6 +113,7 @@ impl State {
             State::Pending => "pending",
             State::Success => "success",
             State::Failure => "failure",
+            State::Error => "error",
         }
     }
 }
@@ -140,6 +150,15 @@ impl SeenStatus {
         self.state == status.state.as_str()
             && self.description.as_deref() == Some(status.description.as_str())
     }
+}
+
+/// What a ref names in a repository the token can read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefLookup {
+    /// The commit it points at.
+    Commit(String),
+    /// The repository can be read, and it has no such ref.
+    NoSuchRef,
 }
 
 /// Statuses GitHub keeps per commit and context ("Note: there is a limit of 1000 statuses per
@@ -201,7 +220,16 @@ impl GitHub {
             State::Pending => StatusState::Pending,
             State::Success => StatusState::Success,
             State::Failure => StatusState::Failure,
+            State::Error => StatusState::Error,
         };
+        // The SHA goes into the URL: only a commit SHA does.
+        if !crate::facts::is_full_sha(sha) {
+            return Err(GitHubError {
+                call: "create commit status",
+                status: None,
+                detail: format!("`{}` is not a commit SHA", crate::text::clean(sha, 80)),
+            });
+        }
         let posted = with_retries("create commit status", self.timeout, || async {
             let handler = self.crab.repos(&repo.owner, &repo.name);
             let mut request = handler
@@ -275,7 +303,11 @@ impl GitHub {
             page: u32,
         }
         const CALL: &str = "get combined commit status";
-        let route = format!("/repos/{}/{}/commits/{sha}/status", repo.owner, repo.name);
+        let route = format!(
+            "{}/commits/{}/status",
+            repo.route(),
+            crate::url_safe::encode_segment(sha)
+        );
         for page in 1..=MAX_CONTEXT_PAGES {
             let query = Page {
                 per_page: CONTEXTS_PER_PAGE,
@@ -315,35 +347,84 @@ impl GitHub {
         })
     }
 
-    /// A file's bytes at a ref (the default branch when `None`), through the contents API;
-    /// `None` when it does not exist.
-    pub async fn file(
+    /// The commit `git_ref` (a branch, tag or SHA) points at, through
+    /// `GET /repos/{owner}/{repo}/commits/{ref}`. GitHub answers an unknown ref with 422 (or
+    /// 404); the repository is then read to tell "no such ref" (it can be read) from "the
+    /// repository cannot be read" (the error of that read).
+    pub async fn commit_of(&self, repo: &Repo, git_ref: &str) -> Result<RefLookup, GitHubError> {
+        #[derive(serde::Deserialize)]
+        struct Commit {
+            sha: String,
+        }
+        let route = format!(
+            "{}/commits/{}",
+            repo.route(),
+            crate::url_safe::encode_path(git_ref)
+        );
+        let found: Result<Commit, GitHubError> = with_retries("get a commit", self.timeout, || {
+            self.crab.get(&route, None::<&()>)
+        })
+        .await;
+        match found {
+            Ok(commit) => Ok(RefLookup::Commit(commit.sha)),
+            Err(e) if matches!(e.status, Some(404 | 422)) => {
+                self.default_branch(repo).await?;
+                Ok(RefLookup::NoSuchRef)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A file's bytes at `commit`, through the contents API; `None` when nothing exists at
+    /// that path (404). Call it with a commit [`GitHub::commit_of`] found, so that a 404 can
+    /// only mean the path: the repository and the ref were read already. A directory, a
+    /// submodule or a symlink at the path is an error, not an absent file.
+    pub async fn file_at(
         &self,
         repo: &Repo,
         path: &str,
-        git_ref: Option<&str>,
+        commit: &str,
     ) -> Result<Option<Vec<u8>>, GitHubError> {
-        let result = with_retries("get repository content", self.timeout, || async {
-            let handler = self.crab.repos(&repo.owner, &repo.name);
-            let mut request = handler.get_content().path(path);
-            if let Some(git_ref) = git_ref {
-                request = request.r#ref(git_ref);
-            }
-            request.send().await
-        })
-        .await;
-        let items = match result {
-            Ok(items) => items,
+        #[derive(serde::Serialize)]
+        struct Query<'a> {
+            r#ref: &'a str,
+        }
+        const CALL: &str = "get repository content";
+        let route = format!(
+            "{}/contents/{}",
+            repo.route(),
+            crate::url_safe::encode_path(path)
+        );
+        let query = Query { r#ref: commit };
+        let result: Result<serde_json::Value, GitHubError> =
+            with_retries(CALL, self.timeout, || self.crab.get(&route, Some(&query))).await;
+        let value = match result {
+            Ok(value) => value,
             Err(e) if e.status == Some(404) => return Ok(None),
             Err(e) => return Err(e),
         };
-        let Some(file) = items.items.into_iter().find(|i| i.r#type == "file") else {
-            return Ok(None);
+        let not_a_file = |what: &str| GitHubError {
+            call: CALL,
+            status: None,
+            detail: format!("{path} is {what}, not a file"),
         };
+        if value.is_array() {
+            return Err(not_a_file("a directory"));
+        }
+        let kind = value.get("type").and_then(|t| t.as_str()).unwrap_or("");
+        if kind != "file" {
+            return Err(not_a_file(&format!("a `{}`", crate::text::clean(kind, 40))));
+        }
+        let file: octocrab::models::repos::Content =
+            serde_json::from_value(value).map_err(|e| GitHubError {
+                call: CALL,
+                status: None,
+                detail: format!("the answer is not a file's content: {e}"),
+            })?;
         file.decoded_content()
             .map(|text| Some(text.into_bytes()))
             .ok_or_else(|| GitHubError {
-                call: "get repository content",
+                call: CALL,
                 status: None,
                 detail: format!("{path} is not a UTF-8 file the contents API could return"),
             })
@@ -351,8 +432,13 @@ impl GitHub {
 
     /// The repository's default branch.
     pub async fn default_branch(&self, repo: &Repo) -> Result<String, GitHubError> {
-        let found = with_retries("get repository", self.timeout, || async {
-            self.crab.repos(&repo.owner, &repo.name).get().await
+        #[derive(serde::Deserialize)]
+        struct Found {
+            default_branch: Option<String>,
+        }
+        let route = repo.route();
+        let found: Found = with_retries("get repository", self.timeout, || {
+            self.crab.get(&route, None::<&()>)
         })
         .await?;
         found.default_branch.ok_or_else(|| GitHubError {

@@ -22,4 +22,5 @@ pub mod policy;
 pub mod render;
 pub mod replay;
 pub mod text;
+pub mod url_safe;
 pub mod webhook;

@@ -207,3 +207,265 @@ async fn reconcile_reads_on_through_a_listing_that_is_not_newest_first() {
         "{on_commit:?}"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// 20.1: the policy source fails closed; 16.1: the required check says why
+// ---------------------------------------------------------------------------------------
+
+/// A strict policy on the default branch: nothing is retried.
+const STRICT: &str = "version: 1\nrules:\n  - name: nothing\n    action: refuse\n";
+/// Retries everything.
+const PERMISSIVE: &str =
+    "version: 1\nrules:\n  - name: any\n    statuses: [FAILED, FAULT, TIMED_OUT]\n";
+
+/// The one status posted, on the batch's commit.
+fn only_status(w: &World, commit: &str) -> fakes::github::RecordedStatus {
+    let posted = w.gh.statuses();
+    assert_eq!(posted.len(), 1, "{posted:?}");
+    assert_eq!(posted[0].sha, commit);
+    posted[0].clone()
+}
+
+/// A `policy-ref` with a typo: before, any 404 read as "no policy file" and the permissive
+/// built-in policy retried the batch. Now: unreadable, no retry, `error` on the commit, exit 2,
+/// the ref and repository named.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_policy_ref_that_does_not_exist_is_an_unreadable_policy_never_the_builtin() {
+    let w = World::new().await;
+    let id = w.example("provisioning-fault");
+    let commit = w.cb.batch(&id)["resolvedSourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    w.gh.add_file(REPO, "main", ".github/codebuild-retry-gate.yml", STRICT);
+    let r = w.gate(&["--batch-id", &id, "--policy-ref", "mian"]).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_eq!(w.cb.count("RetryBuildBatch"), 0);
+    assert!(
+        r.stderr
+            .contains("policy-ref `mian` does not exist in acme/web"),
+        "{}",
+        r.stderr
+    );
+    let status = only_status(&w, &commit);
+    assert_eq!(status.state, "error");
+    assert_eq!(status.context, "codebuild/retry-gate (acme-api)");
+    let description = status.description.unwrap();
+    assert!(
+        description.starts_with("Policy unreadable: policy-ref `mian` does not exist in acme/web"),
+        "{description}"
+    );
+    assert!(description.len() <= 140, "{description}");
+}
+
+/// A repository the token cannot read (GitHub answers 404 to everything about it): the
+/// policy is unreadable, not absent.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_repository_the_token_cannot_read_is_an_unreadable_policy() {
+    for policy_ref in ["main", "default-branch"] {
+        let w = World::new().await;
+        let id = w.example("provisioning-fault");
+        w.gh.hide_repository(REPO);
+        let r = w
+            .gate(&["--batch-id", &id, "--policy-ref", policy_ref, "--dry-run"])
+            .await;
+        assert_eq!(r.code, 2, "{policy_ref}: {}", r.stderr);
+        assert_eq!(w.cb.count("RetryBuildBatch"), 0);
+        assert!(
+            r.stderr.contains("of acme/web cannot be read") && r.stderr.contains("(HTTP 404)"),
+            "{policy_ref}: {}",
+            r.stderr
+        );
+        assert!(!r.stdout.contains("built-in"), "{}", r.stdout);
+    }
+}
+
+/// A directory at the policy path is not "no policy".
+#[tokio::test(flavor = "multi_thread")]
+async fn the_ref_exists_and_the_file_is_absent_is_the_only_way_to_the_builtin_policy() {
+    let w = World::new().await;
+    let id = w.example("provisioning-fault");
+    w.gh.add_ref(REPO, "release/1.x");
+    let r = w
+        .gate(&[
+            "--batch-id",
+            &id,
+            "--policy-ref",
+            "release/1.x",
+            "--format",
+            "json",
+            "--dry-run",
+        ])
+        .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.json()["policy"],
+        "built-in default policy (no .github/codebuild-retry-gate.yml at ref `release/1.x` of acme/web)"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// 20.2: paths and names are checked, then encoded
+// ---------------------------------------------------------------------------------------
+
+/// `policy: .github/codebuild-retry-gate.yml?ref=evil` went unencoded into the contents URL
+/// and loaded another branch's policy while the report said `default-branch`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_policy_path_that_would_change_the_request_is_an_input_error() {
+    for path in [
+        ".github/codebuild-retry-gate.yml?ref=evil",
+        ".github/codebuild-retry-gate.yml#x",
+        "../evil/codebuild-retry-gate.yml",
+        "/.github/codebuild-retry-gate.yml",
+        "a%2F..%2Fb.yml",
+        "a\\b.yml",
+    ] {
+        let w = World::new().await;
+        let id = w.example("provisioning-fault");
+        w.gh.add_file(REPO, "main", ".github/codebuild-retry-gate.yml", STRICT);
+        w.gh.add_file(REPO, "evil", ".github/codebuild-retry-gate.yml", PERMISSIVE);
+        let r = w
+            .gate(&[
+                "--batch-id",
+                &id,
+                "--policy-ref",
+                "default-branch",
+                "--policy",
+                path,
+            ])
+            .await;
+        assert_eq!(r.code, 2, "{path}: {}", r.stderr);
+        assert_eq!(w.cb.count("RetryBuildBatch"), 0, "{path}");
+        assert!(r.stderr.contains("the policy path"), "{path}: {}", r.stderr);
+        assert!(
+            !w.gh.calls().iter().any(|c| c.path.contains("/contents/")),
+            "{path}: nothing is read"
+        );
+    }
+}
+
+/// A path with a space or other characters is read, percent-encoded.
+#[tokio::test(flavor = "multi_thread")]
+async fn policy_path_segments_are_percent_encoded() {
+    let w = World::new().await;
+    let id = w.example("provisioning-fault");
+    w.gh.add_file(REPO, "main", "ci/gate policy.yml", STRICT);
+    let r = w
+        .gate(&[
+            "--batch-id",
+            &id,
+            "--policy-ref",
+            "main",
+            "--policy",
+            "ci/gate policy.yml",
+            "--dry-run",
+        ])
+        .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.outputs["decision"], "refuse");
+    let read =
+        w.gh.calls()
+            .into_iter()
+            .find(|c| c.path.contains("/contents/"))
+            .unwrap();
+    assert_eq!(read.path, "/repos/acme/web/contents/ci/gate%20policy.yml");
+}
+
+/// `Repo::parse` accepted `..`: a repository of `..` or an owner of `.` never reaches a URL.
+#[tokio::test(flavor = "multi_thread")]
+async fn owner_and_repository_names_follow_githubs_rules() {
+    for repo in [
+        "acme/..",
+        "../web",
+        "./web",
+        "acme/.",
+        "ac.me/web",
+        "acme/we%2Fb",
+    ] {
+        let w = World::new().await;
+        let id = w.example("provisioning-fault");
+        let r = w
+            .gate(&[
+                "--batch-id",
+                &id,
+                "--policy-ref",
+                "main",
+                "--repository",
+                repo,
+            ])
+            .await;
+        assert_eq!(r.code, 2, "{repo}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("is not OWNER/REPO"),
+            "{repo}: {}",
+            r.stderr
+        );
+        assert_eq!(w.cb.count("RetryBuildBatch"), 0);
+        assert!(
+            w.gh.calls().is_empty(),
+            "{repo}: nothing is asked of GitHub"
+        );
+    }
+}
+
+/// Issue 16.1: an invalid policy in the workspace: the batch is still read, the commit gets
+/// `error` under the context the broken policy names, with the file and line; no retry, exit 2.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_invalid_policy_posts_error_on_the_batchs_commit_naming_the_line() {
+    let w = World::new().await;
+    let id = w.example("provisioning-fault");
+    let commit = w.cb.batch(&id)["resolvedSourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::fs::create_dir_all(w.workspace().join(".github")).unwrap();
+    std::fs::write(
+        w.workspace().join(".github/codebuild-retry-gate.yml"),
+        "version: 1\ncontext: \"ci/gate ({project})\"\nbudgets: 3\nrules:\n  - name: any\n",
+    )
+    .unwrap();
+    let r = w.gate(&["--batch-id", &id]).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_eq!(w.cb.count("RetryBuildBatch"), 0);
+    assert!(
+        r.stderr.contains(".github/codebuild-retry-gate.yml:3:1"),
+        "{}",
+        r.stderr
+    );
+    let status = only_status(&w, &commit);
+    assert_eq!(status.state, "error");
+    assert_eq!(status.context, "ci/gate (acme-api)");
+    let description = status.description.unwrap();
+    assert!(
+        description.starts_with("Policy invalid: .github/codebuild-retry-gate.yml:3: unknown key"),
+        "{description}"
+    );
+    assert!(description.contains("budgets"), "{description}");
+}
+
+/// The same, when not even the context can be read: the default context.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unparsable_policy_posts_error_under_the_default_context() {
+    let w = World::new().await;
+    let id = w.example("provisioning-fault");
+    std::fs::create_dir_all(w.workspace().join(".github")).unwrap();
+    std::fs::write(
+        w.workspace().join(".github/codebuild-retry-gate.yml"),
+        "version: 1\nrules: [\n",
+    )
+    .unwrap();
+    let mut cmd = w.command("gate", &["--batch-id", &id]);
+    cmd.env("GITHUB_ACTIONS", "true");
+    let out = cmd.output().await.unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("::error file=.github/codebuild-retry-gate.yml,line="),
+        "annotations as before: {stdout}"
+    );
+    assert_eq!(w.cb.count("RetryBuildBatch"), 0);
+    let posted = w.gh.statuses();
+    assert_eq!(posted.len(), 1, "{posted:?}");
+    assert_eq!(posted[0].state, "error");
+    assert_eq!(posted[0].context, "codebuild/retry-gate (acme-api)");
+}

@@ -1163,10 +1163,16 @@ async fn bad_inputs_fail_before_anything_is_called() {
     assert!(r.stderr.contains("no batch to judge"), "{}", r.stderr);
     let mut reached = w.ops();
     reached.sort();
+    // The not-found lookup, and (issue 16.1) the batch an invalid policy is still reported on.
     assert_eq!(
         reached,
-        ops(&["BatchGetBuildBatches", "ListBuildBatchesForProject"]),
-        "only the not-found lookup (batch and listing together) reached CodeBuild"
+        ops(&[
+            "BatchGetBuildBatches",
+            "BatchGetBuildBatches",
+            "ListBuildBatchesForProject",
+            "ListBuildBatchesForProject"
+        ]),
+        "only the not-found lookup and the missing policy's batch read reached CodeBuild"
     );
     assert!(w.gh.calls().is_empty());
 }
@@ -1356,18 +1362,25 @@ async fn policy_ref_reads_the_policy_from_a_trusted_ref_not_the_workspace() {
         "acme/web@default-branch:.github/codebuild-retry-gate.yml"
     );
     assert_eq!(w.cb.retries_performed(&id), 0);
-    let read =
+    // Issue 20.1: the default branch, then the commit it points at, then the file at that
+    // commit: a 404 on the file can then only mean "no such file".
+    let reads: Vec<(String, String)> =
         w.gh.calls()
             .into_iter()
-            .find(|c| c.method == "GET")
-            .unwrap();
+            .filter(|c| c.method == "GET")
+            .map(|c| (c.path, c.query.unwrap_or_default()))
+            .collect();
+    let head = fakes::FakeGitHub::ref_sha(REPO, "main");
     assert_eq!(
-        read.path,
-        "/repos/acme/web/contents/.github/codebuild-retry-gate.yml"
-    );
-    assert!(
-        !read.query.unwrap_or_default().contains("ref="),
-        "no ref: GitHub answers with the default branch"
+        reads,
+        vec![
+            ("/repos/acme/web".to_string(), String::new()),
+            ("/repos/acme/web/commits/main".to_string(), String::new()),
+            (
+                "/repos/acme/web/contents/.github/codebuild-retry-gate.yml".to_string(),
+                format!("ref={head}")
+            ),
+        ]
     );
 
     // A named ref, as an Action input.
@@ -1398,10 +1411,23 @@ async fn policy_ref_errors_point_into_the_remote_file() {
         r.stderr
     );
     assert_eq!(w.cb.count("RetryBuildBatch"), 0);
-    assert!(w.gh.statuses().is_empty());
+    // Issue 16.1: the required check says why, on the batch's commit.
+    let posted = w.gh.statuses();
+    assert_eq!(posted.len(), 1, "{posted:?}");
+    assert_eq!(posted[0].state, "error");
+    assert_eq!(posted[0].context, "codebuild/retry-gate (acme-web)");
+    assert!(
+        posted[0]
+            .description
+            .as_deref()
+            .is_some_and(|d| d.starts_with(
+                "Policy invalid: acme/web@main:.github/codebuild-retry-gate.yml:4: unknown status"
+            )),
+        "{posted:?}"
+    );
 
     // A policy path that was asked for but is not there is an error; the default path
-    // missing means the built-in policy.
+    // missing (at a ref that exists) means the built-in policy.
     let r = w
         .gate(&[
             "--batch-id",
@@ -1415,10 +1441,11 @@ async fn policy_ref_errors_point_into_the_remote_file() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(
         r.stderr
-            .contains("the policy nope.yml does not exist at main of acme/web"),
+            .contains("the policy nope.yml does not exist at ref `main` of acme/web"),
         "{}",
         r.stderr
     );
+    w.gh.add_ref(REPO, "v9");
     let r = w
         .gate(&[
             "--batch-id",
@@ -1433,7 +1460,7 @@ async fn policy_ref_errors_point_into_the_remote_file() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(
         r.json()["policy"],
-        "built-in default policy (no .github/codebuild-retry-gate.yml at v9 of acme/web)"
+        "built-in default policy (no .github/codebuild-retry-gate.yml at ref `v9` of acme/web)"
     );
 }
 

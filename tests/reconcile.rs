@@ -461,11 +461,17 @@ async fn reconcile_reads_the_action_inputs_and_a_dry_run_changes_nothing() {
     assert_eq!(w.cb.count("RetryBuildBatch"), 0);
     assert_eq!(w.gh.count_posts(), 0);
     let github = w.github_calls();
+    // Issue 20.1: the default branch, its commit, then the file at that commit.
     assert_eq!(
-        github[0], "GET /repos/acme/api/contents/.github/codebuild-retry-gate.yml",
+        github[..3],
+        [
+            "GET /repos/acme/api",
+            "GET /repos/acme/api/commits/main",
+            "GET /repos/acme/api/contents/.github/codebuild-retry-gate.yml",
+        ],
         "the policy from the default branch: {github:#?}"
     );
-    let reads: BTreeSet<&str> = github[1..].iter().map(String::as_str).collect();
+    let reads: BTreeSet<&str> = github[3..].iter().map(String::as_str).collect();
     let expected = [failed.commit.as_str(), passed.commit.as_str()]
         .map(|c| format!("GET /repos/acme/api/commits/{c}/status"));
     assert_eq!(

@@ -300,12 +300,13 @@ async fn under_the_action_the_policy_comes_from_the_default_branch_and_the_repor
     );
     assert!(md.contains(&failed), "{md}");
 
-    // GitHub: one read of the policy, nothing posted.
+    // GitHub: the policy read (issue 20.1: the default branch, its commit, the file at that
+    // commit), nothing posted.
     let calls = gh.calls();
-    assert_eq!(calls.len(), 1, "{calls:?}");
-    assert_eq!(calls[0].method, "GET");
+    assert_eq!(calls.len(), 3, "{calls:?}");
+    assert!(calls.iter().all(|c| c.method == "GET"), "{calls:?}");
     assert_eq!(
-        calls[0].path,
+        calls[2].path,
         "/repos/acme/web/contents/.github/codebuild-retry-gate.yml"
     );
     assert_eq!(cb.count("RetryBuildBatch"), 0);

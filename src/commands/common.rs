@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use crate::actions;
 use crate::error::RunError;
-use crate::github::{GitHub, GitHubError, Repo, Token};
+use crate::github::{GitHub, GitHubError, RefLookup, Repo, Token};
 use crate::policy::{DEFAULT_POLICY_NAME, Policy};
+use crate::text::clean;
+use crate::url_safe;
 
 /// Where the repository's own policy lives, relative to the workspace.
 pub const DEFAULT_POLICY_PATH: &str = ".github/codebuild-retry-gate.yml";
@@ -85,6 +87,13 @@ pub fn local_policy(source: &PolicySource, log: &mut Log<'_>) -> Result<Policy, 
 /// The policy file at a trusted ref of the repository, through the contents API, so that a
 /// pull request cannot loosen the policy that judges it. `default-branch` (the Action's
 /// default) reads the repository's default branch.
+///
+/// Fails closed: the ref is resolved to a commit first (GitHub's answer tells a ref that does
+/// not exist from a repository that cannot be read), then the file is read at that commit.
+/// Only "the ref exists and holds no such file" falls back to the built-in policy (when no
+/// path was given); every other failed read is an unreadable policy, naming the ref and the
+/// repository. A GitHub that does not answer (5xx, timeouts, after retries) is a runtime
+/// failure.
 pub async fn fetch_policy(
     source: &PolicySource,
     github: Option<&GitHub>,
@@ -98,23 +107,47 @@ pub async fn fetch_policy(
         )
     })?;
     let repo = repo(&repo_text)?;
-    let path = source
-        .path
-        .as_ref()
-        .map_or(DEFAULT_POLICY_PATH.to_string(), |p| {
-            p.to_string_lossy().trim_start_matches("./").to_string()
-        });
+    let path = match &source.path {
+        Some(p) => url_safe::policy_path(&p.to_string_lossy()).map_err(RunError::Input)?,
+        None => DEFAULT_POLICY_PATH.to_string(),
+    };
     let at = (git_ref != DEFAULT_BRANCH_REF).then_some(git_ref);
-    let shown_ref = at.unwrap_or("the default branch");
+    if let Some(at) = at {
+        url_safe::git_ref(at).map_err(RunError::Input)?;
+    }
+    let shown_ref = at.map_or("the default branch".to_string(), |r| format!("ref `{r}`"));
+    let unreadable = |e: GitHubError| {
+        let text = format!(
+            "the policy {path} at {shown_ref} of {repo} cannot be read: {e}; nothing is retried"
+        );
+        match e.status {
+            Some(_) => RunError::PolicyUnreadable(text),
+            None => RunError::Runtime(text),
+        }
+    };
+    let branch = match at {
+        Some(at) => at.to_string(),
+        None => github.default_branch(&repo).await.map_err(&unreadable)?,
+    };
+    let commit = match github.commit_of(&repo, &branch).await {
+        Ok(RefLookup::Commit(sha)) => sha,
+        Ok(RefLookup::NoSuchRef) => {
+            return Err(RunError::PolicyUnreadable(format!(
+                "policy-ref `{}` does not exist in {repo}, so the policy {path} cannot be read there (is the ref spelled right?); nothing is retried",
+                clean(&branch, 200)
+            )));
+        }
+        Err(e) => return Err(unreadable(e)),
+    };
     let name = format!("{repo}@{}:{path}", at.unwrap_or(DEFAULT_BRANCH_REF));
     match github
-        .file(&repo, &path, at)
+        .file_at(&repo, &path, &commit)
         .await
-        .map_err(|e| RunError::Runtime(e.to_string()))?
+        .map_err(&unreadable)?
     {
         Some(bytes) => Ok(Policy::from_bytes(&bytes, &name)?),
-        None if source.path.is_some() => Err(RunError::Input(format!(
-            "the policy {path} does not exist at {shown_ref} of {repo}"
+        None if source.path.is_some() => Err(RunError::PolicyUnreadable(format!(
+            "the policy {path} does not exist at {shown_ref} of {repo}; nothing is retried"
         ))),
         None => {
             let mut builtin = Policy::builtin();

@@ -153,15 +153,20 @@ pub async fn run(
     }
     let source = config.run.policy_source(config.repository());
     let local_policy = read_local_policy(&config, &source, log)?;
-    if local_policy
-        .as_ref()
-        .is_some_and(|p| is_own_status(&config, p))
+    if let Some(Ok(policy)) = &local_policy
+        && is_own_status(&config, policy)
     {
         return Ok(own_status(log));
     }
     let mut clients = Clients::start(&config.run, codebuild).await?;
     let (policy, read) = read_policy_and_batch(&config, &source, &clients, local_policy, log).await;
-    let policy = policy?;
+    let policy = match policy {
+        Ok(policy) => policy,
+        Err(problem) if problem.is_policy_problem() => {
+            return Err(report_policy_problem(&config, &mut clients, read, problem, log).await);
+        }
+        Err(e) => return Err(e),
+    };
     let BatchRead { batch, page, known } = read?;
     log.debug(&format!("policy: {}", policy.source));
     if is_own_status(&config, &policy) {
@@ -260,15 +265,77 @@ fn own_status(log: &mut Log<'_>) -> i32 {
 }
 
 /// The policy from the workspace, unless it is read from the repository at `--policy-ref`.
+/// The policy from the workspace, unless it is read from the repository at `--policy-ref`.
+/// An invalid policy is kept as such: the batch is still read, to report it there.
 fn read_local_policy(
     config: &Config,
     source: &PolicySource,
     log: &mut Log<'_>,
-) -> Result<Option<Policy>, RunError> {
+) -> Result<Option<Result<Policy, RunError>>, RunError> {
     match &config.run.policy_ref {
-        None => Ok(Some(common::local_policy(source, log)?)),
+        None => match common::local_policy(source, log) {
+            Err(e) if !e.is_policy_problem() => Err(e),
+            read => Ok(Some(read)),
+        },
         Some(_) => Ok(None),
     }
+}
+
+/// An invalid or unreadable policy never leads to a retry. The batch (read meanwhile) tells
+/// the commit and the project; the commit gets an `error` status saying what is wrong with
+/// the policy and where, so that a required check never goes missing without a reason.
+/// Returns the problem, for the exit code (2) and the annotations.
+async fn report_policy_problem(
+    config: &Config,
+    clients: &mut Clients,
+    read: Result<BatchRead, RunError>,
+    problem: RunError,
+    log: &mut Log<'_>,
+) -> RunError {
+    let batch = match read {
+        Ok(read) => read.batch,
+        Err(e) => {
+            log.warning(&format!(
+                "the batch could not be read either, so no error status was posted: {e}"
+            ));
+            return problem;
+        }
+    };
+    if config.run.dry_run {
+        return problem;
+    }
+    let target = match status_target(config, &batch, log) {
+        Ok(StatusTarget {
+            commit: Some(commit),
+            repo: Some(repo),
+        }) => (commit, repo),
+        Ok(_) => return problem,
+        Err(e) => {
+            log.warning(&format!("no error status was posted: {e}"));
+            return problem;
+        }
+    };
+    let target_url = report::target_url(&config.run, &batch);
+    let Some(status) = report::policy_problem_status(&problem, &batch.project, target_url) else {
+        return problem;
+    };
+    let posted = match clients.github().await {
+        Ok(github) => github
+            .post_status(&target.1, &target.0.sha, &status)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    match posted {
+        Ok(()) => log.debug(&format!(
+            "posted `error` ({}) on {}",
+            status.context, target.0.sha
+        )),
+        Err(e) => log.warning(&format!(
+            "the policy's error status could not be posted: {e}"
+        )),
+    }
+    problem
 }
 
 /// What a `status` event's link to one build says, once the build is read.
@@ -431,15 +498,12 @@ async fn read_policy_and_batch(
     config: &Config,
     source: &PolicySource,
     clients: &Clients,
-    local_policy: Option<Policy>,
+    local_policy: Option<Result<Policy, RunError>>,
     log: &mut Log<'_>,
 ) -> (Result<Policy, RunError>, Result<BatchRead, RunError>) {
     log.debug("CodeBuild client ready");
     match local_policy {
-        Some(policy) => (
-            Ok(policy),
-            read_batch(config, &clients.codebuild, log).await,
-        ),
+        Some(policy) => (policy, read_batch(config, &clients.codebuild, log).await),
         None => tokio::join!(
             common::fetch_policy(source, clients.github_ready()),
             read_batch(config, &clients.codebuild, log)

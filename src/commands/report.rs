@@ -91,6 +91,35 @@ pub fn status(
     (commit.verified || status.state != State::Success).then_some(status)
 }
 
+/// The `error` status for an invalid or unreadable policy on a batch of `project`: under the
+/// context the broken policy names when that much could be read, else the default; the
+/// description names the file and the first problem's line (`Policy invalid:
+/// .github/codebuild-retry-gate.yml:3: unknown key budgets`). `None` for other errors.
+pub fn policy_problem_status(
+    problem: &RunError,
+    project: &str,
+    target_url: Option<String>,
+) -> Option<CommitStatus> {
+    let template = |context: Option<&str>| {
+        context
+            .unwrap_or(crate::policy::DEFAULT_CONTEXT)
+            .replace(crate::policy::PROJECT_PLACEHOLDER, project)
+    };
+    let (context, description) = match problem {
+        RunError::Policy(e) => {
+            let first = e.diagnostics.first();
+            let description = match first {
+                Some(d) => format!("Policy invalid: {}:{}: {}", d.file, d.pos.line, d.message),
+                None => "Policy invalid".to_string(),
+            };
+            (template(e.context.as_deref()), description)
+        }
+        RunError::PolicyUnreadable(text) => (template(None), format!("Policy unreadable: {text}")),
+        _ => return None,
+    };
+    Some(render::status::error(context, &description, target_url))
+}
+
 /// What to say when the commit status could not be posted: first, if the gate had retried
 /// the batch, that it did (so nobody retries it again by hand).
 pub fn status_not_posted(

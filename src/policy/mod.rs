@@ -244,6 +244,9 @@ impl fmt::Display for Diagnostic {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct PolicyError {
     pub diagnostics: Vec<Diagnostic>,
+    /// The `context` the broken file names, when that much can be read (see
+    /// [`readable_context`]): the error status goes under it.
+    pub context: Option<String>,
 }
 
 impl fmt::Display for PolicyError {
@@ -268,6 +271,7 @@ impl PolicyError {
                 message,
                 help: None,
             }],
+            context: None,
         }
     }
 }
@@ -303,7 +307,11 @@ impl Policy {
     /// Parses and validates policy text; `file` names it in diagnostics.
     pub fn from_yaml(text: &str, file: &str) -> Result<Policy, PolicyError> {
         // A UTF-8 byte-order mark is allowed by YAML and written by some editors.
-        validate::parse(text.strip_prefix('\u{feff}').unwrap_or(text), file)
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        validate::parse(text, file).map_err(|mut e| {
+            e.context = readable_context(text);
+            e
+        })
     }
 
     /// Reads and validates a policy file (at most [`MAX_POLICY_BYTES`]).
@@ -346,6 +354,32 @@ impl Policy {
         })?;
         Policy::from_yaml(text, file)
     }
+}
+
+/// The `context` of a policy that does not validate, read without the YAML parser (the file
+/// may be hostile): a top-level `context:` line with a plain or quoted one-line value that a
+/// valid policy would accept (not empty, at most 255 characters, no control character).
+/// `None` when that much cannot be read.
+pub fn readable_context(text: &str) -> Option<String> {
+    let line = text.lines().find(|l| l.starts_with("context:"))?;
+    let value = line["context:".len()..].trim();
+    let value = match value.chars().next()? {
+        q @ ('"' | '\'') => {
+            let inner = &value[1..];
+            let end = inner.find(q)?;
+            let rest = inner[end + 1..].trim();
+            if !(rest.is_empty() || rest.starts_with('#')) {
+                return None;
+            }
+            &inner[..end]
+        }
+        _ => value.split(" #").next()?.trim(),
+    };
+    let ok = !value.trim().is_empty()
+        && value.chars().count() <= 255
+        && !value.chars().any(char::is_control)
+        && !value.contains('\\');
+    ok.then(|| value.to_string())
 }
 
 /// Reads a file, refusing ones over [`MAX_POLICY_BYTES`] without reading them whole.
@@ -393,6 +427,24 @@ fn template_matches(template: &str, text: &str) -> bool {
 #[cfg(test)]
 mod context_tests {
     use super::*;
+
+    #[test]
+    fn the_context_of_a_broken_policy_when_it_can_be_read() {
+        let broken = |context: &str| format!("version: 1\n{context}\nbudgets: 3\nrules: []\n");
+        let e =
+            Policy::from_yaml(&broken("context: \"ci/gate ({project})\""), "p.yml").unwrap_err();
+        assert_eq!(e.context.as_deref(), Some("ci/gate ({project})"));
+        for (line, want) in [
+            ("context: ci/gate # comment", Some("ci/gate")),
+            ("context: 'a b'", Some("a b")),
+            ("context: \"\"", None),
+            ("context: \"unclosed", None),
+            ("  context: nested", None),
+            ("context: \"a\" trailing", None),
+        ] {
+            assert_eq!(readable_context(&broken(line)).as_deref(), want, "{line}");
+        }
+    }
 
     #[test]
     fn own_contexts_in_either_form() {

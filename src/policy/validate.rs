@@ -94,6 +94,7 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Policy, PolicyError> {
     if !check.problems.is_empty() {
         return Err(PolicyError {
             diagnostics: check.problems,
+            context: None,
         });
     }
     // 4. Shapes and types.
@@ -106,6 +107,7 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Policy, PolicyError> {
     } else {
         Err(PolicyError {
             diagnostics: check.problems,
+            context: None,
         })
     }
 }

@@ -82,6 +82,17 @@ fn compact_failure(g: &GroupVerdict) -> String {
 }
 
 /// At most `max` bytes, cut on a character boundary, with `...` when cut.
+/// The `error` status for a batch the gate could not judge: `description` cleaned and cut
+/// to [`MAX_DESCRIPTION`].
+pub fn error(context: String, description: &str, target_url: Option<String>) -> CommitStatus {
+    CommitStatus {
+        state: State::Error,
+        context,
+        description: cut(&crate::text::clean(description, 1000), MAX_DESCRIPTION),
+        target_url,
+    }
+}
+
 fn cut(text: &str, max: usize) -> String {
     if text.len() <= max {
         return text.to_string();

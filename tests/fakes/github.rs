@@ -112,6 +112,10 @@ struct State {
     /// Pull request objects associated with a commit, by repository and SHA, as GitHub
     /// returns them from `/commits/{sha}/pulls`.
     commit_pulls: HashMap<(String, String), Vec<Value>>,
+    /// Refs added without files, by repository.
+    refs: Vec<(String, String)>,
+    /// Repositories the token cannot see: GitHub answers 404 to every request about them.
+    hidden: Vec<String>,
     statuses: Vec<(u64, String, RecordedStatus)>,
     /// Pull request objects, by repository, as GitHub returns them.
     pulls: Vec<(String, Value)>,
@@ -252,6 +256,28 @@ impl FakeGitHub {
             ),
             bytes.into(),
         );
+    }
+
+    /// A ref (branch or tag) of `repo` that exists without any file served at it. Refs with
+    /// files, and the default branch, exist already.
+    pub fn add_ref(&self, repo: &str, git_ref: &str) {
+        lock(&self.state)
+            .refs
+            .push((repo.to_string(), git_ref.to_string()));
+    }
+
+    /// A repository the token cannot see (private, or another owner's): every request about it
+    /// is answered 404 "Not Found", as GitHub does.
+    pub fn hide_repository(&self, repo: &str) {
+        lock(&self.state).hidden.push(repo.to_string());
+    }
+
+    /// The commit SHA the fake gives `git_ref` of `repo` (deterministic).
+    pub fn ref_sha(repo: &str, git_ref: &str) -> String {
+        sha1(format!("{repo}@{git_ref}").as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 
     /// Set a repository's default branch (default "main").
@@ -746,6 +772,11 @@ impl State {
                 .map(|(_, v)| v.into_owned())
         };
         let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
+        if let ["repos", owner, repo, ..] = segs.as_slice()
+            && self.hidden.contains(&format!("{owner}/{repo}"))
+        {
+            return not_found(DOCS);
+        }
         match (method, segs.as_slice()) {
             ("GET", ["repos", owner, repo]) => self.repository(owner, repo),
             ("POST", ["repos", owner, repo, "statuses", sha]) => {
@@ -778,6 +809,9 @@ impl State {
             ("GET", ["repos", owner, repo, "commits", sha, "pulls"]) => {
                 let number = |key: &str| query(key).and_then(|v| v.parse::<usize>().ok());
                 self.commit_pulls(owner, repo, sha, number("per_page"), number("page"))
+            }
+            ("GET", ["repos", owner, repo, "commits", rest @ ..]) if !rest.is_empty() => {
+                self.commit(owner, repo, &rest.join("/"))
             }
             ("GET", ["repos", owner, repo, "contents", rest @ ..]) if !rest.is_empty() => {
                 let git_ref = query("ref");
@@ -942,6 +976,60 @@ impl State {
                 "message": message,
                 "parents": [],
                 "verification": {"verified": false, "reason": "unsigned", "signature": null, "payload": null, "verified_at": null},
+            }),
+        )
+    }
+
+    /// The ref name `git_ref` stands for in `full` (itself, or the ref whose SHA it is), when
+    /// it exists: the default branch, a ref with files, or one added with `add_ref`.
+    fn existing_ref(&self, full: &str, git_ref: &str) -> Option<String> {
+        let mut names: Vec<String> = vec![self.default_branch(full)];
+        names.extend(
+            self.files
+                .keys()
+                .filter(|(r, _, _)| r == full)
+                .map(|(_, name, _)| name.clone()),
+        );
+        names.extend(
+            self.refs
+                .iter()
+                .filter(|(r, _)| r == full)
+                .map(|(_, name)| name.clone()),
+        );
+        let bare = |name: &str| {
+            name.strip_prefix("refs/heads/")
+                .or_else(|| name.strip_prefix("heads/"))
+                .or_else(|| name.strip_prefix("refs/tags/"))
+                .or_else(|| name.strip_prefix("tags/"))
+                .unwrap_or(name)
+                .to_string()
+        };
+        names.into_iter().find(|name| {
+            bare(name) == bare(git_ref) || FakeGitHub::ref_sha(full, &bare(name)) == git_ref
+        })
+    }
+
+    /// `GET /repos/{owner}/{repo}/commits/{ref}`: the commit a ref points at; an unknown ref is
+    /// 422 "No commit found for SHA: …", as GitHub answers it.
+    fn commit(&self, owner: &str, repo: &str, git_ref: &str) -> Reply {
+        let docs = "https://docs.github.com/rest/commits/commits#get-a-commit";
+        let full = format!("{owner}/{repo}");
+        let Some(name) = self.existing_ref(&full, git_ref) else {
+            return Reply::message(422, &format!("No commit found for SHA: {git_ref}"), docs);
+        };
+        let bare = name.rsplit_once("heads/").map_or(name.as_str(), |(_, b)| b);
+        let sha = FakeGitHub::ref_sha(&full, bare);
+        let api = format!("{}/repos/{full}", self.base);
+        Reply::json(
+            200,
+            json!({
+                "sha": sha,
+                "node_id": "C_kwDOKx0aAdoAKDAx",
+                "url": format!("{api}/commits/{sha}"),
+                "html_url": format!("https://github.com/{full}/commit/{sha}"),
+                "commit": {"message": format!("head of {name}"), "tree": {"sha": sha}},
+                "parents": [],
+                "files": [],
             }),
         )
     }
@@ -1172,6 +1260,14 @@ impl State {
         let docs = "https://docs.github.com/rest/repos/contents#get-repository-content";
         let full = format!("{owner}/{repo}");
         let git_ref = git_ref.unwrap_or_else(|| self.default_branch(&full));
+        // A SHA names the ref whose head it is.
+        let git_ref = self
+            .files
+            .keys()
+            .filter(|(r, _, _)| *r == full)
+            .map(|(_, name, _)| name.clone())
+            .find(|name| FakeGitHub::ref_sha(&full, name) == git_ref)
+            .unwrap_or(git_ref);
         let key = (full.clone(), git_ref.clone(), path.to_string());
         let Some(bytes) = self.files.get(&key) else {
             return not_found(docs);
