@@ -1342,7 +1342,7 @@ async fn missing_aws_credentials_exit_3_with_a_plain_message() {
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(
         r.stderr
-            .contains("CodeBuild BatchGetBuildBatches failed: no AWS credentials"),
+            .contains("CodeBuild BatchGetBuildBatches failed in us-east-1: no AWS credentials"),
         "{}",
         r.stderr
     );
