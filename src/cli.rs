@@ -188,6 +188,11 @@ pub struct ReconcileArgs {
     /// default: 6]
     #[arg(long, value_name = "HOURS", value_parser = clap::value_parser!(u64).range(1..=168))]
     pub hours: Option<u64>,
+    /// Only this pull request: judge whether the project's webhook will build it, and post
+    /// `success` "Not built" if it certainly will not; batches are not settled [input:
+    /// pull-request]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub pull_request: Option<u64>,
     #[command(flatten)]
     pub run: RunArgs,
 }

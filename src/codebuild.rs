@@ -15,6 +15,10 @@ use thiserror::Error;
 use crate::aws::{Aws, Region};
 use crate::facts::{Batch, Build, sdk};
 
+mod projects;
+
+pub use projects::ProjectSource;
+
 /// `BatchGetBuildBatches` and `BatchGetBuilds` take at most this many ids.
 pub const MAX_IDS_PER_CALL: usize = 100;
 /// Chunked reads in flight at once: a long history is read quickly without a burst of

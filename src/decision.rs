@@ -48,6 +48,9 @@ pub enum DecisionCode {
     ProjectBudgetSpent,
     /// refuse: many other batches of the project failed just before this one (outage brake).
     OutageSuspected,
+    /// refuse: the project's history could not be read whole inside a window a budget or the
+    /// brake needs, so that budget cannot be counted.
+    HistoryIncomplete,
     /// refuse: no rule's `projects` matches the batch's project.
     ProjectNotCovered,
     /// refuse: the batch failed but no failed group or batch phase explains it.
@@ -78,6 +81,7 @@ impl DecisionCode {
             DecisionCode::CommitBudgetSpent => "commit-budget-spent",
             DecisionCode::ProjectBudgetSpent => "project-budget-spent",
             DecisionCode::OutageSuspected => "outage-suspected",
+            DecisionCode::HistoryIncomplete => "history-incomplete",
             DecisionCode::ProjectNotCovered => "project-not-covered",
             DecisionCode::NoFailureFound => "no-failure-found",
             DecisionCode::UnknownBatchStatus => "unknown-batch-status",

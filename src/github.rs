@@ -9,6 +9,10 @@
 use std::fmt;
 use std::time::Duration;
 
+mod pulls;
+
+pub use pulls::{Context, MAX_LISTED_FILES, Pull};
+
 use octocrab::Octocrab;
 use octocrab::models::StatusState;
 use thiserror::Error;

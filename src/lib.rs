@@ -22,3 +22,4 @@ pub mod policy;
 pub mod render;
 pub mod replay;
 pub mod text;
+pub mod webhook;

@@ -1984,18 +1984,117 @@ fn commit_of_a_batch_without_resolved_source_version() {
     ]);
 }
 
-#[test]
-fn a_truncated_history_is_reported() {
-    let mut fx = batch("FAILED").group(fault());
+/// Facts whose history walk was cut at the page cap (issue 20.3).
+fn cut(mut fx: Fx) -> Fx {
     fx.0.history_truncated = true;
-    let d = decide(&policy(ANY), &fx.0);
-    assert!(d.budget.history_incomplete);
-    let text = codebuild_retry_gate::render::text::render(&d);
-    assert!(text.contains("may be incomplete"), "{text}");
-    let md = codebuild_retry_gate::render::markdown::render(&d, false);
-    assert!(md.contains("may be incomplete"), "{md}");
-    let json = codebuild_retry_gate::render::json::render(&d, false);
-    assert!(json.contains("\"history_incomplete\": true"), "{json}");
+    fx
+}
+
+/// A batch whose commit is unknown (a branch sourceVersion, no resolved version).
+fn no_commit(mut fx: Fx) -> Fx {
+    fx.0.batch.resolved_source_version = None;
+    fx.0.batch.source_version = Some("refs/heads/main".into());
+    fx
+}
+
+#[test]
+fn a_cut_history_never_lets_a_budget_drawn_from_it_retry() {
+    run(vec![
+        case(
+            "issue 20.3: a cut history: the per-commit budget cannot be counted → history-incomplete",
+            ANY,
+            cut(batch("FAILED").group(fault())),
+            refuse(D::HistoryIncomplete),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| {
+            assert!(d.budget.history_incomplete);
+            assert_eq!(
+                d.reason,
+                "Not retried: web's batch history could not be read back 14 days (the listing was cut at its page cap), so the per-commit budget cannot be counted; set a shorter budget.lookback-days"
+            );
+            let text = codebuild_retry_gate::render::text::render(d);
+            assert!(text.contains("history-incomplete"), "{text}");
+            let md = codebuild_retry_gate::render::markdown::render(d, false);
+            assert!(md.contains("cut at the page cap"), "{md}");
+            let json = codebuild_retry_gate::render::json::render(d, false);
+            assert!(json.contains("\"history_incomplete\": true"), "{json}");
+            assert!(json.contains("\"code\": \"history-incomplete\""), "{json}");
+        }),
+        case(
+            "issue 20.3: an unknown commit and no daily budget or brake: nothing is drawn from the history",
+            ANY,
+            cut(no_commit(batch("FAILED").group(fault()))),
+            retry(),
+            &[("a", V::AllowedByRule, Some("any"))],
+        ),
+        case(
+            "issue 20.3: an unknown commit, but a daily budget: it cannot be counted",
+            "budget: {per-project-per-day: 5, lookback-days: 1}\nrules: [{name: any}]",
+            cut(no_commit(batch("FAILED").group(fault()))),
+            refuse(D::HistoryIncomplete),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| {
+            assert!(d.reason.contains("read back 1 day "), "{}", d.reason);
+            assert!(
+                d.reason
+                    .contains("so the per-project-per-day budget cannot be counted"),
+                "{}",
+                d.reason
+            );
+        }),
+        case(
+            "issue 20.3: an unknown commit, but the outage brake: it cannot be counted",
+            "outage: {failed-batches: 3, within-minutes: 30}\nrules: [{name: any}]",
+            cut(no_commit(batch("FAILED").group(fault()))),
+            refuse(D::HistoryIncomplete),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| assert!(d.reason.contains("so the outage brake cannot"), "{}", d.reason)),
+        case(
+            "issue 20.3: every budget drawn from the history is named",
+            "budget: {per-project-per-day: 5}\noutage: {failed-batches: 3, within-minutes: 30}\nrules: [{name: any}]",
+            cut(batch("FAILED").group(fault())),
+            refuse(D::HistoryIncomplete),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| {
+            assert!(
+                d.reason.contains("so the per-commit budget and the per-project-per-day budget and the outage brake cannot be counted"),
+                "{}",
+                d.reason
+            )
+        }),
+        case(
+            "issue 20.3: a refused failure is named first, not the history",
+            "rules: [{name: no, action: refuse}]",
+            cut(batch("FAILED").group(fault())),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::RefusedByRule, Some("no"))],
+        ),
+        case(
+            "issue 20.3: a budget already spent in what was read stays spent",
+            ANY,
+            cut(batch("FAILED").retries(2).group(fault())),
+            refuse(D::BatchBudgetSpent),
+            &[("a", V::AllowedByRule, Some("any"))],
+        ),
+        case(
+            "issue 20.3: a per-commit budget already spent in what was read stays spent",
+            ANY,
+            cut(batch("FAILED").group(fault())).history(vec![hist("web:h1", PROJECT, SHA, 1, 3)]),
+            refuse(D::CommitBudgetSpent),
+            &[("a", V::AllowedByRule, Some("any"))],
+        ),
+        case(
+            "issue 20.3: a passed batch is not held back by a cut history",
+            ANY,
+            cut(batch("SUCCEEDED")),
+            (Outcome::Pass, D::BatchSucceeded),
+            &[],
+        ),
+    ]);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -2487,6 +2586,7 @@ fn every_code_is_covered_somewhere() {
             | D::CommitBudgetSpent
             | D::ProjectBudgetSpent
             | D::OutageSuspected
+            | D::HistoryIncomplete
             | D::ProjectNotCovered
             | D::NoFailureFound
             | D::UnknownBatchStatus
@@ -2523,6 +2623,7 @@ fn every_code_is_covered_somewhere() {
         D::CommitBudgetSpent,
         D::ProjectBudgetSpent,
         D::OutageSuspected,
+        D::HistoryIncomplete,
         D::ProjectNotCovered,
         D::NoFailureFound,
         D::UnknownBatchStatus,
@@ -2606,6 +2707,7 @@ fn every_code_is_covered_somewhere() {
                 .group(g("c", "FAILED").ignore())
                 .group(g("d", "STOPPED")),
         ),
+        (policy(ANY), cut(batch("FAILED").group(fault()))),
     ];
     let mut seen_decisions = Vec::new();
     let mut seen_verdicts = Vec::new();

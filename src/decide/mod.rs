@@ -45,11 +45,16 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
             braking: failed >= o.failed_batches,
         }
     });
+    // A cut history undercounts every budget drawn from it: the per-commit one (when the
+    // commit is known), the daily one and the brake.
+    let history_uncountable = facts.history_truncated
+        && (batch.commit().is_some() || per_project_per_day.is_some() || outage.is_some());
     let limits = Limits {
         per_batch,
         per_commit,
         per_project_per_day,
         outage,
+        history_uncountable,
     };
     let project_covered = policy
         .rules
@@ -138,6 +143,8 @@ struct Limits {
     per_commit: Figure,
     per_project_per_day: Option<Figure>,
     outage: Option<OutageReport>,
+    /// The history those budgets are counted from was cut (see [`DecisionCode::HistoryIncomplete`]).
+    history_uncountable: bool,
 }
 
 /// Failed groups of a batch that is not judged are shown as such, not as refusals.
@@ -372,6 +379,11 @@ impl Judge<'_> {
         }
         if limits.per_project_per_day.is_some_and(|f| f.remaining == 0) {
             return (Outcome::Refuse, DecisionCode::ProjectBudgetSpent);
+        }
+        // Counts from a cut history can only be too low: they may say "room left" where
+        // there is none, never the reverse. So only a retry is held back.
+        if limits.history_uncountable {
+            return (Outcome::Refuse, DecisionCode::HistoryIncomplete);
         }
         (Outcome::Retry, DecisionCode::AllFailuresAllowed)
     }

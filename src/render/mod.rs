@@ -19,7 +19,7 @@ pub fn budget_notes(b: &crate::decision::BudgetReport) -> Vec<String> {
     }
     if b.history_incomplete {
         notes.push(
-            "the project's history was read up to the page cap without reaching the look-back boundary: counts drawn from it may be incomplete (too low)"
+            "the project's history was cut at the page cap inside the look-back: counts drawn from it may be too low, so the gate does not retry on them (history-incomplete)"
                 .to_string(),
         );
     }

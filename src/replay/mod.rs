@@ -297,10 +297,10 @@ fn replay_project(
 
     let typical = typical_times(batches, builds);
     let mut timeline = Timeline::new(batches);
-    let mut facts = Facts {
-        history_truncated: out.history_truncated,
-        ..Facts::default()
-    };
+    // A cut read is reported once for the whole replay (`history_truncated`), not turned into
+    // `history-incomplete` refusals: the gate at each attempt would have read its own
+    // history, not this read's.
+    let mut facts = Facts::default();
     for d in due {
         let batch = &batches[d.batch];
         let list = &attempts[d.batch];
