@@ -12,9 +12,9 @@ use std::fmt;
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
+use aws_config::SdkConfig;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::SdkConfig;
 
 use crate::error::RunError;
 

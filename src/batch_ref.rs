@@ -258,9 +258,17 @@ mod tests {
         let none = "https://console.aws.amazon.com/codesuite/codebuild/projects/acme-web/batch/acme-web%3A0b1c/";
         assert_eq!(console_region(none).unwrap(), None);
         let two = "https://us-west-2.console.aws.amazon.com/codesuite/codebuild/projects/a/batch/a%3Ab/?region=eu-west-1";
-        assert!(console_region(two).unwrap_err().contains("more than one region"));
+        assert!(
+            console_region(two)
+                .unwrap_err()
+                .contains("more than one region")
+        );
         let odd = "https://console.aws.amazon.com/codesuite/codebuild/projects/a/batch/a%3Ab/?region=..%2Fx";
-        assert!(console_region(odd).unwrap_err().contains("not an AWS region name"));
+        assert!(
+            console_region(odd)
+                .unwrap_err()
+                .contains("not an AWS region name")
+        );
     }
 
     #[test]

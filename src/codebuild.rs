@@ -58,12 +58,7 @@ impl fmt::Display for AwsError {
         )?;
         let code = self.code.as_deref().unwrap_or_default();
         if code == "ResourceNotFoundException" {
-            write!(
-                f,
-                " (not found in {}; {})",
-                region,
-                region.elsewhere_hint()
-            )?;
+            write!(f, " (not found in {}; {})", region, region.elsewhere_hint())?;
         } else if REFUSED_CREDENTIALS.contains(&code) {
             write!(
                 f,

@@ -88,7 +88,10 @@ fn the_repositorys_own_pins_are_known_and_on_a_supported_runtime() {
     // configure-aws-credentials is pinned at its v6 release everywhere (issue 19).
     for f in &files {
         let text = std::fs::read_to_string(root.join(f)).unwrap();
-        for line in text.lines().filter(|l| l.contains("configure-aws-credentials@")) {
+        for line in text
+            .lines()
+            .filter(|l| l.contains("configure-aws-credentials@"))
+        {
             assert!(
                 line.contains("@e6de054238d6b7531b4efff3b6587d9aade6a06c # v6.2.3"),
                 "{f}: {line}"

@@ -157,7 +157,10 @@ async fn no_region_at_all_is_a_configuration_error_that_says_what_to_set() {
         last_line(&r.stderr),
         "error: no AWS region: set AWS_REGION (or the Action's aws-region) to the region of your CodeBuild projects, or give the batch as its ARN (it names its region)"
     );
-    assert!(w.cb.calls().is_empty(), "nothing is called without a region");
+    assert!(
+        w.cb.calls().is_empty(),
+        "nothing is called without a region"
+    );
 
     // The ARN alone is enough.
     let mut cmd = w.command(&["--batch-id", &arn("eu-north-1", &id), "--dry-run"]);
@@ -305,7 +308,10 @@ async fn a_malformed_region_in_an_arn_or_a_link_is_an_input_error() {
         .env("GITHUB_EVENT_PATH", &event);
     let r = w.run(cmd).await;
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("names more than one region"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("names more than one region"),
+        "{}",
+        r.stderr
+    );
     assert!(w.cb.calls().is_empty());
 }
-
