@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::facts::Timestamp;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "codebuild-retry-gate",
@@ -105,6 +107,11 @@ pub struct ExplainArgs {
     /// More batches of the project, for the per-commit budget (repeatable)
     #[arg(long, value_name = "FILE")]
     pub history: Vec<PathBuf>,
+    /// Captured build logs for rules with `log`: one file per build, named PROJECT:UUID or
+    /// UUID, `.log` (plain text) or `.json` (`aws logs get-log-events` output) [default: the
+    /// BATCH directory's logs/]
+    #[arg(long, value_name = "DIR")]
+    pub logs: Option<PathBuf>,
     /// Policy file [default: the built-in default policy]
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
@@ -114,6 +121,18 @@ pub struct ExplainArgs {
     /// Exit 1 when the decision is `refuse`
     #[arg(long)]
     pub fail_on_refusal: bool,
+    /// The moment of judgment, ISO-8601 or epoch seconds: the daily budget and the outage
+    /// brake count what happened in their window before it [default: the latest moment
+    /// recorded in the captures]
+    #[arg(long, value_name = "TIME", value_parser = parse_moment)]
+    pub now: Option<Timestamp>,
+}
+
+/// `--now`: ISO-8601 (`2026-11-21T08:30:00Z`, with an offset or fractions) or epoch seconds.
+fn parse_moment(text: &str) -> Result<Timestamp, String> {
+    crate::facts::awscli::parse_iso8601(text.trim()).ok_or_else(|| {
+        format!("`{text}` is neither an ISO-8601 time (2026-11-21T08:30:00Z) nor epoch seconds")
+    })
 }
 
 #[derive(Debug, Args)]

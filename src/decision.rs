@@ -44,7 +44,7 @@ pub enum DecisionCode {
     BatchBudgetSpent,
     /// refuse: the commit has used its per-commit budget.
     CommitBudgetSpent,
-    /// refuse: the project has used its retries for the last 24 hours.
+    /// refuse: the project has used its retries for the 24 hours before the gate acts.
     ProjectBudgetSpent,
     /// refuse: many other batches of the project failed just before this one (outage brake).
     OutageSuspected,
@@ -59,6 +59,9 @@ pub enum DecisionCode {
     UnknownBatchStatus,
     /// refuse: the batch itself was STOPPED (StopBuildBatch) and no rule names STOPPED for it.
     BatchStopped,
+    /// refuse: a root failure could not be judged: a rule needed a fact that could not be read
+    /// (a log, a test report), and no rule allows the failure without it.
+    CouldNotJudge,
     /// refuse: the gate asked for the retry and CodeBuild rejected it.
     RetryRejected,
     /// pass: the batch succeeded.
@@ -69,6 +72,9 @@ pub enum DecisionCode {
     BatchNotComplete,
     /// wait: someone else retried the batch between our read and our retry.
     RetriedElsewhere,
+    /// wait: another batch of the same commit and project ran after this one ended; that
+    /// batch speaks for the commit (nothing is retried or posted for this one).
+    Superseded,
 }
 
 impl DecisionCode {
@@ -86,11 +92,13 @@ impl DecisionCode {
             DecisionCode::NoFailureFound => "no-failure-found",
             DecisionCode::UnknownBatchStatus => "unknown-batch-status",
             DecisionCode::BatchStopped => "batch-stopped",
+            DecisionCode::CouldNotJudge => "could-not-judge",
             DecisionCode::RetryRejected => "retry-rejected",
             DecisionCode::BatchSucceeded => "batch-succeeded",
             DecisionCode::BatchInProgress => "batch-in-progress",
             DecisionCode::BatchNotComplete => "batch-not-complete",
             DecisionCode::RetriedElsewhere => "retried-elsewhere",
+            DecisionCode::Superseded => "superseded",
         }
     }
 }
@@ -124,6 +132,9 @@ pub enum VerdictCode {
     ProjectNotCovered,
     /// Allowed by a rule whose `max-retries` is spent.
     RuleBudgetSpent,
+    /// A root failure that a rule needing an unreadable fact (a log, a test report) might have
+    /// decided otherwise: refused, and the detail says which fact and why.
+    CouldNotJudge,
     /// It failed, but the batch is not judged (still running, or of an unknown status).
     NotJudged,
 }
@@ -143,6 +154,7 @@ impl VerdictCode {
             VerdictCode::StoppedNotNamed => "stopped-not-named",
             VerdictCode::ProjectNotCovered => "project-not-covered",
             VerdictCode::RuleBudgetSpent => "rule-budget-spent",
+            VerdictCode::CouldNotJudge => "could-not-judge",
             VerdictCode::NotJudged => "not-judged",
         }
     }
@@ -156,7 +168,8 @@ impl VerdictCode {
             | VerdictCode::NoMatchingRule
             | VerdictCode::StoppedNotNamed
             | VerdictCode::ProjectNotCovered
-            | VerdictCode::RuleBudgetSpent => "refuse",
+            | VerdictCode::RuleBudgetSpent
+            | VerdictCode::CouldNotJudge => "refuse",
             _ => "none",
         }
     }
@@ -199,6 +212,20 @@ pub struct GroupVerdict {
     pub verdict: &'static str,
     /// One sentence in plain words.
     pub detail: String,
+    /// The log line that met the deciding rule's `log` condition.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_match: Option<LogMatch>,
+}
+
+/// A line of a build's log that a rule's `log.matches` found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogMatch {
+    pub build_id: String,
+    /// The pattern that matched, as the policy writes it.
+    pub pattern: String,
+    /// The line, cleaned (no control characters, no workflow commands), at most 200
+    /// characters.
+    pub line: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -266,8 +293,8 @@ pub struct BudgetReport {
     /// The history walk stopped at its page cap before the look-back boundary: figures drawn
     /// from the history may be too low.
     pub history_incomplete: bool,
-    /// Retries of all the project's batches in the 24 hours before the judged failure, when
-    /// the policy sets `per-project-per-day`.
+    /// Retries of all the project's batches in the 24 hours before the moment of judgment,
+    /// when the policy sets `per-project-per-day`.
     pub per_project_per_day: Option<Figure>,
     /// The outage brake, when the policy sets `outage`.
     pub outage: Option<OutageReport>,
@@ -323,6 +350,23 @@ impl Decision {
         self.reason = "Batch was retried by someone else; waiting for it".to_string();
     }
 
+    /// Another batch of the commit (`newer`) has an attempt that started after this batch's
+    /// latest attempt ended: it speaks for the commit. Nothing is retried or posted for this
+    /// batch; the outputs say `wait` and name the newer batch.
+    pub fn superseded(&mut self, newer: &str) {
+        self.decision = Outcome::Wait;
+        self.code = DecisionCode::Superseded;
+        self.attempt = None;
+        let newer: String = newer
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .take(300)
+            .collect();
+        self.reason = format!(
+            "Superseded: batch {newer} of the same commit ran after this one ended; its status speaks for the commit"
+        );
+    }
+
     /// CodeBuild rejected the retry and the batch still reads failed: a refusal, with
     /// CodeBuild's own words.
     pub fn retry_rejected(&mut self, why: &str) {
@@ -342,6 +386,7 @@ impl Decision {
 pub fn blamed(groups: &[GroupVerdict]) -> Option<&GroupVerdict> {
     groups
         .iter()
-        .find(|g| g.code.is_hard_refusal())
+        .find(|g| g.code.is_hard_refusal() && g.code != VerdictCode::CouldNotJudge)
+        .or_else(|| groups.iter().find(|g| g.code.is_hard_refusal()))
         .or_else(|| groups.iter().find(|g| g.verdict == "refuse"))
 }

@@ -17,6 +17,9 @@ use octocrab::Octocrab;
 use octocrab::models::StatusState;
 use thiserror::Error;
 
+use crate::facts::Timestamp;
+use crate::facts::awscli::parse_iso8601;
+
 /// Attempts per GitHub call (the first one included).
 pub const MAX_ATTEMPTS: u32 = 4;
 /// The longest `retry-after` the gate is willing to wait for.
@@ -118,6 +121,9 @@ pub struct SeenStatus {
     /// `pending`, `success`, `failure` or `error` (anything else is kept as sent).
     pub state: String,
     pub description: Option<String>,
+    /// When it was posted (`updated_at`, else `created_at`; a status is never edited, so
+    /// both are the moment it was created). `None` when GitHub gave no readable time.
+    pub at: Option<Timestamp>,
 }
 
 impl SeenStatus {
@@ -131,6 +137,15 @@ impl SeenStatus {
         self.state == status.state.as_str()
             && self.description.as_deref() == Some(status.description.as_str())
     }
+}
+
+/// Statuses GitHub keeps per commit and context ("Note: there is a limit of 1000 statuses per
+/// sha and context within a repository", REST docs, "Create a commit status").
+pub const MAX_STATUSES_PER_CONTEXT: usize = 1000;
+
+/// GitHub's 422 for a commit and context that reached [`MAX_STATUSES_PER_CONTEXT`].
+fn is_status_limit(e: &GitHubError) -> bool {
+    e.status == Some(422) && e.detail.contains("maximum number of statuses")
 }
 
 /// Contexts per page of the combined status (GitHub's maximum).
@@ -184,7 +199,7 @@ impl GitHub {
             State::Success => StatusState::Success,
             State::Failure => StatusState::Failure,
         };
-        with_retries("create commit status", self.timeout, || async {
+        let posted = with_retries("create commit status", self.timeout, || async {
             let handler = self.crab.repos(&repo.owner, &repo.name);
             let mut request = handler
                 .create_status(sha.to_string(), state)
@@ -195,7 +210,34 @@ impl GitHub {
             }
             request.send().await.map(|_| ())
         })
-        .await
+        .await;
+        match posted {
+            Err(e) if is_status_limit(&e) => self.at_status_limit(repo, sha, status, e).await,
+            other => other,
+        }
+    }
+
+    /// GitHub keeps at most 1,000 statuses per commit and context and refuses more (422).
+    /// When the latest one already says what would be posted, nothing is lost: done. Else
+    /// the error says what happened and what to do.
+    async fn at_status_limit(
+        &self,
+        repo: &Repo,
+        sha: &str,
+        status: &CommitStatus,
+        mut error: GitHubError,
+    ) -> Result<(), GitHubError> {
+        if let Ok(Some(seen)) = self.latest_status(repo, sha, &status.context).await
+            && seen.says(status)
+        {
+            return Ok(());
+        }
+        error.detail = format!(
+            "{}; GitHub keeps at most {MAX_STATUSES_PER_CONTEXT} statuses per commit and context, and commit {sha} has reached that for `{}`: no further status of this context can be posted on it (a new commit starts afresh)",
+            error.detail,
+            crate::text::clean(&status.context, 100)
+        );
+        Err(error)
     }
 
     /// The latest status of `context` on `sha`, or `None` when there is none.
@@ -221,6 +263,8 @@ impl GitHub {
             context: Option<String>,
             state: String,
             description: Option<String>,
+            created_at: Option<String>,
+            updated_at: Option<String>,
         }
         #[derive(serde::Serialize)]
         struct Page {
@@ -244,9 +288,14 @@ impl GitHub {
                 .into_iter()
                 .find(|e| e.context.as_deref() == Some(context))
             {
+                let at = entry
+                    .updated_at
+                    .or(entry.created_at)
+                    .and_then(|t| parse_iso8601(&t));
                 return Ok(Some(SeenStatus {
                     state: entry.state,
                     description: entry.description,
+                    at,
                 }));
             }
             if count < CONTEXTS_PER_PAGE {

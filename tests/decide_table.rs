@@ -5,10 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use codebuild_retry_gate::decide::decide;
+use codebuild_retry_gate::decide::{decide, needs};
 use codebuild_retry_gate::decision::{Decision, DecisionCode, Outcome, VerdictCode};
 use codebuild_retry_gate::facts::{
-    Batch, Build, BuildSummary, Context, Facts, Group, Phase, Status, Timestamp,
+    Batch, Build, BuildSummary, Context, Facts, Fetched, Group, LogTail, Phase, Status, Timestamp,
 };
 use codebuild_retry_gate::policy::Policy;
 
@@ -263,6 +263,22 @@ impl Fx {
     }
     fn history(mut self, batches: Vec<Batch>) -> Fx {
         self.0.history.extend(batches);
+        self
+    }
+    /// The moment of judgment (ms).
+    fn now(mut self, ms: i64) -> Fx {
+        self.0.now = Some(Timestamp(ms));
+        self
+    }
+    /// The whole log of group `id`'s build.
+    fn log(mut self, id: &str, text: &str) -> Fx {
+        let tail = LogTail::from_text("test.log", text.as_bytes(), usize::MAX, true);
+        self.0.logs.insert(build_id(id), Fetched::Known(tail));
+        self
+    }
+    /// The log of group `id`'s build as read: a fact that is not known.
+    fn log_fact(mut self, id: &str, fact: Fetched<LogTail>) -> Fx {
+        self.0.logs.insert(build_id(id), fact);
         self
     }
 }
@@ -616,6 +632,27 @@ fn batch_and_group_states() {
         )
         .also(|d| assert!(group(d, "b").detail.contains("FUTURE_VALUE"), "{}", group(d, "b").detail)),
         case(
+            "issue 15.4: only ignored failures, the batch's IN_PROGRESS phase FAILED (as CodeBuild records it): no failure found, the batch phase is not judged",
+            ANY,
+            batch("FAILED")
+                .batch_phases(vec![
+                    ok("SUBMITTED"),
+                    ok("DOWNLOAD_BATCHSPEC"),
+                    phase("IN_PROGRESS", "FAILED", &[]),
+                    phase("FAILED", "", &[]),
+                ])
+                .group(g("a", "SUCCEEDED"))
+                .group(g("lint", "FAILED").ignore()),
+            refuse(D::NoFailureFound),
+            &[("a", V::Succeeded, None), ("lint", V::IgnoredFailure, None)],
+        )
+        .also(|d| {
+            assert_eq!(
+                d.reason,
+                "Not retried: the batch failed, but no failed group or batch phase explains it"
+            );
+        }),
+        case(
             "only ignored failures: no failure found",
             ANY,
             batch("FAILED")
@@ -681,6 +718,41 @@ fn batch_and_group_states() {
         .also(|d| {
             assert!(d.reason.contains("the batch was stopped"), "{}", d.reason);
             assert_eq!(group(d, "(batch)").failed_phase.as_deref(), Some("IN_PROGRESS"));
+        }),
+        case(
+            "issue 15.4: a STOPPED, complete batch with a build still IN_PROGRESS (the AWS CLI's stop-build-batch example), a rule names STOPPED: waits, saying a build is still being stopped",
+            "rules: [{name: stops, statuses: [STOPPED]}]",
+            batch("STOPPED")
+                .batch_phases(vec![
+                    ok("SUBMITTED"),
+                    ok("DOWNLOAD_BATCHSPEC"),
+                    phase("IN_PROGRESS", "STOPPED", &[]),
+                    phase("STOPPED", "", &[]),
+                ])
+                .group(g("DOWNLOAD_SOURCE", "SUCCEEDED"))
+                .group(g("linux_small", "IN_PROGRESS"))
+                .group(g("linux_medium", "PENDING").deps(&["linux_small"]))
+                .group(g("lint", "FAILED")),
+            (Outcome::Wait, D::BatchNotComplete),
+            &[
+                ("DOWNLOAD_SOURCE", V::Succeeded, None),
+                ("linux_small", V::InProgress, None),
+                ("linux_medium", V::NotStarted, None),
+                ("lint", V::NotJudged, None),
+                ("(batch)", V::AllowedByRule, Some("stops")),
+            ],
+        )
+        .also(|d| {
+            assert_eq!(
+                d.reason,
+                "Batch was stopped, but a build is still being stopped; waiting for it to end"
+            );
+            assert!(!d.reason.contains("failed"), "{}", d.reason);
+            assert!(
+                group(d, "lint").detail.contains("until its builds have stopped"),
+                "{}",
+                group(d, "lint").detail
+            );
         }),
         case(
             "issue 8.1: a STOPPED batch as CodeBuild reports it right after the stop (groups still running) is refused",
@@ -2417,7 +2489,7 @@ fn per_project_per_day_budget() {
         .also(|d| {
             assert_eq!(
                 d.reason,
-                "Not retried: project web already retried 3 times in the last 24 hours (per-project-per-day budget 3)"
+                "Not retried: project web already retried 3 times in the 24 hours before this decision (per-project-per-day budget 3)"
             );
         }),
         case(
@@ -2431,16 +2503,101 @@ fn per_project_per_day_budget() {
             &[("a", V::AllowedByRule, Some("any"))],
         ),
         case(
-            "issue 11: a retry exactly 24 hours before, or later than the failure, is outside the window",
+            "issue 15.1: a retry exactly 24 hours before now, or later than now, is outside the window; one at now is in",
             p,
-            batch("FAILED").group(fault()).history(vec![
-                retried_at("web:h1", &[day_ago, day_ago - 1, JUDGED_AT + 1]),
-                retried_at("web:h2", &[JUDGED_AT - HOUR_MS]),
-            ]),
+            batch("FAILED")
+                .group(fault())
+                .history(vec![
+                    retried_at("web:h1", &[day_ago, day_ago - 1, JUDGED_AT + 1]),
+                    retried_at("web:h2", &[JUDGED_AT - HOUR_MS, JUDGED_AT]),
+                ])
+                .now(JUDGED_AT),
             retry(),
             &[("a", V::AllowedByRule, Some("any"))],
         )
-        .also(|d| assert_eq!(d.budget.per_project_per_day.unwrap().used, 1)),
+        .also(|d| assert_eq!(d.budget.per_project_per_day.unwrap().used, 2)),
+        case(
+            "issue 15.1: a late judgment counts the retries made since the judged failure (daily cap reached: refused)",
+            p,
+            batch("FAILED")
+                .group(fault())
+                .history(vec![
+                    retried_at("web:h1", &[JUDGED_AT + HOUR_MS, JUDGED_AT + 2 * HOUR_MS]),
+                    retried_at("web:h2", &[JUDGED_AT + 3 * HOUR_MS]),
+                ])
+                .now(JUDGED_AT + 5 * HOUR_MS),
+            refuse(D::ProjectBudgetSpent),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| {
+            assert_eq!(d.budget.per_project_per_day.unwrap().used, 3);
+            assert_eq!(
+                d.reason,
+                "Not retried: project web already retried 3 times in the 24 hours before this decision (per-project-per-day budget 3)"
+            );
+        }),
+        case(
+            "issue 15.1: the window ends at now: retries within a day of the failure but more than a day before now do not count",
+            p,
+            batch("FAILED")
+                .group(fault())
+                .history(vec![retried_at(
+                    "web:h1",
+                    &[JUDGED_AT - HOUR_MS, JUDGED_AT - 2 * HOUR_MS, JUDGED_AT - 3 * HOUR_MS],
+                )])
+                .now(JUDGED_AT + DAY_MS),
+            retry(),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| assert_eq!(d.budget.per_project_per_day.unwrap().used, 0)),
+        case(
+            "issue 15.1: without --now, the latest moment recorded: every recorded retry is at or before it",
+            p,
+            batch("FAILED").group(fault()).history(vec![retried_at(
+                "web:h1",
+                &[JUDGED_AT + HOUR_MS, JUDGED_AT + 2 * HOUR_MS, JUDGED_AT + 3 * HOUR_MS],
+            )]),
+            refuse(D::ProjectBudgetSpent),
+            &[("a", V::AllowedByRule, Some("any"))],
+        ),
+        case(
+            "issue 15.1: a batch without endTime: its own retry counts (the window ends at now, not at its start)",
+            p,
+            {
+                let mut fx = batch("FAILED").group(fault()).now(T0 + 2 * HOUR_MS);
+                fx.0.batch.end_time = None;
+                fx.0.batch.phases = [HOUR_MS, HOUR_MS + 1, HOUR_MS + 2]
+                    .iter()
+                    .map(|&at| Phase {
+                        start_time: Some(Timestamp(T0 + at - 1000)),
+                        end_time: Some(Timestamp(T0 + at)),
+                        ..retry_marker()
+                    })
+                    .collect();
+                fx
+            },
+            refuse(D::ProjectBudgetSpent),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| assert_eq!(d.budget.per_project_per_day.unwrap().used, 3)),
+        case(
+            "issue 15.1: nothing recorded has a time and no now: every retry counts (fail closed)",
+            p,
+            {
+                let mut fx = batch("FAILED").group(fault()).history(vec![{
+                    let mut h = hist("web:h1", PROJECT, OTHER_SHA, 0, 3);
+                    h.start_time = None;
+                    h.end_time = None;
+                    h
+                }]);
+                fx.0.batch.start_time = None;
+                fx.0.batch.end_time = None;
+                fx
+            },
+            refuse(D::ProjectBudgetSpent),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| assert_eq!(d.budget.per_project_per_day.unwrap().used, 3)),
         case(
             "issue 11: this batch's own retries count, by their time; other projects do not",
             p,
@@ -2514,7 +2671,7 @@ fn outage_brake() {
         .also(|d| {
             assert_eq!(
                 d.reason,
-                "Not retried: outage suspected: 3 other batches of web failed in the last 30 minutes (brake at 3)"
+                "Not retried: outage suspected: 3 other batches of web failed in the 30 minutes before this decision (brake at 3)"
             );
         }),
         case(
@@ -2552,6 +2709,84 @@ fn outage_brake() {
             &[("a", V::AllowedByRule, Some("any"))],
         ),
         case(
+            "issue 15.1: a late judgment during an outage that began after the judged failure: refused",
+            p,
+            batch("FAILED")
+                .group(fault())
+                .history(
+                    (0..3)
+                        .map(|i| failed_at_ms(&format!("web:late{i}"), JUDGED_AT + 3 * HOUR_MS - i * MIN_MS))
+                        .collect(),
+                )
+                .now(JUDGED_AT + 3 * HOUR_MS + 5 * MIN_MS),
+            refuse(D::OutageSuspected),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| assert_eq!(d.budget.outage.unwrap().failed_batches, 3)),
+        case(
+            "issue 15.1: the brake's window ends at now: failures just before the judged failure, hours before now, do not count",
+            p,
+            batch("FAILED").group(fault()).history(recent(3)).now(JUDGED_AT + 2 * HOUR_MS),
+            retry(),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| assert_eq!(d.budget.outage.unwrap().failed_batches, 0)),
+        case(
+            "issue 15.1: a failure at now counts, one after now or exactly within-minutes before it does not",
+            p,
+            batch("FAILED")
+                .group(fault())
+                .history(vec![
+                    failed_at_ms("web:at-now", JUDGED_AT),
+                    failed_at_ms("web:later", JUDGED_AT + 1),
+                    failed_at_ms("web:edge", JUDGED_AT - 30 * MIN_MS),
+                    failed_at_ms("web:inside", JUDGED_AT - 30 * MIN_MS + 1),
+                ])
+                .now(JUDGED_AT),
+            retry(),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| assert_eq!(d.budget.outage.unwrap().failed_batches, 2)),
+        case(
+            "issue 15.1: an attempt with no recorded time does not count toward the brake",
+            "outage: {failed-batches: 1, within-minutes: 30}\nrules: [{name: any}]",
+            batch("FAILED").group(fault()).history(vec![
+                {
+                    let mut b = failed_at_ms("web:untimed", JUDGED_AT);
+                    b.end_time = None;
+                    b
+                },
+                {
+                    let mut b = failed_at_ms("web:untimed-retry", JUDGED_AT);
+                    b.status = Some(Status::InProgress);
+                    b.end_time = None;
+                    b.phases = vec![retry_marker()];
+                    b
+                },
+            ]),
+            retry(),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| assert_eq!(d.budget.outage.unwrap().failed_batches, 0)),
+        case(
+            "issue 15.1: no moment recorded anywhere: no failure can be placed in the brake's window",
+            "outage: {failed-batches: 1, within-minutes: 30}\nrules: [{name: any}]",
+            {
+                let mut fx = batch("FAILED").group(g("a", "FAULT")).history(vec![{
+                    let mut b = failed_at_ms("web:untimed", JUDGED_AT);
+                    b.start_time = None;
+                    b.end_time = None;
+                    b
+                }]);
+                fx.0.batch.start_time = None;
+                fx.0.batch.end_time = None;
+                fx
+            },
+            retry(),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| assert_eq!(d.budget.outage.unwrap().failed_batches, 0)),
+        case(
             "issue 11: the brake never turns a refusal into anything else: the failure is named first",
             "outage: {failed-batches: 1, within-minutes: 30}\nrules: [{name: no, action: refuse}]",
             batch("FAILED").group(fault()).history(recent(5)),
@@ -2572,7 +2807,7 @@ fn outage_brake() {
 // Coverage of the codes
 // ---------------------------------------------------------------------------------------
 
-/// Every `DecisionCode` but `RetriedElsewhere` and `RetryRejected` (set by the live gate) and every
+/// Every `DecisionCode` but `RetriedElsewhere`, `RetryRejected` and `Superseded` (set by the live gate) and every
 /// `VerdictCode` is produced by at least one of the cases above; the exhaustive matches
 /// make a new variant a compile error here until it is covered.
 #[test]
@@ -2593,9 +2828,10 @@ fn every_code_is_covered_somewhere() {
             | D::BatchStopped
             | D::BatchSucceeded
             | D::BatchInProgress
-            | D::BatchNotComplete => true,
+            | D::BatchNotComplete
+            | D::CouldNotJudge => true,
             // Set by the gate after CodeBuild answers the retry (tests/gate.rs).
-            D::RetriedElsewhere | D::RetryRejected => false,
+            D::RetriedElsewhere | D::RetryRejected | D::Superseded => false,
         }
     }
     fn verdict_listed(c: VerdictCode) -> bool {
@@ -2612,7 +2848,8 @@ fn every_code_is_covered_somewhere() {
             | V::StoppedNotNamed
             | V::ProjectNotCovered
             | V::RuleBudgetSpent
-            | V::NotJudged => true,
+            | V::NotJudged
+            | V::CouldNotJudge => true,
         }
     }
     let decisions = [
@@ -2631,6 +2868,7 @@ fn every_code_is_covered_somewhere() {
         D::BatchSucceeded,
         D::BatchInProgress,
         D::BatchNotComplete,
+        D::CouldNotJudge,
     ];
     assert!(decisions.iter().all(|c| decision_listed(*c)));
     let verdicts = [
@@ -2647,6 +2885,7 @@ fn every_code_is_covered_somewhere() {
         V::ProjectNotCovered,
         V::RuleBudgetSpent,
         V::NotJudged,
+        V::CouldNotJudge,
     ];
     assert!(verdicts.iter().all(|c| verdict_listed(*c)));
 
@@ -2706,6 +2945,10 @@ fn every_code_is_covered_somewhere() {
                 .group(g("b", "STOPPED").deps(&["a"]))
                 .group(g("c", "FAILED").ignore())
                 .group(g("d", "STOPPED")),
+        ),
+        (
+            policy("rules: [{name: registry, log: {matches: [x]}}]"),
+            batch("FAILED").group(g("a", "FAILED")),
         ),
         (policy(ANY), cut(batch("FAILED").group(fault()))),
     ];
@@ -2774,4 +3017,261 @@ fn unjudged_groups_have_no_refusal_verdict() {
             );
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// `log` conditions (issue 17)
+// ---------------------------------------------------------------------------------------
+
+/// A build that failed running its commands, as CodeBuild words it.
+fn command_failure(id: &str) -> G {
+    g(id, "FAILED").failed_in(
+        "BUILD",
+        "FAILED",
+        &[(
+            "COMMAND_EXECUTION_ERROR",
+            "Error while executing command: docker pull. Reason: exit status 1",
+        )],
+    )
+}
+
+const REGISTRY: &str = "rules: [
+  {name: registry, log: {matches: ['(?i)toomanyrequests', 'ECONNRESET'], not-matches: [AssertionError]}},
+  {name: commands, action: refuse, status-codes: [COMMAND_EXECUTION_ERROR]}]";
+
+const RATE_LIMIT_LOG: &str = "Step 1/4 : FROM node:20\nerror pulling image: toomanyrequests: You have reached your pull rate limit\n[Container] Command did not exit successfully docker pull exit status 1\n";
+
+#[test]
+fn log_conditions() {
+    run(vec![
+        case(
+            "a rate limit in the log: retry, the line shown",
+            REGISTRY,
+            batch("FAILED").group(command_failure("a")).log("a", RATE_LIMIT_LOG),
+            retry(),
+            &[("a", V::AllowedByRule, Some("registry"))],
+        )
+        .also(|d| {
+            let m = group(d, "a").log_match.as_ref().expect("the matched line");
+            assert_eq!(m.build_id, build_id("a"));
+            assert_eq!(m.pattern, "(?i)toomanyrequests");
+            assert_eq!(
+                m.line,
+                "error pulling image: toomanyrequests: You have reached your pull rate limit"
+            );
+            assert!(d.reason.contains("log line `error pulling image: toomanyrequests"), "{}", d.reason);
+        }),
+        case(
+            "a forbidden line: the log rule does not match, the next rule refuses",
+            REGISTRY,
+            batch("FAILED")
+                .group(command_failure("a"))
+                .log("a", "ECONNRESET\nAssertionError: expected 1 to be 2\n"),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::RefusedByRule, Some("commands"))],
+        )
+        .also(|d| {
+            let a = group(d, "a");
+            assert!(a.log_match.is_none());
+            assert!(
+                a.detail.contains("matches not-matches `AssertionError`: `AssertionError: expected 1 to be 2`"),
+                "{}",
+                a.detail
+            );
+        }),
+        case(
+            "no line matches: refused, and the reason says so",
+            REGISTRY,
+            batch("FAILED").group(command_failure("a")).log("a", "npm ERR! test failed\n"),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::RefusedByRule, Some("commands"))],
+        )
+        .also(|d| {
+            assert!(
+                d.reason.contains("rule `registry` did not match: no line of the last 256 KiB of the log of build web:a-build matches"),
+                "{}",
+                d.reason
+            )
+        }),
+        case(
+            "access denied: could not judge, refused with the reason",
+            REGISTRY,
+            batch("FAILED").group(command_failure("a")).log_fact(
+                "a",
+                Fetched::Unreadable("AccessDeniedException: not authorized to perform logs:GetLogEvents".into()),
+            ),
+            refuse(D::CouldNotJudge),
+            &[("a", V::CouldNotJudge, Some("commands"))],
+        )
+        .also(|d| {
+            assert!(
+                d.reason.contains("could not judge rule `registry`: the log of build web:a-build could not be read: AccessDeniedException"),
+                "{}",
+                d.reason
+            )
+        }),
+        case(
+            "unreadable and no other rule: could-not-judge",
+            "rules: [{name: registry, log: {matches: [toomanyrequests]}}]",
+            batch("FAILED")
+                .group(command_failure("a"))
+                .log_fact("a", Fetched::Absent("the build has no CloudWatch or S3 log".into())),
+            refuse(D::CouldNotJudge),
+            &[("a", V::CouldNotJudge, None)],
+        )
+        .also(|d| {
+            assert!(d.reason.contains("has no log to read (the build has no CloudWatch or S3 log)"), "{}", d.reason)
+        }),
+        case(
+            "a log never read is never a match",
+            "rules: [{name: registry, log: {matches: ['.*']}}]",
+            batch("FAILED").group(command_failure("a")),
+            refuse(D::CouldNotJudge),
+            &[("a", V::CouldNotJudge, None)],
+        )
+        .also(|d| assert!(d.reason.contains("the log of build web:a-build was not read"), "{}", d.reason)),
+        case(
+            "a refusing log rule that cannot be judged refuses: it might apply",
+            "rules: [{name: real-bug, action: refuse, log: {matches: [AssertionError]}}, {name: any}]",
+            batch("FAILED")
+                .group(command_failure("a"))
+                .log_fact("a", Fetched::Unreadable("ResourceNotFoundException: the log stream does not exist".into())),
+            refuse(D::CouldNotJudge),
+            &[("a", V::CouldNotJudge, Some("real-bug"))],
+        )
+        .also(|d| {
+            assert!(d.reason.contains("refusing rule `real-bug`, which might apply"), "{}", d.reason)
+        }),
+        case(
+            "a refusing log rule that matches refuses",
+            "rules: [{name: real-bug, action: refuse, log: {matches: [AssertionError]}}, {name: any}]",
+            batch("FAILED").group(command_failure("a")).log("a", "AssertionError: no\n"),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::RefusedByRule, Some("real-bug"))],
+        ),
+        case(
+            "an unreadable log does not stop a later rule from allowing",
+            "rules: [{name: registry, log: {matches: [toomanyrequests]}}, {name: any}]",
+            batch("FAILED")
+                .group(command_failure("a"))
+                .log_fact("a", Fetched::Unreadable("throttled".into())),
+            retry(),
+            &[("a", V::AllowedByRule, Some("any"))],
+        ),
+        case(
+            "a match outside the tail: refused",
+            "rules: [{name: registry, log: {matches: [toomanyrequests], tail-kib: 1}}]",
+            batch("FAILED")
+                .group(command_failure("a"))
+                .log("a", &format!("toomanyrequests\n{}", "x\n".repeat(600))),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::NoMatchingRule, None)],
+        )
+        .also(|d| assert!(d.reason.contains("no line of the last 1 KiB"), "{}", d.reason)),
+        case(
+            "a match just inside the tail: retried",
+            "rules: [{name: registry, log: {matches: [toomanyrequests], tail-kib: 1}}]",
+            batch("FAILED")
+                .group(command_failure("a"))
+                .log("a", &format!("toomanyrequests\n{}", "x\n".repeat(504))),
+            retry(),
+            &[("a", V::AllowedByRule, Some("registry"))],
+        ),
+        case(
+            "a tail read shorter than the rule needs cannot be judged",
+            "rules: [{name: registry, log: {matches: [toomanyrequests], tail-kib: 2}}]",
+            batch("FAILED").group(command_failure("a")).log_fact(
+                "a",
+                Fetched::Known(LogTail::from_text("x", &vec![b'x'; 4096], 1024, true)),
+            ),
+            refuse(D::CouldNotJudge),
+            &[("a", V::CouldNotJudge, None)],
+        )
+        .also(|d| assert!(d.reason.contains("only 1 KiB of the end of the log"), "{}", d.reason)),
+        case(
+            "the batch's own failure has no log: the log rule does not match",
+            "rules: [{name: registry, log: {matches: ['.*']}}]",
+            batchspec_failure("YAML_FILE_ERROR", "bad buildspec"),
+            refuse(D::FailureNotAllowed),
+            &[("(batch)", V::NoMatchingRule, None)],
+        ),
+        case(
+            "a definite refusal is named before one that could not be judged",
+            "rules: [{name: registry, groups: [a], log: {matches: [toomanyrequests]}}]",
+            batch("FAILED").group(command_failure("a")).group(command_failure("b")),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::CouldNotJudge, None), ("b", V::NoMatchingRule, None)],
+        )
+        .also(|d| assert!(d.reason.starts_with("Not retried: b failed"), "{}", d.reason)),
+        case(
+            "hostile log text is shown cleaned and cut",
+            "rules: [{name: registry, log: {matches: [toomanyrequests]}}]",
+            batch("FAILED").group(command_failure("a")).log(
+                "a",
+                &format!("::set-output name=x::toomanyrequests \u{7}{}\n", "y".repeat(5000)),
+            ),
+            retry(),
+            &[("a", V::AllowedByRule, Some("registry"))],
+        )
+        .also(|d| {
+            let m = group(d, "a").log_match.as_ref().unwrap();
+            assert!(m.line.chars().count() <= 200, "{}", m.line.len());
+            assert!(!m.line.starts_with("::") && !m.line.contains('\u{7}'), "{}", m.line);
+        }),
+    ]);
+}
+
+#[test]
+fn needs_asks_only_for_logs_a_matching_rule_would_read() {
+    let p = policy(
+        "rules: [{name: faults, statuses: [FAULT]}, {name: registry, log: {matches: [toomanyrequests]}}]",
+    );
+    let facts = batch("FAILED")
+        .group(command_failure("a"))
+        .group(g("b", "FAULT").failed_in("PROVISIONING", "FAULT", &[]))
+        .0;
+    let n = needs(&p, &facts);
+    assert_eq!(n.logs.len(), 1, "{n:?}");
+    assert_eq!(n.logs[&build_id("a")], 256 * 1024);
+    assert!(n.reports.is_empty());
+
+    // An earlier rule that decides without a log: nothing is read.
+    let p = policy(
+        "rules: [{name: commands, action: refuse, status-codes: [COMMAND_EXECUTION_ERROR]},
+                 {name: registry, log: {matches: [x]}}]",
+    );
+    let facts = batch("FAILED").group(command_failure("a")).0;
+    assert!(needs(&p, &facts).is_empty());
+
+    // Selectors that do not match: nothing is read.
+    let p = policy("rules: [{name: registry, phases: [PROVISIONING], log: {matches: [x]}}]");
+    assert!(needs(&p, &facts).is_empty());
+
+    // Two log rules on the way: the larger tail.
+    let p = policy(
+        "rules: [{name: a, log: {matches: [x], tail-kib: 8}}, {name: b, log: {matches: [y], tail-kib: 64}}, {name: c, log: {matches: [z]}, tests: {max-failed: 1}}]",
+    );
+    let n = needs(&p, &facts);
+    assert_eq!(n.logs[&build_id("a")], 256 * 1024);
+    assert_eq!(n.reports.len(), 1);
+
+    // Not judged on its failures: a running, succeeded or uncovered batch reads nothing.
+    let p = policy(REGISTRY);
+    assert!(
+        needs(
+            &p,
+            &batch("FAILED").group(command_failure("a")).incomplete().0
+        )
+        .is_empty()
+    );
+    assert!(needs(&p, &batch("SUCCEEDED").group(g("a", "SUCCEEDED")).0).is_empty());
+    let p = policy("rules: [{name: registry, projects: [api], log: {matches: [x]}}]");
+    assert!(needs(&p, &batch("FAILED").group(command_failure("a")).0).is_empty());
+    // Collateral and ignored failures are judged by others: their logs are not read.
+    let p = policy(REGISTRY);
+    let facts = batch("FAILED")
+        .group(command_failure("a"))
+        .group(command_failure("b").ignore())
+        .0;
+    assert_eq!(needs(&p, &facts).logs.len(), 1);
 }

@@ -81,6 +81,8 @@ const DOCUMENTED_CODES: [&str; 17] = [
     "empty-list",
     "bad-glob",
     "duplicate-rule",
+    "bad-regex",
+    "empty-condition",
 ];
 
 /// An upper bound on the number of lines of `text` as any YAML parser may count them

@@ -9,10 +9,15 @@ use crate::decision::{
 use crate::facts::source_version::canonical_forms;
 use crate::facts::{Batch, Context, Facts, Group, Phase, Status};
 use crate::policy::{Action, Globs, Policy, Rule};
+use conditions::Judgement;
 
 mod budgets;
+mod conditions;
+mod needs;
 mod reason;
 mod stops;
+
+pub use needs::{GithubNeeds, Needs, needs};
 
 use budgets::{commit_retries, other_failures, project_retries_in_a_day};
 pub use reason::failure_summary;
@@ -29,15 +34,16 @@ pub(crate) const DAY_MS: i64 = 24 * 60 * MINUTE_MS;
 /// Decides what to do about `facts.batch` under `policy`.
 pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
     let batch = &facts.batch;
+    let now = facts.moment();
     let (per_commit_used, commit_batches) = commit_retries(policy, facts);
     let per_batch = Figure::new(batch.retries_recorded(), policy.budget.per_batch);
     let per_commit = Figure::new(per_commit_used, policy.budget.per_commit);
     let per_project_per_day = policy
         .budget
         .per_project_per_day
-        .map(|limit| Figure::new(project_retries_in_a_day(facts), limit));
+        .map(|limit| Figure::new(project_retries_in_a_day(facts, now), limit));
     let outage = policy.outage.map(|o| {
-        let failed = other_failures(facts, i64::from(o.within_minutes) * MINUTE_MS);
+        let failed = other_failures(facts, now, i64::from(o.within_minutes) * MINUTE_MS);
         OutageReport {
             failed_batches: failed,
             threshold: o.failed_batches,
@@ -240,6 +246,7 @@ fn classify_groups(batch: &Batch, facts: &Facts) -> Vec<GroupVerdict> {
                 verdict: code.verdict(),
                 code,
                 detail,
+                log_match: None,
             }
         })
         .collect()
@@ -258,9 +265,28 @@ pub(crate) fn failed_phase(phases: &[Phase]) -> Option<&Phase> {
         .find(|p| p.status.as_ref().is_some_and(|s| *s != Status::Succeeded))
 }
 
+/// A root failure of a group as the rules see it, and whether its build's details (phases)
+/// are missing.
+fn group_failure<'a>(group: &'a Group, facts: &'a Facts) -> (Failure<'a>, bool) {
+    let status = group.status().unwrap_or(&Status::Failed);
+    let summary = group.current.as_ref();
+    let build = summary.and_then(|s| facts.build_of(s));
+    let phase = build.and_then(|b| failed_phase(&b.phases));
+    let failure = Failure {
+        group: Some(group.identifier.as_str()),
+        build_id: summary.and_then(|s| s.build_id()),
+        status,
+        phase: phase.map(|p| p.phase_type.as_str()),
+        contexts: phase.map(meaningful_contexts).unwrap_or_default(),
+    };
+    (failure, build.is_none_or(|b| b.phases.is_empty()))
+}
+
 /// What a failure looks like to the rules.
 struct Failure<'a> {
     group: Option<&'a str>,
+    /// The failed build (`project:uuid`); `None` for the batch's own failure.
+    build_id: Option<&'a str>,
     status: &'a Status,
     phase: Option<&'a str>,
     contexts: Vec<&'a Context>,
@@ -314,7 +340,14 @@ impl Judge<'_> {
                 .iter()
                 .any(|g| g.status() == Some(&Status::InProgress));
         if unfinished && self.project_covered && !stop_refused {
-            not_judged(groups, "until the batch is complete");
+            not_judged(
+                groups,
+                if stopped {
+                    "until its builds have stopped"
+                } else {
+                    "until the batch is complete"
+                },
+            );
             return (Outcome::Wait, DecisionCode::BatchNotComplete);
         }
 
@@ -325,28 +358,21 @@ impl Judge<'_> {
         if roots.is_empty() && !any_group_failed && !stopped {
             // No group failure explains it: the batch failed on its own (before any group
             // ran, e.g. in DOWNLOAD_BATCHSPEC, or after, e.g. in COMBINE_ARTIFACTS). Only
-            // when no group is left waiting in an unknown or unfinished state.
-            let waiting = self.batch.groups.iter().any(|g| {
+            // when no group failed and none is left waiting in an unknown or unfinished
+            // state. A failed `ignoreFailure` group is a group that failed: it explains the
+            // batch's failed IN_PROGRESS phase, but the batch ignores it, so nothing is left
+            // to judge (`no-failure-found`), never the batch phase that merely records it.
+            let groups_speak = self.batch.groups.iter().any(|g| {
                 g.status()
                     .is_some_and(|s| s.is_unfinished() || s.is_unknown())
-            });
-            match self.batch_failure(&batch_status).filter(|_| !waiting) {
+            }) || groups.iter().any(|g| g.code == VerdictCode::IgnoredFailure);
+            match self.batch_failure(&batch_status).filter(|_| !groups_speak) {
                 Some(verdict) => groups.push(verdict),
                 None => return (Outcome::Refuse, DecisionCode::NoFailureFound),
             }
         }
         for i in roots {
-            let group = &self.batch.groups[i];
-            let status = group.status().unwrap_or(&Status::Failed);
-            let build = group.current.as_ref().and_then(|s| self.facts.build_of(s));
-            let phase = build.and_then(|b| failed_phase(&b.phases));
-            let failure = Failure {
-                group: Some(group.identifier.as_str()),
-                status,
-                phase: phase.map(|p| p.phase_type.as_str()),
-                contexts: phase.map(meaningful_contexts).unwrap_or_default(),
-            };
-            let no_details = build.is_none_or(|b| b.phases.is_empty());
+            let (failure, no_details) = group_failure(&self.batch.groups[i], self.facts);
             self.apply_rules(&failure, &mut groups[i], no_details);
         }
         if !self.project_covered {
@@ -357,8 +383,14 @@ impl Judge<'_> {
         }
         let judged: Vec<&GroupVerdict> =
             groups.iter().filter(|g| g.code.is_root_failure()).collect();
-        if judged.iter().any(|g| g.code.is_hard_refusal()) {
+        if judged
+            .iter()
+            .any(|g| g.code.is_hard_refusal() && g.code != VerdictCode::CouldNotJudge)
+        {
             return (Outcome::Refuse, DecisionCode::FailureNotAllowed);
+        }
+        if judged.iter().any(|g| g.code == VerdictCode::CouldNotJudge) {
+            return (Outcome::Refuse, DecisionCode::CouldNotJudge);
         }
         // The outage brake only ever refuses, and only what would otherwise be retried or
         // refused for a budget.
@@ -401,6 +433,7 @@ impl Judge<'_> {
         let phase = failed_phase(self.batch.current_attempt_phases());
         let failure = Failure {
             group: None,
+            build_id: None,
             status,
             phase: phase.map(|p| p.phase_type.as_str()),
             contexts: phase.map(meaningful_contexts).unwrap_or_default(),
@@ -419,6 +452,7 @@ impl Judge<'_> {
             code: VerdictCode::NoMatchingRule,
             verdict: "refuse",
             detail: String::new(),
+            log_match: None,
         };
         self.apply_rules(&failure, &mut verdict, false);
         verdict
@@ -427,11 +461,34 @@ impl Judge<'_> {
     fn apply_rules(&mut self, failure: &Failure<'_>, verdict: &mut GroupVerdict, no_details: bool) {
         let project = self.batch.project.as_str();
         let source = self.source;
-        let rule = self
-            .policy
-            .rules
-            .iter()
-            .find(|r| matches(r, project, source, failure));
+        // Rules whose selectors matched but whose conditions (log, tests) did not hold, and
+        // why; and a `refuse` rule whose condition could not be judged, which might apply.
+        let mut passed_over: Vec<String> = Vec::new();
+        let mut unjudged_refusal: Option<(&Rule, String)> = None;
+        let mut log_match = None;
+        let rule = self.policy.rules.iter().find(|r| {
+            if unjudged_refusal.is_some() || !matches(r, project, source, failure) {
+                return false;
+            }
+            match conditions::judge(r, failure.build_id, self.facts) {
+                Judgement::Met(found) => {
+                    log_match = found;
+                    true
+                }
+                Judgement::NotMet(why) => {
+                    passed_over.push(format!("rule `{}` did not match: {why}", r.name));
+                    false
+                }
+                Judgement::Unknown(why) if r.action == Action::Refuse => {
+                    unjudged_refusal = Some((r, why));
+                    false
+                }
+                Judgement::Unknown(why) => {
+                    passed_over.push(format!("{COULD_NOT_JUDGE} rule `{}`: {why}", r.name));
+                    false
+                }
+            }
+        });
         let (code, detail) = match rule {
             None if !self.project_covered => (
                 VerdictCode::ProjectNotCovered,
@@ -493,11 +550,33 @@ impl Judge<'_> {
                 }
             },
         };
-        let mut detail = detail;
+        // A refusal that a fact nobody could read might have turned: could not judge (fail
+        // closed, and said so). A `refuse` rule that might apply refuses in any case.
+        let unknown = passed_over.iter().any(|p| p.starts_with(COULD_NOT_JUDGE));
+        let shown_rule = unjudged_refusal.as_ref().map(|(r, _)| *r).or(rule);
+        let (code, detail) = match unjudged_refusal {
+            Some((r, why)) => (
+                VerdictCode::CouldNotJudge,
+                format!(
+                    "{COULD_NOT_JUDGE} refusing rule `{}`, which might apply: {why}",
+                    r.name
+                ),
+            ),
+            None if unknown && code.is_hard_refusal() && code != VerdictCode::ProjectNotCovered => {
+                (VerdictCode::CouldNotJudge, detail)
+            }
+            None => (code, detail),
+        };
+        let mut detail = with_notes(detail, &passed_over);
         if let Some(note) = rule.and_then(|r| canonical_note(r, source)) {
             detail.push_str(&note);
         }
-        verdict.rule = rule.map(|r| RuleRef {
+        let detail = match (&log_match, rule) {
+            (Some(m), Some(_)) => format!("{detail}: log line `{}`", m.line),
+            _ => detail,
+        };
+        verdict.log_match = log_match;
+        verdict.rule = shown_rule.map(|r| RuleRef {
             name: r.name.clone(),
             action: r.action.as_str(),
             file: self.policy.source.clone(),
@@ -509,6 +588,18 @@ impl Judge<'_> {
     }
 }
 
+/// How a note about a condition that could not be judged starts.
+const COULD_NOT_JUDGE: &str = "could not judge";
+
+/// `detail`, then why the rules passed over did not decide, in the order they were tried.
+fn with_notes(detail: String, notes: &[String]) -> String {
+    if notes.is_empty() {
+        detail
+    } else {
+        format!("{detail} ({})", notes.join("; "))
+    }
+}
+
 /// When `rule` matched the batch's source version only in a canonical form: which one, for
 /// the verdict's detail (` (sourceVersion `refs/heads/main^{…}` read as `main`)`).
 fn canonical_note(rule: &Rule, source: Option<&Source<'_>>) -> Option<String> {
@@ -517,7 +608,8 @@ fn canonical_note(rule: &Rule, source: Option<&Source<'_>>) -> Option<String> {
     (form != source.raw).then(|| format!(" (sourceVersion `{}` read as `{form}`)", source.raw))
 }
 
-/// Whether every selector of `rule` matches the failure of a batch of `project` built from
+/// Whether every selector of `rule` but its conditions (log, tests: facts that cost a read,
+/// see [`conditions`]) matches the failure of a batch of `project` built from
 /// `source` (as CodeBuild records it, or one of its canonical forms; a batch without one
 /// matches no rule that names `source-versions`).
 fn matches(rule: &Rule, project: &str, source: Option<&Source<'_>>, failure: &Failure<'_>) -> bool {
