@@ -142,7 +142,12 @@ fn an_empty_history_is_accepted_and_a_non_capture_is_not() {
         &["--history", other.to_str().unwrap()],
     );
     assert_eq!(r.code, 2, "{}", r.stdout);
-    assert!(r.stderr.contains("expected `buildBatches`"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("this is batch-get-builds output: pass it with --builds"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
