@@ -1153,7 +1153,7 @@ async fn bad_inputs_fail_before_anything_is_called() {
         .await;
     assert_eq!(r.code, 2);
     assert!(
-        r.stderr.contains("missing.yml:1:1: error[unreadable-file]"),
+        r.stderr.contains("missing.yml: error[unreadable-file]"),
         "{}",
         r.stderr
     );
