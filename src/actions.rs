@@ -49,20 +49,23 @@ pub fn command(kind: &str, properties: &[(&str, String)], message: &str) -> Stri
 
 /// A policy diagnostic as an `::error` annotation on its file, line and column.
 pub fn annotation(d: &crate::policy::Diagnostic) -> String {
+    annotation_as("error", d)
+}
+
+/// A policy diagnostic as a `::KIND` annotation (`error`, `warning`) on its file, line and
+/// column (the file alone when it has no position).
+pub fn annotation_as(kind: &str, d: &crate::policy::Diagnostic) -> String {
     let mut message = format!("[{}] {}", d.code, d.message);
     if let Some(help) = &d.help {
         message.push_str(&format!(" (help: {help})"));
     }
-    command(
-        "error",
-        &[
-            ("file", d.file.clone()),
-            ("line", d.pos.line.to_string()),
-            ("col", d.pos.column.to_string()),
-            ("title", "codebuild-retry-gate policy".to_string()),
-        ],
-        &message,
-    )
+    let mut properties = vec![("file", d.file.clone())];
+    if d.pos.is_known() {
+        properties.push(("line", d.pos.line.to_string()));
+        properties.push(("col", d.pos.column.to_string()));
+    }
+    properties.push(("title", "codebuild-retry-gate policy".to_string()));
+    command(kind, &properties, &message)
 }
 
 /// Appends `name<<DELIM\nvalue\nDELIM\n` entries to the `$GITHUB_OUTPUT` file. The

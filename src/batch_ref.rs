@@ -100,6 +100,58 @@ fn is_console_host(host: &str) -> bool {
     })
 }
 
+/// The region a batch id names: the REGION of `arn:PARTITION:codebuild:REGION:…`, checked;
+/// `None` for a plain `PROJECT:UUID` (or an ARN without a region).
+pub fn arn_region(text: &str) -> Result<Option<String>, String> {
+    let text = text.trim();
+    if !text.starts_with("arn:") {
+        return Ok(None);
+    }
+    match text.split(':').nth(3) {
+        None | Some("") => Ok(None),
+        Some(region) if crate::aws::is_region_name(region) => Ok(Some(region.to_string())),
+        Some(region) => Err(format!(
+            "the ARN `{}` names the region `{}`, which is not an AWS region name",
+            crate::text::clean(text, 200),
+            crate::text::clean(region, 40)
+        )),
+    }
+}
+
+/// The region a CodeBuild console link names: its `region=` query parameter, else the
+/// `REGION.console…` host. `None` when it names none; an error when it names two different
+/// regions or something that is not a region name. (Call it on a link that
+/// [`parse_console_url`] accepted.)
+pub fn console_region(target_url: &str) -> Result<Option<String>, String> {
+    let shown = crate::text::clean(target_url, 200);
+    let url =
+        url::Url::parse(target_url).map_err(|_| format!("target_url `{shown}` is not a URL"))?;
+    let mut named: Vec<String> = url
+        .query_pairs()
+        .filter(|(k, _)| k == "region")
+        .map(|(_, v)| v.into_owned())
+        .collect();
+    if let Some(host) = url.host_str()
+        && let Some((first, _)) = host.split_once('.')
+        && first != "console"
+        && crate::aws::is_region_name(first)
+    {
+        named.push(first.to_string());
+    }
+    named.dedup();
+    match named.as_slice() {
+        [] => Ok(None),
+        [one] if crate::aws::is_region_name(one) => Ok(Some(one.clone())),
+        [one] => Err(format!(
+            "target_url `{shown}` names the region `{}`, which is not an AWS region name",
+            crate::text::clean(one, 40)
+        )),
+        _ => Err(format!(
+            "target_url `{shown}` names more than one region; refusing to guess"
+        )),
+    }
+}
+
 /// Parses the `target_url` CodeBuild puts in the statuses it reports: a console page of a
 /// batch (`…/projects/P/batch/P%3AUUID…`) or of one build (`…/build/P%3AUUID…`, with
 /// `REPORT_INDIVIDUAL_BUILDS`). Links to any other host are refused.
@@ -178,6 +230,45 @@ mod tests {
             parse_console_url(old).unwrap(),
             ConsoleTarget::Build(_)
         ));
+    }
+
+    #[test]
+    fn regions_of_arns_and_console_links() {
+        let arn = "arn:aws:codebuild:eu-west-1:111122223333:build-batch/acme-web:0b1c";
+        assert_eq!(arn_region(arn).unwrap().as_deref(), Some("eu-west-1"));
+        assert_eq!(arn_region("acme-web:0b1c").unwrap(), None);
+        let bad = arn_region("arn:aws:codebuild:evil.example:1:build-batch/a:b").unwrap_err();
+        assert!(bad.contains("not an AWS region name"), "{bad}");
+
+        let new = "https://ap-southeast-2.console.aws.amazon.com/codesuite/codebuild/1/projects/acme-web/batch/acme-web%3A0b1c/?region=ap-southeast-2";
+        assert_eq!(
+            console_region(new).unwrap().as_deref(),
+            Some("ap-southeast-2")
+        );
+        let old = "https://console.aws.amazon.com/codebuild/home?region=eu-central-1#/builds/acme-web:abc-123/view/new";
+        assert_eq!(
+            console_region(old).unwrap().as_deref(),
+            Some("eu-central-1")
+        );
+        let host_only = "https://us-west-2.console.aws.amazon.com/codesuite/codebuild/projects/acme-web/batch/acme-web%3A0b1c/";
+        assert_eq!(
+            console_region(host_only).unwrap().as_deref(),
+            Some("us-west-2")
+        );
+        let none = "https://console.aws.amazon.com/codesuite/codebuild/projects/acme-web/batch/acme-web%3A0b1c/";
+        assert_eq!(console_region(none).unwrap(), None);
+        let two = "https://us-west-2.console.aws.amazon.com/codesuite/codebuild/projects/a/batch/a%3Ab/?region=eu-west-1";
+        assert!(
+            console_region(two)
+                .unwrap_err()
+                .contains("more than one region")
+        );
+        let odd = "https://console.aws.amazon.com/codesuite/codebuild/projects/a/batch/a%3Ab/?region=..%2Fx";
+        assert!(
+            console_region(odd)
+                .unwrap_err()
+                .contains("not an AWS region name")
+        );
     }
 
     #[test]

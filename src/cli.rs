@@ -142,10 +142,26 @@ fn parse_moment(text: &str) -> Result<Timestamp, String> {
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Policy files to check [input: policy, one file per line; default:
-    /// .github/codebuild-retry-gate.yml]
+    /// Policy files to check; `-` reads one from stdin [input: policy, one file per line;
+    /// default: .github/codebuild-retry-gate.yml]
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
+    /// Output format: text (problems on stderr) or json (one report on stdout, for editors
+    /// and bots)
+    #[arg(long, value_enum, default_value_t = ValidateFormat::Text)]
+    pub format: ValidateFormat,
+    /// Warnings (rules that may never match, a fixed context, no rules) fail too: exit 2
+    #[arg(long)]
+    pub strict: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum ValidateFormat {
+    #[default]
+    /// `FILE: ok` on stdout, problems on stderr
+    Text,
+    /// One JSON report on stdout: every file with its errors and warnings
+    Json,
 }
 
 #[derive(Debug, Args, Default)]

@@ -1,21 +1,18 @@
 //! The AWS side: read batches, builds and history from CodeBuild; retry a batch.
 //!
-//! Configuration comes only from the standard AWS chain (credentials, region,
-//! `AWS_ENDPOINT_URL_CODEBUILD` / `AWS_ENDPOINT_URL`, `AWS_MAX_ATTEMPTS`, …). Every call has
-//! a connect timeout and a per-attempt and overall timeout, and the SDK's standard retry
-//! (throttling, 5xx, transient network errors).
+//! The client is built from the run's [`Aws`] configuration (the standard chain, one region,
+//! timeouts and the SDK's standard retry: throttling, 5xx, transient network errors). Every
+//! error names the region it happened in.
 
-use std::time::Duration;
+use std::fmt;
 
-use aws_config::BehaviorVersion;
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
 use aws_sdk_codebuild::Client;
 use aws_sdk_codebuild::error::SdkError;
 use aws_sdk_codebuild::types::{RetryBuildBatchType, SortOrderType};
 use futures_util::{StreamExt, TryStreamExt};
 use thiserror::Error;
 
+use crate::aws::{Aws, Region};
 use crate::facts::{Batch, Build, sdk};
 
 mod projects;
@@ -28,15 +25,58 @@ pub const MAX_IDS_PER_CALL: usize = 100;
 /// concurrent calls that would only be throttled.
 pub const MAX_CONCURRENT_READS: usize = 4;
 
-/// A CodeBuild call that failed; names the call, says why.
+/// A CodeBuild call that failed; names the call and the region, says why and what to do.
 #[derive(Debug, Error)]
-#[error("CodeBuild {call} failed: {detail}")]
 pub struct AwsError {
     pub call: &'static str,
     pub detail: String,
     /// The service's error code (`__type`), when it answered with one.
     pub code: Option<String>,
+    /// The region of the client that made the call.
+    pub region: Option<Region>,
 }
+
+/// Error codes of credentials CodeBuild did not accept.
+const REFUSED_CREDENTIALS: [&str; 6] = [
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+    "AccessDeniedException",
+    "AccessDenied",
+];
+
+impl fmt::Display for AwsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Some(region) = &self.region else {
+            return write!(f, "CodeBuild {} failed: {}", self.call, self.detail);
+        };
+        write!(
+            f,
+            "CodeBuild {} failed in {}: {}",
+            self.call, region.name, self.detail
+        )?;
+        let code = self.code.as_deref().unwrap_or_default();
+        if code == "ResourceNotFoundException" {
+            write!(f, " (not found in {}; {})", region, region.elsewhere_hint())?;
+        } else if REFUSED_CREDENTIALS.contains(&code) {
+            write!(
+                f,
+                " (the credentials were refused in {}: check that they are current, for the account that owns the project, and that its role may call CodeBuild there; see docs/setup.md)",
+                region
+            )?;
+        } else if self.detail.starts_with(NO_CREDENTIALS) {
+            write!(
+                f,
+                " (region {}: run aws-actions/configure-aws-credentials before this step, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or AWS_PROFILE)",
+                region
+            )?;
+        }
+        Ok(())
+    }
+}
+
+const NO_CREDENTIALS: &str = "no AWS credentials";
 
 impl AwsError {
     fn from_sdk<E, R>(call: &'static str, err: SdkError<E, R>) -> AwsError
@@ -62,7 +102,12 @@ impl AwsError {
             }
             other => error_chain(other),
         };
-        AwsError { call, detail, code }
+        AwsError {
+            call,
+            detail,
+            code,
+            region: None,
+        }
     }
 
     /// The service said the thing does not exist or the input is invalid.
@@ -88,7 +133,7 @@ fn error_chain(err: &dyn std::error::Error) -> String {
     let mut text = parts.join(": ");
     if text.contains("no credentials found") || text.contains("credential provider") {
         text = format!(
-            "no AWS credentials (the gate uses the standard chain: environment, profile, web identity, container, instance metadata): {text}"
+            "{NO_CREDENTIALS} (the gate uses the standard chain: environment, profile, web identity, container, instance metadata): {text}"
         );
     }
     crate::text::clean(&text.replace('\n', "; "), 1000)
@@ -113,25 +158,32 @@ pub enum RetryResult {
 #[derive(Clone)]
 pub struct CodeBuild {
     client: Client,
+    region: Region,
 }
 
 impl CodeBuild {
-    /// A client from the standard AWS configuration chain. `timeout` bounds each attempt of
-    /// a call; a call with its retries is bounded by four times that.
-    pub async fn from_env(timeout: Duration) -> CodeBuild {
-        let timeouts = TimeoutConfig::builder()
-            .connect_timeout(timeout.min(Duration::from_secs(3)))
-            .read_timeout(timeout)
-            .operation_attempt_timeout(timeout)
-            .operation_timeout(timeout * 4)
-            .build();
-        let config = aws_config::defaults(BehaviorVersion::latest())
-            .timeout_config(timeouts)
-            .retry_config(RetryConfig::standard().with_max_attempts(4))
-            .load()
-            .await;
+    /// A client for the run's configuration and region.
+    pub fn new(aws: &Aws) -> CodeBuild {
         CodeBuild {
-            client: Client::new(&config),
+            client: Client::new(&aws.config),
+            region: aws.region.clone(),
+        }
+    }
+
+    /// The region this client talks to, and where it came from.
+    pub fn region(&self) -> &Region {
+        &self.region
+    }
+
+    /// `err` of `call`, in this client's region.
+    fn error<E, R>(&self, call: &'static str, err: SdkError<E, R>) -> AwsError
+    where
+        E: std::error::Error + aws_sdk_codebuild::error::ProvideErrorMetadata + 'static,
+        R: std::fmt::Debug,
+    {
+        AwsError {
+            region: Some(self.region.clone()),
+            ..AwsError::from_sdk(call, err)
         }
     }
 
@@ -145,7 +197,7 @@ impl CodeBuild {
                 .set_ids(Some(chunk))
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("BatchGetBuildBatches", e))?;
+                .map_err(|e| self.error("BatchGetBuildBatches", e))?;
             Ok(page.build_batches().iter().map(sdk::batch).collect())
         })
         .await
@@ -160,7 +212,7 @@ impl CodeBuild {
                 .set_ids(Some(chunk))
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("BatchGetBuilds", e))?;
+                .map_err(|e| self.error("BatchGetBuilds", e))?;
             Ok(page.builds().iter().map(sdk::build).collect())
         })
         .await
@@ -181,7 +233,7 @@ impl CodeBuild {
             .set_next_token(next)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("ListBuildBatchesForProject", e))?;
+            .map_err(|e| self.error("ListBuildBatchesForProject", e))?;
         Ok(ListPage {
             ids: out.ids().to_vec(),
             next: out
@@ -213,10 +265,11 @@ impl CodeBuild {
                     call: "RetryBuildBatch",
                     detail: "the answer holds no buildBatch".into(),
                     code: None,
+                    region: Some(self.region.clone()),
                 }),
             },
             Err(e) => {
-                let err = AwsError::from_sdk("RetryBuildBatch", e);
+                let err = self.error("RetryBuildBatch", e);
                 if err.code.as_deref() == Some("InvalidInputException") {
                     Ok(RetryResult::NotRetryable(err.detail))
                 } else {

@@ -6,6 +6,7 @@
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod actions;
+pub mod aws;
 pub mod batch_ref;
 pub mod cli;
 pub mod codebuild;

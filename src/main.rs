@@ -81,8 +81,9 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Explain(args) => commands::explain::run(args, &mut out),
         Command::Validate(args) => commands::validate::command(
-            &args.files,
+            args,
             &|key| std::env::var(key).ok(),
+            &mut std::io::stdin().lock(),
             &mut out,
             &mut err,
         ),

@@ -1258,8 +1258,8 @@ fn status_codes_and_messages() {
             &[("a", V::AllowedByRule, Some("throttle"))],
         ),
         case(
-            "status codes are case-sensitive",
-            "rules: [{name: lower, status-codes: [client_error]}]",
+            "status codes are case-sensitive (an all-lower-case code is a policy error: lint)",
+            "rules: [{name: lower, status-codes: [Client_Error]}]",
             contexts(&[("CLIENT_ERROR", "x")]),
             refuse(D::FailureNotAllowed),
             &[("a", V::NoMatchingRule, None)],

@@ -1153,7 +1153,7 @@ async fn bad_inputs_fail_before_anything_is_called() {
         .await;
     assert_eq!(r.code, 2);
     assert!(
-        r.stderr.contains("missing.yml:1:1: error[unreadable-file]"),
+        r.stderr.contains("missing.yml: error[unreadable-file]"),
         "{}",
         r.stderr
     );
@@ -1510,7 +1510,7 @@ async fn missing_aws_credentials_exit_3_with_a_plain_message() {
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(
         r.stderr
-            .contains("CodeBuild BatchGetBuildBatches failed: no AWS credentials"),
+            .contains("CodeBuild BatchGetBuildBatches failed in us-east-1: no AWS credentials"),
         "{}",
         r.stderr
     );

@@ -63,8 +63,10 @@ fn config(cases: u32) -> ProptestConfig {
 }
 
 /// The stable diagnostic codes documented in docs/policy.md.
-const DOCUMENTED_CODES: [&str; 17] = [
+const DOCUMENTED_CODES: [&str; 19] = [
     "unreadable-file",
+    "empty-file",
+    "lowercase-status-code",
     "file-too-large",
     "not-utf8",
     "yaml-syntax",
@@ -885,7 +887,7 @@ const PHASES: [&str; 7] = [
 const GLOBS: [&str; 9] = [
     "*",
     "acme-*",
-    "e2e_*",
+    "E2E_*",
     "[ab]*",
     "{web,api}",
     "*Too Many Requests*",

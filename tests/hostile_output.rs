@@ -967,7 +967,10 @@ fn policy_from(rules: &[RuleGen]) -> String {
         s.push_str("    statuses: [FAILED, FAULT, TIMED_OUT, STOPPED]\n");
         match r.selector {
             0 => s.push_str(&format!("    messages: [{}]\n", yaml_str(&r.glob))),
-            1 => s.push_str(&format!("    status-codes: [{}]\n", yaml_str(&r.glob))),
+            1 => s.push_str(&format!(
+                "    status-codes: [{}]\n",
+                yaml_str(&r.glob.to_uppercase())
+            )),
             2 => s.push_str("    phases: [BUILD]\n"),
             _ => {}
         }

@@ -25,7 +25,7 @@ impl CodeBuild {
             .names(name)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("BatchGetProjects", e))?;
+            .map_err(|e| self.error("BatchGetProjects", e))?;
         let Some(project) = out.projects().iter().find(|p| p.name() == Some(name)) else {
             return Ok(None);
         };

@@ -12,7 +12,8 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::actions;
-use crate::batch_ref::{BatchId, ConsoleTarget, parse_console_url};
+use crate::aws::{Aws, Region, RegionFrom};
+use crate::batch_ref::{self, BatchId, ConsoleTarget, parse_console_url};
 use crate::cli::{Format, GateArgs};
 use crate::codebuild::{AwsError, CodeBuild, ListPage};
 pub use crate::commands::common::Log;
@@ -47,6 +48,9 @@ pub struct Config {
     pub fail_on_refusal: bool,
     /// A `status` event from `GITHUB_EVENT_PATH`.
     pub event: Option<StatusEvent>,
+    /// The region the batch names (its ARN, or the event's console link), if it names one;
+    /// else the standard chain's (`AWS_REGION`) is used.
+    pub region: Option<Region>,
 }
 
 /// The parts of a `status` event the gate uses.
@@ -85,18 +89,20 @@ impl Config {
             (Some("status"), Some(path)) => Some(read_event(Path::new(&path))?),
             _ => None,
         };
+        let batch_text = args.batch_id.clone().or_else(|| input("batch-id"));
+        let batch_id = batch_text
+            .as_deref()
+            .map(|text| BatchId::parse(text).map_err(RunError::Input))
+            .transpose()?;
+        let region = named_region(batch_text.as_deref(), event.as_ref())?;
         Ok(Config {
             run: Inputs::resolve(&args.run, env)?,
-            batch_id: args
-                .batch_id
-                .clone()
-                .or_else(|| input("batch-id"))
-                .map(|text| BatchId::parse(&text).map_err(RunError::Input))
-                .transpose()?,
+            batch_id,
             project: args.project.clone().or_else(|| input("project")),
             sha: args.sha.clone().or_else(|| input("sha")),
             fail_on_refusal: inputs::flag(env, "fail-on-refusal", args.fail_on_refusal)?,
             event,
+            region,
         })
     }
 
@@ -119,6 +125,25 @@ impl Config {
         }
         asked
     }
+}
+
+/// The region of the batch the gate will judge, when its reference names one: the batch ARN
+/// given, else (no batch given) the status event's CodeBuild console link.
+fn named_region(
+    batch_text: Option<&str>,
+    event: Option<&StatusEvent>,
+) -> Result<Option<Region>, RunError> {
+    let named = match (batch_text, event.and_then(|e| e.target_url.as_deref())) {
+        (Some(text), _) => batch_ref::arn_region(text)
+            .map_err(RunError::Input)?
+            .map(|r| Region::named(&r, RegionFrom::BatchArn)),
+        // A link the gate will not follow names no region (resolve_batch says why).
+        (None, Some(url)) if parse_console_url(url).is_ok() => batch_ref::console_region(url)
+            .map_err(RunError::Input)?
+            .map(|r| Region::named(&r, RegionFrom::ConsoleLink)),
+        _ => None,
+    };
+    Ok(named)
 }
 
 fn read_event(path: &Path) -> Result<StatusEvent, RunError> {
@@ -144,7 +169,8 @@ pub async fn run(
     if is_own_status(&config, &Policy::builtin()) {
         return Ok(own_status(log));
     }
-    let codebuild = CodeBuild::from_env(config.run.timeout).await;
+    // No region is a configuration mistake: said before anything is called.
+    let codebuild = CodeBuild::new(&Aws::load(config.run.timeout, config.region.clone()).await?);
     // A status event about a single build (not a batch) is not the gate's business.
     match event_build(&config, &codebuild, log).await? {
         EventBuild::Single(build) => return Ok(not_a_batch(&build, log)),
@@ -501,7 +527,10 @@ async fn read_policy_and_batch(
     local_policy: Option<Result<Policy, RunError>>,
     log: &mut Log<'_>,
 ) -> (Result<Policy, RunError>, Result<BatchRead, RunError>) {
-    log.debug("CodeBuild client ready");
+    log.debug(&format!(
+        "CodeBuild client ready, region {}",
+        clients.codebuild.region()
+    ));
     match local_policy {
         Some(policy) => (policy, read_batch(config, &clients.codebuild, log).await),
         None => tokio::join!(
@@ -746,10 +775,19 @@ async fn read_batch(
                 })?
                 .into_iter()
                 .find(|b| b.id == ids[0])
-                .ok_or_else(|| RunError::Input(format!("batch {id} was not found in CodeBuild")))?;
+                .ok_or_else(|| not_found(&id, codebuild.region()))?;
             Ok(BatchRead { batch, page, known })
         }
     }
+}
+
+/// A batch CodeBuild does not know in the region asked: which region, where it came from,
+/// and what to do.
+fn not_found(id: &BatchId, region: &Region) -> RunError {
+    RunError::Input(format!(
+        "batch {id} was not found in CodeBuild in {region}; {}",
+        region.elsewhere_hint()
+    ))
 }
 
 /// Which batch: the flag or input, else the status event, else the commit's newest batch of

@@ -138,7 +138,7 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
         None => Some(common::local_policy(&source, log)?),
         Some(_) => None,
     };
-    let codebuild = CodeBuild::from_env(run.timeout).await;
+    let codebuild = CodeBuild::new(&crate::aws::Aws::load(run.timeout, None).await?);
     let github = common::github_client(github_task).await?;
 
     // The policy, and the project's batches back to the window's start minus the longest

@@ -199,8 +199,11 @@ async fn live(
     };
     let look_back = old.map_or(0, look_back_ms).max(look_back_ms(policy));
     let read_since = Timestamp(since.0 - look_back);
-    let codebuild = CodeBuild::from_env(config.timeout).await;
-    log.debug("CodeBuild client ready");
+    let codebuild = CodeBuild::new(&crate::aws::Aws::load(config.timeout, None).await?);
+    log.debug(&format!(
+        "CodeBuild client ready, region {}",
+        codebuild.region()
+    ));
 
     let bar = progress_bar(!config.verbose);
     let mut progress = |p: Progress| show(bar.as_ref(), p);

@@ -507,16 +507,22 @@ impl Judge<'_> {
                     "stopped, not by a failure the gate can see; no rule names STOPPED".to_string()
                 };
                 if no_details {
-                    detail.push_str(
-                        " (no build details: pass the builds with --builds to tell a fast-fail stop)",
-                    );
+                    detail.push_str(if self.facts.builds.is_empty() {
+                        " (no build details: pass the builds with --builds to tell a fast-fail stop)"
+                    } else {
+                        " (no build details: none of the builds given is this group's build, so a fast-fail stop cannot be told; --builds needs this batch's builds)"
+                    });
                 }
                 (VerdictCode::StoppedNotNamed, detail)
             }
             None => {
                 let mut detail = "no rule matches this failure".to_string();
                 if no_details {
-                    detail.push_str(" (no phase details: pass the builds with --builds)");
+                    detail.push_str(if self.facts.builds.is_empty() {
+                        " (no phase details: pass the builds with --builds)"
+                    } else {
+                        " (no phase details: none of the builds given is this group's build; --builds needs this batch's builds)"
+                    });
                 }
                 (VerdictCode::NoMatchingRule, detail)
             }

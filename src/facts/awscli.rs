@@ -117,6 +117,13 @@ fn items(
                 }
             } else if let Some(item) = map.remove(one) {
                 Ok(vec![item])
+            } else if many == "buildBatches"
+                && (map.contains_key("builds") || map.contains_key("build"))
+            {
+                Err(LoadError {
+                    what,
+                    message: "this is batch-get-builds output: pass it with --builds (the batch comes from `aws codebuild batch-get-build-batches`)".into(),
+                })
             } else if map.contains_key("id") || map.contains_key("arn") {
                 Ok(vec![Value::Object(map)])
             } else {

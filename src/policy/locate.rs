@@ -9,11 +9,18 @@ use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, ScanError, Span};
 
-/// A 1-based line and column.
+/// A 1-based line and column; the default (0, 0) is "no place in the file".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Pos {
     pub line: usize,
     pub column: usize,
+}
+
+impl Pos {
+    /// Whether this points into the file (an unreadable file has no position).
+    pub fn is_known(self) -> bool {
+        self.line > 0
+    }
 }
 
 impl From<Span> for Pos {

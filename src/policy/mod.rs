@@ -4,9 +4,11 @@
 //! [`Policy`] with compiled globs and checked ranges ([`validate`]). Every problem is a
 //! [`Diagnostic`] that points into the file.
 
+pub mod lint;
 pub mod locate;
 pub mod raw;
 mod validate;
+mod words;
 
 use std::fmt;
 use std::path::Path;
@@ -222,21 +224,37 @@ pub struct Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render("error"))
+    }
+}
+
+impl Diagnostic {
+    /// `FILE:LINE:COLUMN: SEVERITY[code]: message` and its help; `FILE: …` when the problem
+    /// has no place in the file (it could not be read).
+    pub fn render(&self, severity: &str) -> String {
         // Keys and values in messages come from the file: shown, never obeyed.
         let clean = |t: &str| crate::text::clean(t, 500);
-        write!(
-            f,
-            "{}:{}:{}: error[{}]: {}",
-            clean(&self.file),
-            self.pos.line,
-            self.pos.column,
-            self.code,
-            clean(&self.message)
-        )?;
+        let mut out = if self.pos.is_known() {
+            format!(
+                "{}:{}:{}: {severity}[{}]: {}",
+                clean(&self.file),
+                self.pos.line,
+                self.pos.column,
+                self.code,
+                clean(&self.message)
+            )
+        } else {
+            format!(
+                "{}: {severity}[{}]: {}",
+                clean(&self.file),
+                self.code,
+                clean(&self.message)
+            )
+        };
         if let Some(help) = &self.help {
-            write!(f, "\n  help: {}", clean(help))?;
+            out.push_str(&format!("\n  help: {}", clean(help)));
         }
-        Ok(())
+        out
     }
 }
 
@@ -314,45 +332,38 @@ impl Policy {
         })
     }
 
-    /// Reads and validates a policy file (at most [`MAX_POLICY_BYTES`]).
-    pub fn load(path: &Path) -> Result<Policy, PolicyError> {
-        let file = path.display().to_string();
-        let bytes = read_bounded(path).map_err(|message| {
+    /// Like [`Policy::from_bytes`], with the policy's warnings (rules that may never match,
+    /// settings with a surprising consequence): `validate` shows them.
+    pub fn check_bytes(bytes: &[u8], file: &str) -> Result<(Policy, Vec<Diagnostic>), PolicyError> {
+        let text = utf8(bytes, file)?;
+        validate::parse_with_warnings(text.strip_prefix('\u{feff}').unwrap_or(text), file)
+    }
+
+    /// Reads a policy file for [`Policy::check_bytes`].
+    pub fn read_file(path: &Path) -> Result<Vec<u8>, PolicyError> {
+        read_bounded(path).map_err(|message| {
             PolicyError::single(
-                &file,
-                Pos { line: 1, column: 1 },
+                &path.display().to_string(),
+                Pos::default(),
                 "unreadable-file",
                 message,
             )
+        })
+    }
+
+    /// Reads and validates a policy file (at most [`MAX_POLICY_BYTES`]).
+    pub fn load(path: &Path) -> Result<Policy, PolicyError> {
+        let file = path.display().to_string();
+        // A file that cannot be read has no line to point at.
+        let bytes = read_bounded(path).map_err(|message| {
+            PolicyError::single(&file, Pos::default(), "unreadable-file", message)
         })?;
         Policy::from_bytes(&bytes, &file)
     }
 
     /// Validates policy bytes (e.g. from the GitHub contents API); `file` names them.
     pub fn from_bytes(bytes: &[u8], file: &str) -> Result<Policy, PolicyError> {
-        if bytes.len() as u64 > MAX_POLICY_BYTES {
-            return Err(PolicyError::single(
-                file,
-                Pos { line: 1, column: 1 },
-                "file-too-large",
-                format!(
-                    "the policy is larger than 1 MiB ({MAX_POLICY_BYTES} bytes); it is refused unread"
-                ),
-            ));
-        }
-        let text = std::str::from_utf8(bytes).map_err(|e| {
-            let valid = &bytes[..e.valid_up_to()];
-            let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
-            let column =
-                valid.len() - valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) + 1;
-            PolicyError::single(
-                file,
-                Pos { line, column },
-                "not-utf8",
-                format!("the policy is not valid UTF-8 (byte {})", e.valid_up_to()),
-            )
-        })?;
-        Policy::from_yaml(text, file)
+        Policy::from_yaml(utf8(bytes, file)?, file)
     }
 }
 
@@ -380,6 +391,30 @@ pub fn readable_context(text: &str) -> Option<String> {
         && !value.chars().any(char::is_control)
         && !value.contains('\\');
     ok.then(|| value.to_string())
+
+/// Policy bytes as text: at most [`MAX_POLICY_BYTES`], valid UTF-8.
+fn utf8<'a>(bytes: &'a [u8], file: &str) -> Result<&'a str, PolicyError> {
+    if bytes.len() as u64 > MAX_POLICY_BYTES {
+        return Err(PolicyError::single(
+            file,
+            Pos { line: 1, column: 1 },
+            "file-too-large",
+            format!(
+                "the policy is larger than 1 MiB ({MAX_POLICY_BYTES} bytes); it is refused unread"
+            ),
+        ));
+    }
+    std::str::from_utf8(bytes).map_err(|e| {
+        let valid = &bytes[..e.valid_up_to()];
+        let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+        let column = valid.len() - valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) + 1;
+        PolicyError::single(
+            file,
+            Pos { line, column },
+            "not-utf8",
+            format!("the policy is not valid UTF-8 (byte {})", e.valid_up_to()),
+        )
+    })
 }
 
 /// Reads a file, refusing ones over [`MAX_POLICY_BYTES`] without reading them whole.

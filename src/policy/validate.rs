@@ -53,6 +53,21 @@ struct Checker<'a> {
 }
 
 pub(super) fn parse(text: &str, file: &str) -> Result<Policy, PolicyError> {
+    parse_located(text, file).map(|(policy, _)| policy)
+}
+
+/// The policy and its warnings ([`super::lint`]).
+pub(super) fn parse_with_warnings(
+    text: &str,
+    file: &str,
+) -> Result<(Policy, Vec<Diagnostic>), PolicyError> {
+    let (policy, at) = parse_located(text, file)?;
+    let warnings = super::lint::warnings(&policy, &at, file);
+    Ok((policy, warnings))
+}
+
+/// The policy and where everything stands in its file.
+fn parse_located(text: &str, file: &str) -> Result<(Policy, Locations), PolicyError> {
     // 1. Positions of everything, bounded first: depth and the size with aliases expanded
     //    are checked here, before any loader could expand an alias bomb.
     let at = match Locations::of(text) {
@@ -67,21 +82,31 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Policy, PolicyError> {
             // A plain syntax error: libyaml words it best (the document is bounded, so it is
             // safe to hand over).
             return Err(match yaml_serde::from_str::<yaml_serde::Value>(text) {
-                Err(e) => serde_error(file, &e, "yaml-syntax"),
-                Ok(_) => PolicyError::single(file, pos, "yaml-syntax", message),
+                Err(e) => serde_error(file, text, &e, "yaml-syntax"),
+                Ok(_) => {
+                    let help = super::words::syntax_hint(text, pos, &message);
+                    diagnostic(file, pos, "yaml-syntax", message, help)
+                }
             });
         }
     };
     // 2. Syntax, duplicate keys: libyaml via yaml_serde, the parser of record.
-    if let Err(e) = yaml_serde::from_str::<yaml_serde::Value>(text) {
-        let mut error = serde_error(file, &e, "yaml-syntax");
-        // libyaml places a duplicate key at its mapping; the walk found the key.
-        if error.diagnostics[0].code == "duplicate-key"
-            && let Some(pos) = at.first_duplicate_key()
-        {
-            error.diagnostics[0].pos = pos;
+    let document = match yaml_serde::from_str::<yaml_serde::Value>(text) {
+        Ok(document) => document,
+        Err(e) => {
+            let mut error = serde_error(file, text, &e, "yaml-syntax");
+            // libyaml places a duplicate key at its mapping; the walk found the key.
+            if error.diagnostics[0].code == "duplicate-key"
+                && let Some(pos) = at.first_duplicate_key()
+            {
+                error.diagnostics[0].pos = pos;
+            }
+            return Err(error);
         }
-        return Err(error);
+    };
+    // An empty file, a list, a single value: said in words, not as a missing key.
+    if let Some((code, message, help)) = super::words::not_a_mapping(&document) {
+        return Err(diagnostic(file, at.value(""), code, message, Some(help)));
     }
     let mut check = Checker {
         file,
@@ -99,11 +124,13 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Policy, PolicyError> {
     }
     // 4. Shapes and types.
     let raw: RawPolicy =
-        yaml_serde::from_str(text).map_err(|e| serde_error(file, &e, "wrong-type"))?;
-    // 5. Values.
+        yaml_serde::from_str(text).map_err(|e| serde_error(file, text, &e, "wrong-type"))?;
+    // 5. Values, then rules that can never match.
     let policy = check.policy(raw, file);
+    let never = super::lint::errors(&policy, &check.at, file);
+    check.problems.extend(never);
     if check.problems.is_empty() {
-        Ok(policy)
+        Ok((policy, check.at))
     } else {
         Err(PolicyError {
             diagnostics: check.problems,
@@ -112,13 +139,41 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Policy, PolicyError> {
     }
 }
 
-fn serde_error(file: &str, err: &yaml_serde::Error, code: &'static str) -> PolicyError {
+fn diagnostic(
+    file: &str,
+    pos: Pos,
+    code: &'static str,
+    message: String,
+    help: Option<String>,
+) -> PolicyError {
+    PolicyError {
+        diagnostics: vec![Diagnostic {
+            file: file.to_string(),
+            pos,
+            code,
+            message,
+            help,
+        }],
+    }
+}
+
+/// A serde or libyaml error in plain words (no Rust type names), with a hint for the common
+/// YAML mistakes; an unclosed bracket is pointed at where it opened.
+fn serde_error(file: &str, text: &str, err: &yaml_serde::Error, code: &'static str) -> PolicyError {
     let pos = err.location().map_or(Pos { line: 1, column: 1 }, |l| Pos {
         line: l.line(),
         column: l.column(),
     });
+    let raw = err.to_string();
+    if let Some((opened, message, help)) = super::words::unclosed(&raw) {
+        let message = format!(
+            "{message} (the parser reached line {} column {} without finding its end)",
+            pos.line, pos.column
+        );
+        return diagnostic(file, opened, "yaml-syntax", message, Some(help));
+    }
     // yaml_serde puts " at line L column C" into the text; the position is shown in front.
-    let message = strip_position(&err.to_string());
+    let message = strip_position(&raw);
     let code = if message.contains("missing field") {
         "missing-key"
     } else if message.contains("duplicate") {
@@ -128,7 +183,18 @@ fn serde_error(file: &str, err: &yaml_serde::Error, code: &'static str) -> Polic
     } else {
         code
     };
-    PolicyError::single(file, pos, code, message)
+    let plain = match code {
+        "missing-key" => super::words::missing_key(&message),
+        _ => super::words::wrong_type(&message),
+    };
+    let (message, help) = match plain {
+        Some((message, help)) => (message, help),
+        None => {
+            let help = super::words::syntax_hint(text, pos, &message);
+            (message, help)
+        }
+    };
+    diagnostic(file, pos, code, message, help)
 }
 
 /// The keys each kind of mapping allows, taken from the JSON Schema of the raw types so the

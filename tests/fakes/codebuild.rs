@@ -65,6 +65,9 @@ pub struct Call {
     pub faulted: bool,
     /// The access key id from the SigV4 `Authorization` header, if the request was signed.
     pub access_key_id: Option<String>,
+    /// The region of the SigV4 credential scope (`Credential=AKID/DATE/REGION/codebuild/…`):
+    /// the region the client signed for, whatever endpoint it reached.
+    pub region: Option<String>,
 }
 
 /// A fake CodeBuild service on 127.0.0.1. Dropping it stops the server.
@@ -375,6 +378,7 @@ impl Respond for Responder {
         };
         let authorization = header("authorization");
         let access_key_id = authorization.as_deref().and_then(access_key_of);
+        let region = authorization.as_deref().and_then(region_of);
 
         let mut state = lock(&self.state);
         state.requests += 1;
@@ -385,6 +389,7 @@ impl Respond for Responder {
             body: body.clone(),
             faulted: fault.is_some(),
             access_key_id,
+            region,
         });
         let mut delay = state.latency;
         let (status, bytes) = match fault {
@@ -1108,6 +1113,12 @@ fn str_field(value: &Value, key: &str) -> Option<String> {
 fn access_key_of(authorization: &str) -> Option<String> {
     let rest = authorization.split("Credential=").nth(1)?;
     Some(rest.split('/').next()?.to_string())
+}
+
+/// `Credential=AKID/20261120/us-east-1/codebuild/aws4_request` → `us-east-1`.
+fn region_of(authorization: &str) -> Option<String> {
+    let rest = authorization.split("Credential=").nth(1)?;
+    Some(rest.split('/').nth(2)?.to_string())
 }
 
 /// A deterministic UUID-shaped string (FNV-1a of a seed and a counter).
