@@ -312,6 +312,90 @@ fn validate_checks_the_daily_budget_the_outage_brake_and_source_versions() {
     );
 }
 
+/// Issue 17: `outage.max-failed-share` is a share strictly between 0 and 1 and stands
+/// alone; `failed-batches` and `within-minutes` go together; an `outage` that sets nothing
+/// is a mistake. Each problem at its line and column.
+#[test]
+fn validate_checks_max_failed_share_and_the_outage_pairs() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |name: &str, outage: &str| {
+        let file = dir.path().join(format!("{name}.yml"));
+        std::fs::write(
+            &file,
+            format!("version: 1\noutage:\n{outage}rules:\n  - name: any\n"),
+        )
+        .unwrap();
+        run(gate().arg("validate").arg(&file))
+    };
+    let r = check("alone", "  max-failed-share: 0.5\n");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = check(
+        "all",
+        "  failed-batches: 3\n  within-minutes: 30\n  max-failed-share: 0.75\n",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for (name, outage, want) in [
+        (
+            "zero",
+            "  max-failed-share: 0\n",
+            ":3:21: error[out-of-range]: `max-failed-share` is 0; it must be more than 0 and less than 1 (0 would refuse every failure",
+        ),
+        (
+            "one",
+            "  max-failed-share: 1\n",
+            ":3:21: error[out-of-range]: `max-failed-share` is 1; it must be more than 0 and less than 1 (1 or more could never be exceeded",
+        ),
+        (
+            "negative",
+            "  max-failed-share: -0.5\n",
+            ":3:21: error[out-of-range]: `max-failed-share` is -0.5;",
+        ),
+        (
+            "nan",
+            "  max-failed-share: .nan\n",
+            ":3:21: error[out-of-range]: `max-failed-share` is NaN; it must be more than 0 and less than 1\n",
+        ),
+        (
+            "text",
+            "  max-failed-share: half\n",
+            ":3:21: error[wrong-type]: outage.max-failed-share: invalid type: string \"half\", expected f64",
+        ),
+        (
+            "only-minutes",
+            "  within-minutes: 30\n  max-failed-share: 0.5\n",
+            ":3:3: error[missing-key]: outage: missing field `failed-batches`",
+        ),
+        (
+            "only-batches",
+            "  failed-batches: 3\n",
+            ":3:3: error[missing-key]: outage: missing field `within-minutes`",
+        ),
+        (
+            "typo",
+            "  max-failed-shares: 0.5\n",
+            ":3:3: error[unknown-key]: unknown key `max-failed-shares` in `outage`\n  help: did you mean `max-failed-share`?",
+        ),
+    ] {
+        let r = check(name, outage);
+        assert_eq!(r.code, 2, "{name}: {}", r.stderr);
+        assert!(
+            r.stderr.contains(want),
+            "{name}: missing {want:?} in:\n{}",
+            r.stderr
+        );
+    }
+    let file = dir.path().join("empty.yml");
+    std::fs::write(&file, "version: 1\noutage: {}\nrules: []\n").unwrap();
+    let r = run(gate().arg("validate").arg(&file));
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains(":2:9: error[missing-key]: `outage` sets nothing"),
+        "{}",
+        r.stderr
+    );
+}
+
 /// Each out-of-range value says what is wrong with it: blank is not "too long", and a
 /// budget of 0 is not a rule to remove.
 #[test]

@@ -2342,6 +2342,208 @@ fn outage_brake() {
     ]);
 }
 
+/// Issue 17: `outage.max-failed-share`, the "half the suite failed, something is broken"
+/// brake. Root failures against the batch's own groups, CodeBuild's `DOWNLOAD_SOURCE` group
+/// not counted on either side.
+#[test]
+fn max_failed_share() {
+    let half = "outage: {max-failed-share: 0.5}\nrules: [{name: any}]";
+    let f = |id: &str| g(id, "FAILED").failed_in("BUILD", "FAILED", &[]);
+    let ok = |id: &str| g(id, "SUCCEEDED");
+    // `n` groups `g0..`, the first `failed` of them failed: the facts and the verdicts.
+    let many = |n: usize, failed: usize| {
+        let facts = (0..n).fold(batch("FAILED"), |b, i| {
+            let id = format!("g{i}");
+            b.group(if i < failed { f(&id) } else { ok(&id) })
+        });
+        let verdicts: Vec<(&'static str, VerdictCode, Option<&'static str>)> = (0..n)
+            .map(|i| {
+                let id: &'static str = Box::leak(format!("g{i}").into_boxed_str());
+                if i < failed {
+                    (id, V::AllowedByRule, Some("any"))
+                } else {
+                    (id, V::Succeeded, None)
+                }
+            })
+            .collect();
+        (facts, verdicts)
+    };
+    let (ten, ten_verdicts) = many(10, 3);
+    let (hundred, hundred_verdicts) = many(100, 29);
+    run(vec![
+        case(
+            "issue 17: 3 of 4 groups failed, more than half: too many failed",
+            half,
+            batch("FAILED").group(f("a")).group(f("b")).group(f("c")).group(ok("d")),
+            refuse(D::TooManyFailed),
+            &[
+                ("a", V::AllowedByRule, Some("any")),
+                ("b", V::AllowedByRule, Some("any")),
+                ("c", V::AllowedByRule, Some("any")),
+                ("d", V::Succeeded, None),
+            ],
+        )
+        .also(|d| {
+            let s = d.budget.failed_share.unwrap();
+            assert_eq!((s.failed_groups, s.groups, s.braking), (3, 4, true));
+            assert_eq!(s.max_failed_share.get(), 0.5);
+            assert_eq!(
+                d.reason,
+                "Not retried: 3 of 4 build groups failed, more than the policy's max-failed-share 0.5: more likely broken than flaky"
+            );
+        }),
+        case(
+            "issue 17: exactly half is not more than half: retried",
+            half,
+            batch("FAILED").group(f("a")).group(f("b")).group(ok("c")).group(ok("d")),
+            retry(),
+            &[
+                ("a", V::AllowedByRule, Some("any")),
+                ("b", V::AllowedByRule, Some("any")),
+                ("c", V::Succeeded, None),
+                ("d", V::Succeeded, None),
+            ],
+        )
+        .also(|d| {
+            let s = d.budget.failed_share.unwrap();
+            assert_eq!((s.failed_groups, s.groups, s.braking), (2, 4, false));
+        }),
+        case(
+            "issue 17: a share like 0.3 is compared exactly: 3 of 10 is not more than 0.3",
+            "outage: {max-failed-share: 0.3}\nrules: [{name: any}]",
+            ten,
+            retry(),
+            &ten_verdicts,
+        )
+        .also(|d| assert!(!d.budget.failed_share.unwrap().braking)),
+        case(
+            "issue 17: 0.29 and 29 of 100 is not more either (29/100 == 0.29, 0.29 × 100 < 29)",
+            "outage: {max-failed-share: 0.29}\nrules: [{name: any}]",
+            hundred,
+            retry(),
+            &hundred_verdicts,
+        )
+        .also(|d| {
+            let s = d.budget.failed_share.unwrap();
+            assert_eq!((s.failed_groups, s.groups, s.braking), (29, 100, false));
+        }),
+        case(
+            "issue 17: DOWNLOAD_SOURCE is neither a group nor a failure: 1 of 2 with it is retried",
+            half,
+            batch("FAILED")
+                .group(ok("DOWNLOAD_SOURCE"))
+                .group(f("a"))
+                .group(ok("b")),
+            retry(),
+            &[
+                ("DOWNLOAD_SOURCE", V::Succeeded, None),
+                ("a", V::AllowedByRule, Some("any")),
+                ("b", V::Succeeded, None),
+            ],
+        )
+        .also(|d| {
+            let s = d.budget.failed_share.unwrap();
+            assert_eq!((s.failed_groups, s.groups), (1, 2));
+        }),
+        case(
+            "issue 17: a failed DOWNLOAD_SOURCE (the others its collateral) is not too many failed",
+            half,
+            batch("FAILED")
+                .group(f("DOWNLOAD_SOURCE"))
+                .group(g("a", "STOPPED").ended(T0 + 200_000))
+                .group(g("b", "STOPPED").ended(T0 + 200_000)),
+            retry(),
+            &[
+                ("DOWNLOAD_SOURCE", V::AllowedByRule, Some("any")),
+                ("a", V::Collateral, None),
+                ("b", V::Collateral, None),
+            ],
+        )
+        .also(|d| {
+            let s = d.budget.failed_share.unwrap();
+            assert_eq!((s.failed_groups, s.groups, s.braking), (0, 2, false));
+        }),
+        case(
+            "issue 17: collateral and ignored failures are not root failures: 1 of 3",
+            half,
+            batch("FAILED")
+                .group(f("a"))
+                .group(g("b", "STOPPED").deps(&["a"]))
+                .group(f("c").ignore()),
+            retry(),
+            &[
+                ("a", V::AllowedByRule, Some("any")),
+                ("b", V::Collateral, None),
+                ("c", V::IgnoredFailure, None),
+            ],
+        ),
+        case(
+            "issue 17: a refused failure is named first, the brake after it",
+            "outage: {max-failed-share: 0.5}\nrules: [{name: no, action: refuse, groups: [a]}, {name: any}]",
+            batch("FAILED").group(f("a")).group(f("b")),
+            refuse(D::FailureNotAllowed),
+            &[
+                ("a", V::RefusedByRule, Some("no")),
+                ("b", V::AllowedByRule, Some("any")),
+            ],
+        ),
+        case(
+            "issue 17: an unknown status counts as a root failure",
+            half,
+            batch("FAILED").group(f("a")).group(g("b", "CLIENT_ERROR")),
+            refuse(D::FailureNotAllowed),
+            &[
+                ("a", V::AllowedByRule, Some("any")),
+                ("b", V::UnknownStatus, None),
+            ],
+        )
+        .also(|d| assert!(d.budget.failed_share.unwrap().braking)),
+        case(
+            "issue 17: the share brake comes before the outage brake and the budgets",
+            "outage: {failed-batches: 1, within-minutes: 30, max-failed-share: 0.5}\nrules: [{name: any}]",
+            batch("FAILED")
+                .retries(2)
+                .group(f("a"))
+                .history(vec![failed_at_ms("web:f0", JUDGED_AT - MIN_MS)]),
+            refuse(D::TooManyFailed),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| assert!(d.budget.outage.unwrap().braking)),
+        case(
+            "issue 17: the batch's own failure (no group failed) is no share of groups",
+            half,
+            batch("FAILED")
+                .batch_phases(vec![phase(
+                    "DOWNLOAD_BATCHSPEC",
+                    "FAILED",
+                    &[("YAML_FILE_ERROR", "bad buildspec")],
+                )])
+                .group(not_started("a")),
+            retry(),
+            &[("a", V::NotStarted, None), ("(batch)", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| {
+            let s = d.budget.failed_share.unwrap();
+            assert_eq!((s.failed_groups, s.groups, s.braking), (0, 1, false));
+        }),
+        case(
+            "issue 17: without the key there is no figure",
+            ANY,
+            batch("FAILED").group(f("a")),
+            retry(),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| assert_eq!(d.budget.failed_share, None)),
+        case(
+            "issue 17: a running batch is waited for, whatever its share",
+            half,
+            batch("FAILED").incomplete().group(f("a")).group(f("b")),
+            (Outcome::Wait, D::BatchNotComplete),
+            &[("a", V::NotJudged, None), ("b", V::NotJudged, None)],
+        ),
+    ]);
+}
+
 // ---------------------------------------------------------------------------------------
 // Coverage of the codes
 // ---------------------------------------------------------------------------------------
@@ -2360,6 +2562,7 @@ fn every_code_is_covered_somewhere() {
             | D::CommitBudgetSpent
             | D::ProjectBudgetSpent
             | D::OutageSuspected
+            | D::TooManyFailed
             | D::ProjectNotCovered
             | D::NoFailureFound
             | D::UnknownBatchStatus
@@ -2396,6 +2599,7 @@ fn every_code_is_covered_somewhere() {
         D::CommitBudgetSpent,
         D::ProjectBudgetSpent,
         D::OutageSuspected,
+        D::TooManyFailed,
         D::ProjectNotCovered,
         D::NoFailureFound,
         D::UnknownBatchStatus,
@@ -2457,6 +2661,10 @@ fn every_code_is_covered_somewhere() {
             batch("FAILED")
                 .group(g("a", "FAILED"))
                 .history(vec![failed_at_ms("web:f", JUDGED_AT - 1)]),
+        ),
+        (
+            policy("outage: {max-failed-share: 0.5}\nrules: [{name: any}]"),
+            batch("FAILED").group(g("a", "FAILED")),
         ),
         (policy(ANY), batch("FAILED").group(g("a", "FUTURE_VALUE"))),
         (

@@ -3,11 +3,11 @@
 use std::collections::HashMap;
 
 use crate::decision::{
-    BATCH_ITSELF, BudgetReport, ContextView, Decision, DecisionCode, Figure, GroupVerdict,
-    OutageReport, Outcome, RuleRef, VerdictCode,
+    BATCH_ITSELF, BudgetReport, ContextView, Decision, DecisionCode, FailedShareReport, Figure,
+    GroupVerdict, OutageReport, Outcome, RuleRef, VerdictCode,
 };
 use crate::facts::{Batch, Context, Facts, Group, Phase, Status};
-use crate::policy::{Action, Policy, Rule};
+use crate::policy::{Action, Policy, Rule, Share};
 
 mod budgets;
 mod reason;
@@ -44,18 +44,22 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
             braking: failed >= o.failed_batches,
         }
     });
-    let limits = Limits {
-        per_batch,
-        per_commit,
-        per_project_per_day,
-        outage,
-    };
     let project_covered = policy
         .rules
         .iter()
         .any(|r| r.covers_project(&batch.project));
 
     let mut groups = classify_groups(batch, facts);
+    let failed_share = policy
+        .max_failed_share
+        .map(|share| failed_share(batch, &groups, share));
+    let limits = Limits {
+        per_batch,
+        per_commit,
+        per_project_per_day,
+        outage,
+        failed_share,
+    };
     let mut judge = Judge {
         policy,
         facts,
@@ -96,6 +100,7 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
         history_incomplete: facts.history_truncated,
         per_project_per_day,
         outage,
+        failed_share,
         lookback_days: policy.budget.lookback_days,
         rule_cap,
         remaining,
@@ -126,6 +131,26 @@ struct Limits {
     per_commit: Figure,
     per_project_per_day: Option<Figure>,
     outage: Option<OutageReport>,
+    failed_share: Option<FailedShareReport>,
+}
+
+/// Root failures among the batch's build groups (first verdicts, before the rules), against
+/// `max-failed-share`. CodeBuild's internal source group is not one the buildspec defines:
+/// it is counted neither as a group nor as a failure (when it fails, the others are its
+/// collateral, and a failed source download is not "half the suite failed").
+fn failed_share(batch: &Batch, groups: &[GroupVerdict], share: Share) -> FailedShareReport {
+    let own: Vec<&GroupVerdict> = groups
+        .iter()
+        .take(batch.groups.len())
+        .filter(|g| g.group != SOURCE_GROUP)
+        .collect();
+    let failed = own.iter().filter(|g| g.code.is_root_failure()).count();
+    FailedShareReport {
+        failed_groups: failed,
+        groups: own.len(),
+        max_failed_share: share,
+        braking: share.exceeded_by(failed, own.len()),
+    }
 }
 
 /// Failed groups of a batch that is not judged are shown as such, not as refusals.
@@ -325,8 +350,11 @@ impl Judge<'_> {
         if judged.iter().any(|g| g.code.is_hard_refusal()) {
             return (Outcome::Refuse, DecisionCode::FailureNotAllowed);
         }
-        // The outage brake only ever refuses, and only what would otherwise be retried or
-        // refused for a budget.
+        // The brakes only ever refuse, and only what would otherwise be retried or refused
+        // for a budget: first the batch's own share of failed groups, then the outage brake.
+        if limits.failed_share.is_some_and(|f| f.braking) {
+            return (Outcome::Refuse, DecisionCode::TooManyFailed);
+        }
         if limits.outage.is_some_and(|o| o.braking) {
             return (Outcome::Refuse, DecisionCode::OutageSuspected);
         }
