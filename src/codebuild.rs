@@ -35,7 +35,7 @@ pub struct AwsError {
 }
 
 impl AwsError {
-    fn from_sdk<E, R>(call: &'static str, err: SdkError<E, R>) -> AwsError
+    pub(crate) fn from_sdk<E, R>(call: &'static str, err: SdkError<E, R>) -> AwsError
     where
         E: std::error::Error + aws_sdk_codebuild::error::ProvideErrorMetadata + 'static,
         R: std::fmt::Debug,
@@ -129,6 +129,11 @@ impl CodeBuild {
         CodeBuild {
             client: Client::new(&config),
         }
+    }
+
+    /// The SDK client, for the other rooms of the AWS side (test reports).
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
     }
 
     /// Batches by id, in chunks of 100, at most [`MAX_CONCURRENT_READS`] at once. Ids

@@ -5,6 +5,7 @@
 //! paths share one judgment. Values outside the documented enums are kept as text.
 
 pub mod awscli;
+pub mod reports;
 pub mod sdk;
 
 use std::collections::BTreeMap;
@@ -176,6 +177,8 @@ pub struct Build {
     pub end_time: Option<Timestamp>,
     pub phases: Vec<Phase>,
     pub batch_arn: Option<String>,
+    /// The ARNs of the build's reports (`reportArns`), test and code coverage.
+    pub report_arns: Vec<String>,
 }
 
 impl Build {
@@ -307,6 +310,9 @@ pub struct Facts {
     /// The history walk stopped at its page cap before the look-back boundary: counts
     /// drawn from the history may be too low, and the report says so.
     pub history_truncated: bool,
+    /// Test reports and their failed cases, by report ARN (read only when a rule's `tests`
+    /// condition could change the decision).
+    pub reports: reports::Reports,
 }
 
 impl Facts {

@@ -20,3 +20,4 @@ pub mod live;
 pub mod policy;
 pub mod render;
 pub mod replay;
+pub mod test_reports;

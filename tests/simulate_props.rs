@@ -105,6 +105,7 @@ fn explained(
             .filter_map(|b| as_of(b, at))
             .collect(),
         history_truncated: false,
+        ..Facts::default()
     };
     decide(policy, &facts)
 }
