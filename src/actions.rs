@@ -20,7 +20,7 @@ pub fn parse_bool(name: &str, value: &str) -> Result<bool, String> {
         "false" | "0" | "no" | "off" | "" => Ok(false),
         other => Err(format!(
             "input `{name}` is `{}`; expected true or false",
-            crate::render::clean(other, 40)
+            crate::text::clean(other, 40)
         )),
     }
 }

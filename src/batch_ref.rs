@@ -24,7 +24,7 @@ impl BatchId {
         split_id(id).ok_or_else(|| {
             format!(
                 "`{}` is not a batch id: expected PROJECT:UUID or a build-batch ARN",
-                crate::render::clean(text, 200)
+                crate::text::clean(text, 200)
             )
         })
     }
@@ -56,7 +56,7 @@ fn parse_arn<'a>(arn: &'a str, kind: &str) -> Result<&'a str, String> {
     let bad = || {
         format!(
             "`{}` is not a CodeBuild {kind} ARN",
-            crate::render::clean(arn, 200)
+            crate::text::clean(arn, 200)
         )
     };
     if parts.len() != 6 || !parts[1].starts_with("aws") || parts[2] != "codebuild" {
@@ -104,7 +104,7 @@ fn is_console_host(host: &str) -> bool {
 /// batch (`…/projects/P/batch/P%3AUUID…`) or of one build (`…/build/P%3AUUID…`, with
 /// `REPORT_INDIVIDUAL_BUILDS`). Links to any other host are refused.
 pub fn parse_console_url(target_url: &str) -> Result<ConsoleTarget, String> {
-    let shown = crate::render::clean(target_url, 200);
+    let shown = crate::text::clean(target_url, 200);
     let url =
         url::Url::parse(target_url).map_err(|_| format!("target_url `{shown}` is not a URL"))?;
     let host = url.host_str().unwrap_or_default();

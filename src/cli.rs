@@ -33,6 +33,14 @@ pub enum Command {
     )]
     Explain(ExplainArgs),
     /// Check policy files and report every problem with file:line:column
+    #[command(
+        long_about = "Check policy files and report every problem with file:line:column (and, \
+        under GitHub Actions, as `::error` annotations on those lines).\n\n\
+        Without FILE: the files of the Action input `policy` (INPUT_POLICY, one per line), else \
+        .github/codebuild-retry-gate.yml; when that default file does not exist, the gate uses \
+        the built-in default policy, and there is nothing to check (exit 0, with a notice). \
+        Files are read from the working directory, never through `policy-ref`."
+    )]
     Validate(ValidateArgs),
     /// Print the JSON Schema of the policy file
     Schema,
@@ -110,8 +118,9 @@ pub struct ExplainArgs {
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Policy files to check
-    #[arg(value_name = "FILE", required = true)]
+    /// Policy files to check [input: policy, one file per line; default:
+    /// .github/codebuild-retry-gate.yml]
+    #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
 }
 
@@ -179,6 +188,11 @@ pub struct ReconcileArgs {
     /// default: 6]
     #[arg(long, value_name = "HOURS", value_parser = clap::value_parser!(u64).range(1..=168))]
     pub hours: Option<u64>,
+    /// Only this pull request: judge whether the project's webhook will build it, and post
+    /// `success` "Not built" if it certainly will not; batches are not settled [input:
+    /// pull-request]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub pull_request: Option<u64>,
     #[command(flatten)]
     pub run: RunArgs,
 }
@@ -206,6 +220,11 @@ pub struct SimulateArgs {
     /// `default-branch` for the repository's default branch [input: policy-ref]
     #[arg(long, value_name = "REF")]
     pub policy_ref: Option<String>,
+    /// Also replay this (older) policy file over the same history and report, first, every
+    /// failed attempt the two decide differently: the review of a policy change [input:
+    /// compare]
+    #[arg(long, value_name = "OLD.yml")]
+    pub compare: Option<PathBuf>,
     /// OWNER/REPO to read the policy from with --policy-ref [input: repository; env:
     /// GITHUB_REPOSITORY]
     #[arg(long, value_name = "OWNER/REPO")]

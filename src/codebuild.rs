@@ -18,6 +18,10 @@ use thiserror::Error;
 
 use crate::facts::{Batch, Build, sdk};
 
+mod projects;
+
+pub use projects::ProjectSource;
+
 /// `BatchGetBuildBatches` and `BatchGetBuilds` take at most this many ids.
 pub const MAX_IDS_PER_CALL: usize = 100;
 /// Chunked reads in flight at once: a long history is read quickly without a burst of
@@ -87,7 +91,7 @@ fn error_chain(err: &dyn std::error::Error) -> String {
             "no AWS credentials (the gate uses the standard chain: environment, profile, web identity, container, instance metadata): {text}"
         );
     }
-    crate::render::clean(&text.replace('\n', "; "), 1000)
+    crate::text::clean(&text.replace('\n', "; "), 1000)
 }
 
 /// One page of `ListBuildBatchesForProject`.

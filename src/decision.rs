@@ -52,6 +52,9 @@ pub enum DecisionCode {
     /// refuse: root failures make up more than `outage.max-failed-share` of the batch's
     /// build groups.
     TooManyFailed,
+    /// refuse: the project's history could not be read whole inside a window a budget or the
+    /// brake needs, so that budget cannot be counted.
+    HistoryIncomplete,
     /// refuse: no rule's `projects` matches the batch's project.
     ProjectNotCovered,
     /// refuse: the batch failed but no failed group or batch phase explains it.
@@ -83,6 +86,7 @@ impl DecisionCode {
             DecisionCode::ProjectBudgetSpent => "project-budget-spent",
             DecisionCode::OutageSuspected => "outage-suspected",
             DecisionCode::TooManyFailed => "too-many-failed",
+            DecisionCode::HistoryIncomplete => "history-incomplete",
             DecisionCode::ProjectNotCovered => "project-not-covered",
             DecisionCode::NoFailureFound => "no-failure-found",
             DecisionCode::UnknownBatchStatus => "unknown-batch-status",
@@ -217,6 +221,13 @@ impl From<&Context> for ContextView {
     }
 }
 
+/// A `sourceVersion` as CodeBuild recorded it and the canonical forms rules also match.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceVersionView {
+    pub raw: String,
+    pub canonical: Vec<String>,
+}
+
 /// Used, limit and what is left of one budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Figure {
@@ -302,6 +313,10 @@ pub struct Decision {
     pub project: String,
     pub commit: Option<String>,
     pub batch_status: Option<String>,
+    /// The batch's `sourceVersion` when it has canonical forms that rules also match
+    /// (`refs/pull/7/head` is also `pr/7`); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_version: Option<SourceVersionView>,
     /// Where the policy came from.
     pub policy: String,
     /// The commit-status context from the policy.

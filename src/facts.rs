@@ -7,6 +7,7 @@
 pub mod awscli;
 pub mod reports;
 pub mod sdk;
+pub mod source_version;
 
 use std::collections::BTreeMap;
 use std::fmt;

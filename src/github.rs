@@ -9,6 +9,10 @@
 use std::fmt;
 use std::time::Duration;
 
+mod pulls;
+
+pub use pulls::{Context, MAX_LISTED_FILES, Pull};
+
 use octocrab::Octocrab;
 use octocrab::models::StatusState;
 use thiserror::Error;
@@ -407,7 +411,7 @@ fn classify(call: &'static str, err: &octocrab::Error) -> Failure {
 }
 
 fn first_line(text: &str) -> String {
-    crate::render::clean(text.lines().next().unwrap_or_default(), 300)
+    crate::text::clean(text.lines().next().unwrap_or_default(), 300)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! A project's batch history, read from CodeBuild: listing pages newest first, batches read
-//! in chunks with bounded concurrency, bounded by a look-back and a page cap.
+//! A project's batch history, read from CodeBuild: listing pages, batches read in chunks with
+//! bounded concurrency, bounded by a look-back (while the listing is evidently newest first)
+//! and a page cap.
 //!
 //! `gate` reads it for the budgets (per commit, and any time-windowed one); `reconcile` and
 //! `simulate` read a project's recent batches the same way. Batches already read are never
@@ -21,19 +22,23 @@ pub type Known = BTreeMap<String, Batch>;
 /// How a walk ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WalkEnd {
-    /// The listing ended, or a page reached back past the look-back boundary.
+    /// The listing ended, or a listing that was newest first all along reached back past
+    /// the look-back boundary: every batch since then was read.
     Complete,
-    /// The page cap was reached with more pages left: counts may be too low.
+    /// The page cap was reached with more pages left, before the walk could tell that
+    /// everything since the boundary was read: counts drawn from it may be too low.
     Truncated,
 }
 
-/// Reads listing pages (newest first, starting with `first`) and their batches into
-/// `known` until a page reaches back past `since`, the listing ends, or
-/// [`MAX_LIST_PAGES`] pages were read.
+/// Reads listing pages (starting with `first`) and their batches into `known` until the
+/// listing ends, the page cap ([`MAX_LIST_PAGES`]) is reached, or — only while the listing
+/// is evidently newest first — a page reaches back past `since`.
 ///
-/// CodeBuild documents the listing's order only as "by identifier"; in practice it lists
-/// newest first, and the walk relies on that to stop at the look-back boundary. What it
-/// cannot rely on, it reports: a walk cut by the page cap is [`WalkEnd::Truncated`].
+/// CodeBuild documents `sortOrder: DESCENDING` as "descending order by identifier", not by
+/// time (`ListBuildBatchesForProject`, service model `codebuild-2016-10-06`). The walk trusts
+/// no order it cannot see: it stops at the boundary only while start times never increased
+/// along the walk; otherwise it reads on, within the page cap. A walk cut by the cap is
+/// [`WalkEnd::Truncated`].
 pub async fn walk(
     codebuild: &CodeBuild,
     project: &str,
@@ -71,7 +76,7 @@ pub async fn walk_with(
         .await
 }
 
-/// A walk of a project's listing, newest first, that can later go further back.
+/// A walk of a project's listing that can later go further back.
 #[derive(Debug, Clone)]
 pub struct Walk {
     /// The last page read (its batches are known).
@@ -80,6 +85,35 @@ pub struct Walk {
     pages: usize,
     /// Pages read at most, in all.
     max_pages: usize,
+    /// How far the listing was seen to be newest first.
+    order: Order,
+}
+
+/// What the walk has seen of the listing's order: start times along the listing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Order {
+    /// The start time of the last batch (with one) seen along the walk.
+    last: Option<Timestamp>,
+    /// A start time was later than the one before it: the listing is not newest first.
+    broken: bool,
+    /// Ids of the current page already checked (a page is checked once).
+    checked: usize,
+}
+
+impl Order {
+    /// Checks the ids of `page` not checked yet, in listing order.
+    fn check(&mut self, page: &ListPage, known: &Known) {
+        for id in page.ids.iter().skip(self.checked) {
+            let Some(start) = known.get(id).and_then(|b| b.start_time) else {
+                continue;
+            };
+            if self.last.is_some_and(|last| start > last) {
+                self.broken = true;
+            }
+            self.last = Some(start);
+        }
+        self.checked = page.ids.len();
+    }
 }
 
 impl Walk {
@@ -89,12 +123,19 @@ impl Walk {
             page: first,
             pages: 1,
             max_pages: MAX_LIST_PAGES,
+            order: Order::default(),
         }
     }
 
+    /// Whether the listing read so far is newest first (start times never increase along it):
+    /// only then may a walk stop at a look-back boundary.
+    pub fn is_newest_first(&self) -> bool {
+        !self.order.broken
+    }
+
     /// Reads the batches of the current page, then further pages and theirs, into `known`,
-    /// until a page reaches back past `since`, the listing ends, or the page cap is reached.
-    /// Stays at the last page read, so that a later call with an earlier `since` goes on
+    /// until the listing ends, the page cap is reached, or (while the listing is evidently
+    /// newest first) a page reaches back past `since`. Stays at the last page read, so that a later call with an earlier `since` goes on
     /// from there without listing anything twice.
     pub async fn back_to(
         &mut self,
@@ -122,13 +163,15 @@ impl Walk {
                 pages: self.pages,
                 batches: known.len(),
             });
+            self.order.check(&self.page, known);
             let oldest = self
                 .page
                 .ids
                 .iter()
                 .filter_map(|id| known.get(id)?.start_time)
                 .min();
-            if matches!((oldest, since), (Some(o), Some(s)) if o < s) {
+            let past = matches!((oldest, since), (Some(o), Some(s)) if o < s);
+            if past && self.is_newest_first() {
                 return Ok(WalkEnd::Complete);
             }
             let Some(next) = self.page.next.clone() else {
@@ -139,6 +182,7 @@ impl Walk {
             }
             self.page = codebuild.list_page(project, Some(next)).await?;
             self.pages += 1;
+            self.order.checked = 0;
         }
     }
 }

@@ -21,3 +21,5 @@ pub mod policy;
 pub mod render;
 pub mod replay;
 pub mod test_reports;
+pub mod text;
+pub mod webhook;

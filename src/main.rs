@@ -80,9 +80,12 @@ fn main() -> ExitCode {
     let mut err = stderr.lock();
     let result = match &cli.command {
         Command::Explain(args) => commands::explain::run(args, &mut out),
-        Command::Validate(args) => {
-            commands::validate::run(&args.files, in_actions(), &mut out, &mut err)
-        }
+        Command::Validate(args) => commands::validate::command(
+            &args.files,
+            &|key| std::env::var(key).ok(),
+            &mut out,
+            &mut err,
+        ),
         Command::Gate(args) => gate(args, &mut out, &mut err),
         Command::Reconcile(args) => reconcile(args, &mut out, &mut err),
         Command::Simulate(args) => simulate(args, &mut out, &mut err),

@@ -445,11 +445,86 @@ fn validate_refuses_a_huge_file_and_non_utf8() {
     );
 }
 
+/// Issue 16.2: without files, `validate` checks the default path; when it is absent the
+/// gate would use the built-in default policy, so there is nothing to check (exit 0).
 #[test]
-fn validate_needs_a_file() {
-    let r = run(gate().arg("validate"));
-    assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("required"), "{}", r.stderr);
+fn validate_without_files_checks_the_default_path_or_says_there_is_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(gate().current_dir(dir.path()).arg("validate"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("built-in default policy; nothing to check"),
+        "{}",
+        r.stderr
+    );
+    std::fs::create_dir_all(dir.path().join(".github")).unwrap();
+    std::fs::write(
+        dir.path().join(".github/codebuild-retry-gate.yml"),
+        "version: 1\nrules:\n  - name: a\n    statuses: [FAULTY]\n",
+    )
+    .unwrap();
+    let r = run(gate().current_dir(dir.path()).arg("validate"));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains(".github/codebuild-retry-gate.yml:4:16: error[unknown-value]"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// Issue 16.2: `command: validate` as the runner runs the Action: the `policy` input's files
+/// (one per line) from the workspace, every problem an `::error` annotation at
+/// file:line:col, exit 2; a file named but missing is a problem too.
+#[test]
+fn validate_through_the_actions_inputs_annotates_every_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("ci")).unwrap();
+    std::fs::copy(
+        common::root().join("tests/fixtures/policies/bad-values.yml"),
+        dir.path().join("ci/bad.yml"),
+    )
+    .unwrap();
+    std::fs::copy(
+        common::root().join("policies/default.yml"),
+        dir.path().join("ci/good.yml"),
+    )
+    .unwrap();
+    let r = run(gate()
+        .current_dir(dir.path())
+        .arg("validate")
+        .env("GITHUB_ACTIONS", "true")
+        // What the runner passes for a multi-line input, and a policy-ref it must ignore.
+        .env("INPUT_POLICY", "ci/good.yml\nci/bad.yml\n")
+        .env("INPUT_POLICY-REF", "default-branch"));
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("ci/good.yml: ok"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains(
+            "::error file=ci/bad.yml,line=8,col=16,title=codebuild-retry-gate policy::[unknown-value] unknown status `FAULTY`"
+        ),
+        "{}",
+        r.stdout
+    );
+    let annotations = r
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("::error file=ci/bad.yml"))
+        .count();
+    assert!(annotations >= 5, "every problem is annotated: {}", r.stdout);
+
+    let r = run(gate()
+        .current_dir(dir.path())
+        .arg("validate")
+        .env("GITHUB_ACTIONS", "true")
+        .env("INPUT_POLICY", "ci/missing.yml"));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("::error file=ci/missing.yml"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
@@ -569,4 +644,60 @@ fn explain_markdown_is_the_job_summary() {
         assert_eq!(r.code, 0, "{}", r.stderr);
         insta::assert_snapshot!(format!("explain_markdown_{name}"), r.stdout);
     }
+}
+
+/// Issue 18: `explain` and the job summary show the canonical form a rule matched:
+/// `refs/heads/main^{SHA}` (AWS's faster-download form) is refused by never-on-main.
+#[test]
+fn explain_shows_the_canonical_source_version_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let sha = "046e8b67481d53bdc86c3f6affdd5d1afae6d369";
+    let batch = std::fs::read_to_string(
+        common::root().join("examples/batches/provisioning-fault/batch.json"),
+    )
+    .unwrap()
+    .replace(
+        "\"sourceVersion\": \"pr/1187\"",
+        &format!("\"sourceVersion\": \"refs/heads/main^{{{sha}}}\""),
+    );
+    assert!(batch.contains("refs/heads/main^{"), "the example changed");
+    let path = dir.path().join("batch.json");
+    std::fs::write(&path, batch).unwrap();
+    let policy = "policies/examples/never-on-main.yml";
+    let explain = |format: &str| {
+        run(gate()
+            .args(["explain", "--policy", policy, "--format", format])
+            .arg(&path))
+    };
+    let text = explain("text");
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    assert!(text.stdout.starts_with("REFUSE"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains(&format!(
+            "  source   refs/heads/main^{{{sha}}}   read as main, refs/heads/main\n"
+        )),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains(&format!(
+            "refused by rule `never-on-main` (sourceVersion `refs/heads/main^{{{sha}}}` read as `main`)"
+        )),
+        "{}",
+        text.stdout
+    );
+    let markdown = explain("markdown");
+    assert!(
+        markdown.stdout.contains(&format!(
+            "- **Source version**: `refs/heads/main^{{{sha}}}`, read as `main`, `refs/heads/main`\n"
+        )),
+        "{}",
+        markdown.stdout
+    );
+    let json: serde_json::Value = serde_json::from_str(&explain("json").stdout).unwrap();
+    assert_eq!(
+        json["source_version"]["canonical"],
+        serde_json::json!(["main", "refs/heads/main"])
+    );
+    assert_eq!(json["decision"], "refuse");
 }

@@ -1984,18 +1984,117 @@ fn commit_of_a_batch_without_resolved_source_version() {
     ]);
 }
 
-#[test]
-fn a_truncated_history_is_reported() {
-    let mut fx = batch("FAILED").group(fault());
+/// Facts whose history walk was cut at the page cap (issue 20.3).
+fn cut(mut fx: Fx) -> Fx {
     fx.0.history_truncated = true;
-    let d = decide(&policy(ANY), &fx.0);
-    assert!(d.budget.history_incomplete);
-    let text = codebuild_retry_gate::render::text::render(&d);
-    assert!(text.contains("may be incomplete"), "{text}");
-    let md = codebuild_retry_gate::render::markdown::render(&d, false);
-    assert!(md.contains("may be incomplete"), "{md}");
-    let json = codebuild_retry_gate::render::json::render(&d, false);
-    assert!(json.contains("\"history_incomplete\": true"), "{json}");
+    fx
+}
+
+/// A batch whose commit is unknown (a branch sourceVersion, no resolved version).
+fn no_commit(mut fx: Fx) -> Fx {
+    fx.0.batch.resolved_source_version = None;
+    fx.0.batch.source_version = Some("refs/heads/main".into());
+    fx
+}
+
+#[test]
+fn a_cut_history_never_lets_a_budget_drawn_from_it_retry() {
+    run(vec![
+        case(
+            "issue 20.3: a cut history: the per-commit budget cannot be counted → history-incomplete",
+            ANY,
+            cut(batch("FAILED").group(fault())),
+            refuse(D::HistoryIncomplete),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| {
+            assert!(d.budget.history_incomplete);
+            assert_eq!(
+                d.reason,
+                "Not retried: web's batch history could not be read back 14 days (the listing was cut at its page cap), so the per-commit budget cannot be counted; set a shorter budget.lookback-days"
+            );
+            let text = codebuild_retry_gate::render::text::render(d);
+            assert!(text.contains("history-incomplete"), "{text}");
+            let md = codebuild_retry_gate::render::markdown::render(d, false);
+            assert!(md.contains("cut at the page cap"), "{md}");
+            let json = codebuild_retry_gate::render::json::render(d, false);
+            assert!(json.contains("\"history_incomplete\": true"), "{json}");
+            assert!(json.contains("\"code\": \"history-incomplete\""), "{json}");
+        }),
+        case(
+            "issue 20.3: an unknown commit and no daily budget or brake: nothing is drawn from the history",
+            ANY,
+            cut(no_commit(batch("FAILED").group(fault()))),
+            retry(),
+            &[("a", V::AllowedByRule, Some("any"))],
+        ),
+        case(
+            "issue 20.3: an unknown commit, but a daily budget: it cannot be counted",
+            "budget: {per-project-per-day: 5, lookback-days: 1}\nrules: [{name: any}]",
+            cut(no_commit(batch("FAILED").group(fault()))),
+            refuse(D::HistoryIncomplete),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| {
+            assert!(d.reason.contains("read back 1 day "), "{}", d.reason);
+            assert!(
+                d.reason
+                    .contains("so the per-project-per-day budget cannot be counted"),
+                "{}",
+                d.reason
+            );
+        }),
+        case(
+            "issue 20.3: an unknown commit, but the outage brake: it cannot be counted",
+            "outage: {failed-batches: 3, within-minutes: 30}\nrules: [{name: any}]",
+            cut(no_commit(batch("FAILED").group(fault()))),
+            refuse(D::HistoryIncomplete),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| assert!(d.reason.contains("so the outage brake cannot"), "{}", d.reason)),
+        case(
+            "issue 20.3: every budget drawn from the history is named",
+            "budget: {per-project-per-day: 5}\noutage: {failed-batches: 3, within-minutes: 30}\nrules: [{name: any}]",
+            cut(batch("FAILED").group(fault())),
+            refuse(D::HistoryIncomplete),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| {
+            assert!(
+                d.reason.contains("so the per-commit budget and the per-project-per-day budget and the outage brake cannot be counted"),
+                "{}",
+                d.reason
+            )
+        }),
+        case(
+            "issue 20.3: a refused failure is named first, not the history",
+            "rules: [{name: no, action: refuse}]",
+            cut(batch("FAILED").group(fault())),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::RefusedByRule, Some("no"))],
+        ),
+        case(
+            "issue 20.3: a budget already spent in what was read stays spent",
+            ANY,
+            cut(batch("FAILED").retries(2).group(fault())),
+            refuse(D::BatchBudgetSpent),
+            &[("a", V::AllowedByRule, Some("any"))],
+        ),
+        case(
+            "issue 20.3: a per-commit budget already spent in what was read stays spent",
+            ANY,
+            cut(batch("FAILED").group(fault())).history(vec![hist("web:h1", PROJECT, SHA, 1, 3)]),
+            refuse(D::CommitBudgetSpent),
+            &[("a", V::AllowedByRule, Some("any"))],
+        ),
+        case(
+            "issue 20.3: a passed batch is not held back by a cut history",
+            ANY,
+            cut(batch("SUCCEEDED")),
+            (Outcome::Pass, D::BatchSucceeded),
+            &[],
+        ),
+    ]);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -2102,6 +2201,125 @@ fn source_versions() {
     ]);
 }
 
+#[test]
+fn canonical_source_versions() {
+    let with = |version: &str| {
+        let mut fx = batch("FAILED").group(g("a", "FAILED").failed_in("BUILD", "FAILED", &[]));
+        fx.0.batch.source_version = Some(version.to_string());
+        fx
+    };
+    let pinned_main = format!("refs/heads/main^{{{SHA}}}");
+    let never_main = "rules: [
+      {name: never-on-main, action: refuse, source-versions: [main]},
+      {name: any}]";
+    let prs = "rules: [{name: flaky-on-prs, source-versions: ['pr/*']}]";
+    let full_refs = "rules: [{name: main-ref, action: refuse, source-versions: [refs/heads/main]}, {name: any}]";
+    let releases = "rules: [{name: releases, source-versions: ['release/*']}]";
+    let tags = "rules: [{name: tags, action: refuse, source-versions: ['v*']}, {name: any}]";
+    run(vec![
+        case(
+            "issue 18: refs/heads/main^{SHA} (AWS's faster-download form) is main: never-on-main refuses",
+            never_main,
+            with(&pinned_main),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::RefusedByRule, Some("never-on-main"))],
+        )
+        .also(|d| {
+            let g = &d.groups[0];
+            assert!(
+                g.detail.contains("read as `main`"),
+                "the canonical form used is shown: {}",
+                g.detail
+            );
+            let source = d.source_version.as_ref().expect("canonical forms shown");
+            assert_eq!(source.canonical, ["main", "refs/heads/main"]);
+        }),
+        case(
+            "issue 18: refs/heads/main^{SHA} also matches a glob written as refs/heads/main",
+            full_refs,
+            with(&pinned_main),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::RefusedByRule, Some("main-ref"))],
+        ),
+        case(
+            "issue 18: refs/heads/main matches `main`",
+            never_main,
+            with("refs/heads/main"),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::RefusedByRule, Some("never-on-main"))],
+        ),
+        case(
+            "issue 18: a feature branch pinned to a commit is not main",
+            never_main,
+            with(&format!("refs/heads/feature/main^{{{SHA}}}")),
+            retry(),
+            &[("a", V::AllowedByRule, Some("any"))],
+        ),
+        case(
+            "issue 18: refs/pull/7/head is pr/7",
+            prs,
+            with("refs/pull/7/head"),
+            retry(),
+            &[("a", V::AllowedByRule, Some("flaky-on-prs"))],
+        )
+        .also(|d| {
+            assert!(
+                d.groups[0].detail.contains("`refs/pull/7/head` read as `pr/7`"),
+                "{}",
+                d.groups[0].detail
+            );
+        }),
+        case(
+            "issue 18: refs/pull/7/merge is pr/7",
+            prs,
+            with("refs/pull/7/merge"),
+            retry(),
+            &[("a", V::AllowedByRule, Some("flaky-on-prs"))],
+        ),
+        case(
+            "issue 18: refs/pull/x/head is not a pull request",
+            prs,
+            with("refs/pull/x/head"),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::NoMatchingRule, None)],
+        )
+        .also(|d| assert!(d.source_version.is_none(), "no canonical form to show")),
+        case(
+            "issue 18: a raw match shows no canonical note",
+            prs,
+            with("pr/7"),
+            retry(),
+            &[("a", V::AllowedByRule, Some("flaky-on-prs"))],
+        )
+        .also(|d| {
+            assert_eq!(d.groups[0].detail, "allowed by rule `flaky-on-prs`");
+            assert!(d.source_version.is_none());
+        }),
+        case(
+            "issue 18: release branches by name, from refs/heads/release/…",
+            releases,
+            with("refs/heads/release/2.1"),
+            retry(),
+            &[("a", V::AllowedByRule, Some("releases"))],
+        ),
+        case(
+            "issue 18: refs/tags/NAME is NAME",
+            tags,
+            with("refs/tags/v1.2.0"),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::RefusedByRule, Some("tags"))],
+        ),
+        case(
+            "issue 18: a rule without source-versions adds no note",
+            ANY,
+            with("refs/pull/7/head"),
+            retry(),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| assert_eq!(d.groups[0].detail, "allowed by rule `any`")),
+    ]);
+}
+
 /// The shipped examples do what their names say, on the sourceVersion forms CodeBuild records.
 #[test]
 fn the_shipped_source_version_examples() {
@@ -2131,6 +2349,14 @@ fn the_shipped_source_version_examples() {
         (Some("main"), Outcome::Refuse, Outcome::Refuse),
         (Some("refs/heads/main"), Outcome::Refuse, Outcome::Refuse),
         (None, Outcome::Refuse, Outcome::Refuse),
+        // Issue 18: the other ways a batch records the same branch or pull request.
+        (Some("refs/pull/42/head"), Outcome::Retry, Outcome::Refuse),
+        (Some("refs/pull/42/merge"), Outcome::Retry, Outcome::Refuse),
+        (
+            Some("refs/heads/main^{0123456789abcdef0123456789abcdef01234567}"),
+            Outcome::Refuse,
+            Outcome::Refuse,
+        ),
     ] {
         let d = decide(&prs, &flaky(version));
         assert_eq!(
@@ -2563,6 +2789,7 @@ fn every_code_is_covered_somewhere() {
             | D::ProjectBudgetSpent
             | D::OutageSuspected
             | D::TooManyFailed
+            | D::HistoryIncomplete
             | D::ProjectNotCovered
             | D::NoFailureFound
             | D::UnknownBatchStatus
@@ -2600,6 +2827,7 @@ fn every_code_is_covered_somewhere() {
         D::ProjectBudgetSpent,
         D::OutageSuspected,
         D::TooManyFailed,
+        D::HistoryIncomplete,
         D::ProjectNotCovered,
         D::NoFailureFound,
         D::UnknownBatchStatus,
@@ -2687,6 +2915,7 @@ fn every_code_is_covered_somewhere() {
                 .group(g("c", "FAILED").ignore())
                 .group(g("d", "STOPPED")),
         ),
+        (policy(ANY), cut(batch("FAILED").group(fault()))),
     ];
     let mut seen_decisions = Vec::new();
     let mut seen_verdicts = Vec::new();

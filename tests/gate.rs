@@ -1700,28 +1700,35 @@ async fn five_thousand_batches_in_the_lookback_are_walked_whole() {
     assert!(!r.stdout.contains("may be incomplete"));
 }
 
-/// Issue 8.11: past the page cap the walk stops, and the report says the count may be
-/// incomplete instead of silently under-counting.
+/// Issue 8.11, 20.3: past the page cap the walk stops; the per-commit budget cannot be counted
+/// from what it read, so the gate refuses (`history-incomplete`) instead of retrying on a
+/// count that may be too low, and says which setting to change.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_history_walk_cut_by_the_page_cap_says_its_count_may_be_incomplete() {
+async fn a_history_walk_cut_by_the_page_cap_refuses_history_incomplete() {
     let w = World::new().await;
     let id = w.example("provisioning-fault");
     let main = w.cb.batch(&id);
     let commit = main["resolvedSourceVersion"].as_str().unwrap().to_string();
     crowd(&w, &main, 6100, &commit, 6050);
-    let r = w.gate(&["--batch-id", &id, "--dry-run"]).await;
+    let r = w.gate(&["--batch-id", &id]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(
         w.cb.count("ListBuildBatchesForProject"),
         codebuild_retry_gate::history::MAX_LIST_PAGES
     );
-    assert!(r.stdout.contains("may be incomplete"), "{}", r.stdout);
-    assert!(r.summary.contains("may be incomplete"), "{}", r.summary);
+    assert_eq!(w.cb.count("RetryBuildBatch"), 0, "{}", r.stdout);
+    assert_eq!(r.outputs["decision"], "refuse");
+    assert!(r.stdout.contains("[history-incomplete]"), "{}", r.stdout);
     assert!(
-        r.stdout.contains("per commit 0/3 used"),
-        "the retry past the cap was not seen: {}",
-        r.stdout
+        r.outputs["reason"].contains("could not be read back 14 days")
+            && r.outputs["reason"].contains("set a shorter budget.lookback-days"),
+        "{}",
+        r.outputs["reason"]
     );
+    assert!(r.summary.contains("cut at the page cap"), "{}", r.summary);
+    let posted = w.gh.statuses();
+    assert_eq!(posted.len(), 1, "{posted:?}");
+    assert_eq!(posted[0].state, "failure");
 }
 
 // ---------------------------------------------------------------------------------------

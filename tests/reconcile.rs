@@ -269,6 +269,9 @@ async fn reconcile_settles_what_lost_events_left_and_leaves_the_rest_alone() {
             "BatchGetBuilds",
             "RetryBuildBatch",
             "BatchGetBuilds",
+            // Step 2 (issue 16.4): the project's webhook; it has none, so no pull request is
+            // read.
+            "BatchGetProjects",
         ],
         "{calls:#?}"
     );

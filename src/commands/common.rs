@@ -9,7 +9,6 @@ use crate::actions;
 use crate::error::RunError;
 use crate::github::{GitHub, GitHubError, Repo, Token};
 use crate::policy::{DEFAULT_POLICY_NAME, Policy};
-use crate::render;
 
 /// Where the repository's own policy lives, relative to the workspace.
 pub const DEFAULT_POLICY_PATH: &str = ".github/codebuild-retry-gate.yml";
@@ -149,8 +148,12 @@ pub async fn github_client(
 
 /// A repository the user named (`OWNER/REPO`), or an input error that says what was given.
 pub fn repo(text: &str) -> Result<Repo, RunError> {
-    Repo::parse(text)
-        .ok_or_else(|| RunError::Input(format!("`{}` is not OWNER/REPO", render::clean(text, 200))))
+    Repo::parse(text).ok_or_else(|| {
+        RunError::Input(format!(
+            "`{}` is not OWNER/REPO",
+            crate::text::clean(text, 200)
+        ))
+    })
 }
 
 /// An error about a file the user named.

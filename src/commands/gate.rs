@@ -15,15 +15,15 @@ use crate::actions;
 use crate::batch_ref::{BatchId, ConsoleTarget, parse_console_url};
 use crate::cli::{Format, GateArgs};
 use crate::codebuild::{AwsError, CodeBuild, ListPage};
-use crate::commands::common;
 pub use crate::commands::common::Log;
+use crate::commands::common::{self, PolicySource};
 use crate::commands::inputs::{self, Env, Inputs};
 use crate::commands::report::{self, Commit};
 use crate::decide::decide;
-use crate::decision::Outcome;
+use crate::decision::{Decision, Outcome};
 use crate::error::{RunError, exit};
-use crate::facts::Batch;
-use crate::github::Token;
+use crate::facts::{Batch, Facts};
+use crate::github::{GitHub, Repo, Token};
 use crate::history::{self, Known};
 use crate::live::{self, aws};
 use crate::policy::Policy;
@@ -127,196 +127,65 @@ fn read_event(path: &Path) -> Result<StatusEvent, RunError> {
     serde_json::from_str(&text).map_err(|e| bad(format!("not a status event: {e}")))
 }
 
+/// The gate, step by step. Each step either hands the next one what it needs or ends the run;
+/// nothing is changed (retry, status) before [`act`].
 pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Result<i32, RunError> {
-    let run = &config.run;
-    // Inputs that would stop us after acting are checked before anything is read.
-    if !run.dry_run && run.token.is_none() {
-        return Err(RunError::Runtime(
-            "no GitHub token: set the `github-token` input or GITHUB_TOKEN (or use --dry-run); nothing was retried"
-                .into(),
-        ));
-    }
+    require_token(&config.run)?;
     // The gate's own statuses trigger `status` events too: nothing to judge there.
-    let event_context = config.event.as_ref().and_then(|e| e.context.as_deref());
-    let own_context = |policy: &Policy| event_context.is_some_and(|c| policy.is_own_context(c));
-    if event_context.is_some_and(|c| Policy::builtin().is_own_context(c)) {
-        log.notice("this status event was posted by the gate itself; nothing to do");
-        return Ok(exit::OK);
+    if is_own_status(&config, &Policy::builtin()) {
+        return Ok(own_status(log));
     }
-    let source = run.policy_source(config.repository());
-    let local_policy = match &run.policy_ref {
-        None => Some(common::local_policy(&source, log)?),
-        Some(_) => None,
-    };
-    if local_policy.as_ref().is_some_and(own_context) {
-        log.notice("this status event was posted by the gate itself; nothing to do");
-        return Ok(exit::OK);
+    let source = config.run.policy_source(config.repository());
+    let local_policy = read_local_policy(&config, &source, log)?;
+    if local_policy
+        .as_ref()
+        .is_some_and(|p| is_own_status(&config, p))
+    {
+        return Ok(own_status(log));
     }
-
-    // The GitHub client (its TLS roots take a few ms to load) is built while CodeBuild is
-    // read, unless the policy must come from GitHub first.
-    let needs_github = !run.dry_run || run.policy_ref.is_some();
-    let mut github_task = needs_github.then(|| {
-        let token = run.token.clone().unwrap_or_else(|| Token::new(""));
-        common::spawn_github(run.api_url.clone(), token, run.timeout)
-    });
-    let github_early = match (&run.policy_ref, github_task.take()) {
-        (Some(_), Some(task)) => Some(common::github_client(task).await?),
-        (_, task) => {
-            github_task = task;
-            None
-        }
-    };
-    let codebuild = CodeBuild::from_env(run.timeout).await;
-    log.debug("CodeBuild client ready");
-
-    // A policy from a trusted ref is read while the batch is.
-    let (policy, read) = match local_policy {
-        Some(policy) => (Ok(policy), read_batch(&config, &codebuild, log).await),
-        None => tokio::join!(
-            common::fetch_policy(&source, github_early.as_ref()),
-            read_batch(&config, &codebuild, log)
-        ),
-    };
+    let mut clients = Clients::start(&config.run).await?;
+    let (policy, read) = read_policy_and_batch(&config, &source, &clients, local_policy, log).await;
     let policy = policy?;
-    let (mut batch, page, known) = read?;
+    let BatchRead { batch, page, known } = read?;
     log.debug(&format!("policy: {}", policy.source));
-    if own_context(&policy) {
-        log.notice("this status event was posted by the gate itself; nothing to do");
-        return Ok(exit::OK);
+    if is_own_status(&config, &policy) {
+        return Ok(own_status(log));
     }
     log.debug(&format!("read batch {} ({:?})", batch.id, batch.status));
-    // Only the commit the batch built gets its status; checked before anything is changed.
-    let commit = report::commit(&batch, &config.asked_commits())?;
-    let repo = match (&commit, run.dry_run) {
-        (Some(_), false) => Some(report::repository(config.repository(), &batch)?),
-        _ => None,
-    };
-    if commit.is_none() && !run.dry_run {
-        log.warning(&format!(
-            "batch {} has no resolvedSourceVersion and its sourceVersion is not a commit SHA: no commit status is posted (set --sha to post one)",
-            batch.id
-        ));
-    }
-    // The event says the batch ended, but it is still closing: give CodeBuild a moment.
-    if config
-        .event
-        .as_ref()
-        .is_some_and(StatusEvent::reports_an_end)
-        && live::is_closing(&batch)
-    {
-        log.debug("every build ended but the batch is not closed yet: reading it again");
-        let reads;
-        (batch, reads) = live::await_close(&codebuild, batch).await?;
-        log.debug(&format!(
-            "read the batch {reads} more time(s): {:?}, complete: {}",
-            batch.status, batch.complete
-        ));
-    }
-    // Round trip 2 (failed batches only): the failed builds and the history, together.
-    let facts = live::facts(&codebuild, &policy, batch, page, known).await?;
-    log.debug(&format!(
-        "read {} failed build(s) and {} history batch(es){}",
-        facts.builds.len(),
-        facts.history.len(),
-        if facts.history_truncated {
-            " (page cap reached)"
-        } else {
-            ""
-        }
-    ));
-
+    let target = status_target(&config, &batch, log)?;
+    let batch = await_close_if_ending(&config, &clients.codebuild, batch, log).await?;
+    let facts = read_facts(&clients.codebuild, &policy, batch, page, known, log).await?;
     let mut decision = decide(&policy, &facts);
     log.debug(&format!(
         "decision: {} ({})",
         decision.decision.as_str(),
         decision.code.as_str()
     ));
+    // Once decided, the outputs are written whatever happens next.
+    let retried = act(&config.run, &clients.codebuild, &mut decision, &facts, log).await?;
+    let posted = post_status(&config.run, &mut clients, &target, &decision, &facts, log).await;
+    finish(&config, &decision, retried, posted, out, log)
+}
 
-    // Act. Once decided, the outputs are written whatever happens next.
-    let mut retried = false;
-    if decision.decision == Outcome::Retry && !run.dry_run {
-        log.debug(&format!(
-            "RetryBuildBatch {} attempt {}",
-            facts.batch.id,
-            decision.attempt.unwrap_or(1)
-        ));
-        match live::retry(&codebuild, &mut decision, &facts.batch).await {
-            Ok(live::Retried::Yes) => {
-                log.debug("RetryBuildBatch done");
-                retried = true;
-            }
-            Ok(live::Retried::No) => log.debug(&format!(
-                "CodeBuild did not take the retry: {} ({})",
-                decision.code.as_str(),
-                decision.reason
-            )),
-            Err(e) => {
-                report::write_gate_files(run, &decision, false, false, log);
-                return Err(e);
-            }
-        }
-    }
-
-    // Report.
-    let target_url = report::target_url(run, &facts.batch);
-    let status = match (&commit, &repo) {
-        (Some(commit), Some(repo)) => match report::status(&decision, commit, target_url) {
-            Some(status) => Some((repo, commit, status)),
-            None => {
-                log.warning(&report::no_success_on_unverified(&facts.batch));
-                None
-            }
-        },
-        _ => None,
-    };
-    let mut status_error = None;
-    let mut posted = false;
-    if let Some((repo, Commit { sha, .. }, status)) = status {
-        let github = match (github_early, github_task) {
-            (Some(github), _) => Ok(github),
-            (None, Some(task)) => common::github_client(task).await,
-            (None, None) => Err(RunError::Runtime("no GitHub client".into())),
-        };
-        let result = match github {
-            Ok(github) => github
-                .post_status(repo, sha, &status)
-                .await
-                .map_err(|e| RunError::Runtime(e.to_string())),
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(()) => {
-                log.debug("commit status posted");
-                posted = true;
-            }
-            Err(e) => status_error = Some(e),
-        }
-    }
-    report::write_gate_files(run, &decision, retried || posted, retried, log);
-    let text = match run.format {
-        // Under Actions the long report folds into a group; the reason stays visible.
-        Format::Text if run.in_actions => format!(
-            "{}\n{}{}\n",
-            actions::command(
-                "group",
-                &[],
-                &format!("codebuild-retry-gate: {}", decision.reason)
-            ),
-            render::text::render(&decision),
-            "::endgroup::"
-        ),
-        Format::Text => render::text::render(&decision),
-        Format::Json => render::json::render(&decision, retried || posted),
-        Format::Markdown => render::markdown::render(&decision, retried || posted),
-    };
-    let _ = out.write_all(text.as_bytes());
+/// The outputs, job summary and report, then the exit code: a status that could not be posted
+/// fails the run (saying whether the batch was retried).
+fn finish(
+    config: &Config,
+    decision: &Decision,
+    retried: bool,
+    posted: Result<bool, RunError>,
+    out: &mut dyn Write,
+    log: &mut Log<'_>,
+) -> Result<i32, RunError> {
+    let acted = retried || posted.as_ref().is_ok_and(|p| *p);
+    report::write_gate_files(&config.run, decision, acted, retried, log);
+    write_report(&config.run, decision, acted, out);
     if decision.decision == Outcome::Refuse {
         log.warning(&decision.reason);
     }
-    if let Some(e) = status_error {
+    if let Err(e) = posted {
         return Err(RunError::Runtime(report::status_not_posted(
-            &decision, retried, e,
+            decision, retried, e,
         )));
     }
     Ok(
@@ -328,17 +197,315 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
     )
 }
 
+/// Inputs that would stop us after acting are checked before anything is read.
+fn require_token(run: &Inputs) -> Result<(), RunError> {
+    if !run.dry_run && run.token.is_none() {
+        return Err(RunError::Runtime(
+            "no GitHub token: set the `github-token` input or GITHUB_TOKEN (or use --dry-run); nothing was retried"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The status event was posted by the gate itself (under `policy`'s context).
+fn is_own_status(config: &Config, policy: &Policy) -> bool {
+    config
+        .event
+        .as_ref()
+        .and_then(|e| e.context.as_deref())
+        .is_some_and(|c| policy.is_own_context(c))
+}
+
+fn own_status(log: &mut Log<'_>) -> i32 {
+    log.notice("this status event was posted by the gate itself; nothing to do");
+    exit::OK
+}
+
+/// The policy from the workspace, unless it is read from the repository at `--policy-ref`.
+fn read_local_policy(
+    config: &Config,
+    source: &PolicySource,
+    log: &mut Log<'_>,
+) -> Result<Option<Policy>, RunError> {
+    match &config.run.policy_ref {
+        None => Ok(Some(common::local_policy(source, log)?)),
+        Some(_) => Ok(None),
+    }
+}
+
+/// The service clients. The GitHub client (its TLS roots take a few ms to load) is built while
+/// CodeBuild is read, unless the policy must come from GitHub first.
+struct Clients {
+    codebuild: CodeBuild,
+    github: GitHubClient,
+}
+
+enum GitHubClient {
+    /// Not needed (`--dry-run` with a local policy).
+    None,
+    Building(tokio::task::JoinHandle<Result<GitHub, crate::github::GitHubError>>),
+    Ready(GitHub),
+}
+
+impl Clients {
+    async fn start(run: &Inputs) -> Result<Clients, RunError> {
+        let needs_github = !run.dry_run || run.policy_ref.is_some();
+        let mut github = match needs_github {
+            true => {
+                let token = run.token.clone().unwrap_or_else(|| Token::new(""));
+                GitHubClient::Building(common::spawn_github(
+                    run.api_url.clone(),
+                    token,
+                    run.timeout,
+                ))
+            }
+            false => GitHubClient::None,
+        };
+        if run.policy_ref.is_some() {
+            github = GitHubClient::Ready(github.take().await?);
+        }
+        Ok(Clients {
+            codebuild: CodeBuild::from_env(run.timeout).await,
+            github,
+        })
+    }
+
+    /// The GitHub client, once it is ready (built now if still building).
+    async fn github(&mut self) -> Result<&GitHub, RunError> {
+        if !matches!(self.github, GitHubClient::Ready(_)) {
+            let github = std::mem::replace(&mut self.github, GitHubClient::None);
+            self.github = GitHubClient::Ready(github.take().await?);
+        }
+        match &self.github {
+            GitHubClient::Ready(github) => Ok(github),
+            _ => unreachable!("set just above"),
+        }
+    }
+
+    /// The client if it is already built (the policy read needs it before the batch).
+    fn github_ready(&self) -> Option<&GitHub> {
+        match &self.github {
+            GitHubClient::Ready(github) => Some(github),
+            _ => None,
+        }
+    }
+}
+
+impl GitHubClient {
+    async fn take(self) -> Result<GitHub, RunError> {
+        match self {
+            GitHubClient::Ready(github) => Ok(github),
+            GitHubClient::Building(task) => common::github_client(task).await,
+            GitHubClient::None => Err(RunError::Runtime("no GitHub client".into())),
+        }
+    }
+}
+
+/// What reading the batch brought: the batch, the first page of its project's listing, and
+/// the batches read on the way.
+struct BatchRead {
+    batch: Batch,
+    page: Result<ListPage, AwsError>,
+    known: Known,
+}
+
+/// The policy (from the workspace, or from the repository at `--policy-ref`, read while the
+/// batch is) and the batch. Each result is returned as it came.
+async fn read_policy_and_batch(
+    config: &Config,
+    source: &PolicySource,
+    clients: &Clients,
+    local_policy: Option<Policy>,
+    log: &mut Log<'_>,
+) -> (Result<Policy, RunError>, Result<BatchRead, RunError>) {
+    log.debug("CodeBuild client ready");
+    match local_policy {
+        Some(policy) => (
+            Ok(policy),
+            read_batch(config, &clients.codebuild, log).await,
+        ),
+        None => tokio::join!(
+            common::fetch_policy(source, clients.github_ready()),
+            read_batch(config, &clients.codebuild, log)
+        ),
+    }
+}
+
+/// Where the status goes: the commit the batch built (checked before anything is changed)
+/// and its repository. `None` when no status is posted.
+struct StatusTarget {
+    commit: Option<Commit>,
+    repo: Option<Repo>,
+}
+
+fn status_target(
+    config: &Config,
+    batch: &Batch,
+    log: &mut Log<'_>,
+) -> Result<StatusTarget, RunError> {
+    let run = &config.run;
+    let commit = report::commit(batch, &config.asked_commits())?;
+    let repo = match (&commit, run.dry_run) {
+        (Some(_), false) => Some(report::repository(config.repository(), batch)?),
+        _ => None,
+    };
+    if commit.is_none() && !run.dry_run {
+        log.warning(&format!(
+            "batch {} has no resolvedSourceVersion and its sourceVersion is not a commit SHA: no commit status is posted (set --sha to post one)",
+            batch.id
+        ));
+    }
+    Ok(StatusTarget { commit, repo })
+}
+
+/// The event says the batch ended, but it is still closing: give CodeBuild a moment.
+async fn await_close_if_ending(
+    config: &Config,
+    codebuild: &CodeBuild,
+    batch: Batch,
+    log: &mut Log<'_>,
+) -> Result<Batch, RunError> {
+    let ending = config
+        .event
+        .as_ref()
+        .is_some_and(StatusEvent::reports_an_end);
+    if !ending || !live::is_closing(&batch) {
+        return Ok(batch);
+    }
+    log.debug("every build ended but the batch is not closed yet: reading it again");
+    let (batch, reads) = live::await_close(codebuild, batch).await?;
+    log.debug(&format!(
+        "read the batch {reads} more time(s): {:?}, complete: {}",
+        batch.status, batch.complete
+    ));
+    Ok(batch)
+}
+
+/// Round trip 2 (failed batches only): the failed builds and the history, together.
+async fn read_facts(
+    codebuild: &CodeBuild,
+    policy: &Policy,
+    batch: Batch,
+    page: Result<ListPage, AwsError>,
+    known: Known,
+    log: &mut Log<'_>,
+) -> Result<Facts, RunError> {
+    let facts = live::facts(codebuild, policy, batch, page, known).await?;
+    log.debug(&format!(
+        "read {} failed build(s) and {} history batch(es){}",
+        facts.builds.len(),
+        facts.history.len(),
+        if facts.history_truncated {
+            " (page cap reached)"
+        } else {
+            ""
+        }
+    ));
+    Ok(facts)
+}
+
+/// The retry, for a `retry` decision outside `--dry-run`. `Ok(true)`: CodeBuild took it. If
+/// CodeBuild said no, the decision now says why. On an error the outputs are written first.
+async fn act(
+    run: &Inputs,
+    codebuild: &CodeBuild,
+    decision: &mut Decision,
+    facts: &Facts,
+    log: &mut Log<'_>,
+) -> Result<bool, RunError> {
+    if decision.decision != Outcome::Retry || run.dry_run {
+        return Ok(false);
+    }
+    log.debug(&format!(
+        "RetryBuildBatch {} attempt {}",
+        facts.batch.id,
+        decision.attempt.unwrap_or(1)
+    ));
+    match live::retry(codebuild, decision, &facts.batch).await {
+        Ok(live::Retried::Yes) => {
+            log.debug("RetryBuildBatch done");
+            Ok(true)
+        }
+        Ok(live::Retried::No) => {
+            log.debug(&format!(
+                "CodeBuild did not take the retry: {} ({})",
+                decision.code.as_str(),
+                decision.reason
+            ));
+            Ok(false)
+        }
+        Err(e) => {
+            report::write_gate_files(run, decision, false, false, log);
+            Err(e)
+        }
+    }
+}
+
+/// The commit status, when there is a commit to post it on. `Ok(true)`: posted; `Err`: the
+/// reason it could not be.
+async fn post_status(
+    run: &Inputs,
+    clients: &mut Clients,
+    target: &StatusTarget,
+    decision: &Decision,
+    facts: &Facts,
+    log: &mut Log<'_>,
+) -> Result<bool, RunError> {
+    let (Some(commit), Some(repo)) = (&target.commit, &target.repo) else {
+        return Ok(false);
+    };
+    let target_url = report::target_url(run, &facts.batch);
+    let Some(status) = report::status(decision, commit, target_url) else {
+        log.warning(&report::no_success_on_unverified(&facts.batch));
+        return Ok(false);
+    };
+    clients
+        .github()
+        .await?
+        .post_status(repo, &commit.sha, &status)
+        .await
+        .map_err(|e| RunError::Runtime(e.to_string()))?;
+    log.debug("commit status posted");
+    Ok(true)
+}
+
+/// The report on stdout, in the chosen format.
+fn write_report(run: &Inputs, decision: &Decision, acted: bool, out: &mut dyn Write) {
+    let text = match run.format {
+        // Under Actions the long report folds into a group; the reason stays visible.
+        Format::Text if run.in_actions => format!(
+            "{}\n{}{}\n",
+            actions::command(
+                "group",
+                &[],
+                &format!("codebuild-retry-gate: {}", decision.reason)
+            ),
+            render::text::render(decision),
+            "::endgroup::"
+        ),
+        Format::Text => render::text::render(decision),
+        Format::Json => render::json::render(decision, acted),
+        Format::Markdown => render::markdown::render(decision, acted),
+    };
+    let _ = out.write_all(text.as_bytes());
+}
+
 /// Which batch, then the batch itself and the first listing page (read together).
 async fn read_batch(
     config: &Config,
     codebuild: &CodeBuild,
     log: &mut Log<'_>,
-) -> Result<(Batch, Result<ListPage, AwsError>, Known), RunError> {
+) -> Result<BatchRead, RunError> {
     let mut known = Known::new();
     let (id, first_page) = resolve_batch(config, codebuild, &mut known, log).await?;
     log.debug(&format!("judging batch {id}"));
     match known.remove(&id.to_string()) {
-        Some(batch) => Ok((batch, Ok(first_page.unwrap_or_default()), known)),
+        Some(batch) => Ok(BatchRead {
+            batch,
+            page: Ok(first_page.unwrap_or_default()),
+            known,
+        }),
         None => {
             let ids = [id.to_string()];
             let (batches, page) = tokio::join!(
@@ -356,7 +523,7 @@ async fn read_batch(
                 .into_iter()
                 .find(|b| b.id == ids[0])
                 .ok_or_else(|| RunError::Input(format!("batch {id} was not found in CodeBuild")))?;
-            Ok((batch, page, known))
+            Ok(BatchRead { batch, page, known })
         }
     }
 }

@@ -10,7 +10,6 @@ use crate::cli::{Format, RunArgs};
 use crate::commands::common::{DEFAULT_TIMEOUT_SECS, Log, PolicySource};
 use crate::error::RunError;
 use crate::github::Token;
-use crate::render;
 
 /// The environment, as a lookup (the process's in `main`, a map in unit tests).
 pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -185,7 +184,7 @@ pub fn number(
         .ok_or_else(|| {
             RunError::Input(format!(
                 "input `{name}` is `{}`; expected {} to {} {unit}",
-                render::clean(&text, 40),
+                crate::text::clean(&text, 40),
                 range.start(),
                 range.end()
             ))

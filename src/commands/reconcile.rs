@@ -23,6 +23,7 @@ use std::io::Write;
 use futures_util::StreamExt;
 
 mod plan;
+mod pulls;
 
 use crate::actions;
 use crate::cli::{Format, ReconcileArgs};
@@ -38,7 +39,7 @@ use crate::github::{GitHub, Repo, SeenStatus};
 use crate::history::{self, Known, WalkEnd};
 use crate::live::{self, aws};
 use crate::policy::Policy;
-use crate::render::{self, reconcile as out_report};
+use crate::render::reconcile as out_report;
 use out_report::{Did, Judged, Report, Row};
 use plan::{Plan, Seen, Step, found_of, needs_history, row, steps, triage};
 
@@ -63,6 +64,8 @@ pub struct Config {
     pub run: Inputs,
     pub project: String,
     pub hours: u64,
+    /// `--pull-request N`: only step 2, for that pull request.
+    pub pull_request: Option<u64>,
 }
 
 impl Config {
@@ -82,6 +85,21 @@ impl Config {
             run: Inputs::resolve(&args.run, env)?,
             project,
             hours: inputs::number(env, "hours", args.hours, 1..=168, DEFAULT_HOURS, "hours")?,
+            pull_request: match args.pull_request {
+                Some(n) => Some(n),
+                None => actions::input(env, "pull-request")
+                    .map(|_| {
+                        inputs::number(
+                            env,
+                            "pull-request",
+                            None,
+                            1..=u64::from(u32::MAX),
+                            1,
+                            "(a pull request number)",
+                        )
+                    })
+                    .transpose()?,
+            },
         })
     }
 }
@@ -148,7 +166,12 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
 
     // Which batches to look at, what the gate's statuses say about them, and the history
     // the failed ones' budgets need.
-    let (plans, older) = triage(known.values(), window_start, run.repository.as_deref());
+    // With --pull-request, only step 2 runs: no batch is settled (a pull_request-triggered job
+    // must not retry anything).
+    let (plans, older) = match config.pull_request {
+        Some(_) => (Vec::new(), 0),
+        None => triage(known.values(), window_start, run.repository.as_deref()),
+    };
     report.older = older;
     let context = policy.context_for(project);
     let seen = read_statuses(&github, &context, &plans).await;
@@ -206,11 +229,40 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
         log_row(log, &row);
         report.batches.push(row);
     }
+    // Step 2: open pull requests CodeBuild will not build.
+    let built: BTreeSet<String> = known
+        .values()
+        .filter_map(|b| b.commit())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let step = pulls::Step {
+        github: &github,
+        codebuild: &codebuild,
+        project,
+        repo: run.repository.as_deref().and_then(Repo::parse),
+        context: &context,
+        built: &built,
+        listed_since,
+        only: config.pull_request,
+        dry_run: run.dry_run,
+        target_url: run.run_url.clone(),
+    };
+    report.pulls = step.run().await;
+    log_pulls(log, &report.pulls);
     report.failed = report
         .batches
         .iter()
         .filter(|r| r.did == Did::Failed)
-        .count();
+        .count()
+        + report.pulls.failures();
+    if let Some(path) = &run.output_file
+        && let Err(e) = actions::write_outputs(path, &report.outputs())
+    {
+        log.warning(&format!(
+            "cannot write GITHUB_OUTPUT {}: {e}",
+            path.display()
+        ));
+    }
 
     report::write_summary(run, &out_report::markdown(&report), log);
     let text = match run.format {
@@ -220,11 +272,21 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
     };
     let _ = out.write_all(text.as_bytes());
     if report.failed > 0 {
-        return Err(RunError::Runtime(format!(
-            "{} of {} batch(es) could not be settled (each is listed with its error); the others were",
-            report.failed,
-            report.batches.len()
-        )));
+        let pulls = report.pulls.failures();
+        let batches = report.failed - pulls;
+        let mut parts = Vec::new();
+        if batches > 0 {
+            parts.push(format!(
+                "{batches} of {} batch(es) could not be settled (each is listed with its error); the others were",
+                report.batches.len()
+            ));
+        }
+        if pulls > 0 {
+            parts.push(format!(
+                "{pulls} read(s) for the pull requests CodeBuild will not build failed (listed with the error)"
+            ));
+        }
+        return Err(RunError::Runtime(parts.join("; ")));
     }
     Ok(exit::OK)
 }
@@ -251,9 +313,12 @@ async fn read_statuses(github: &GitHub, context: &str, plans: &[Plan]) -> Seen {
 
 /// What a batch's row says, in the log: a failure as a warning, what was done as a notice.
 fn log_row(log: &mut Log<'_>, row: &Row) {
-    let id = render::clean(&row.batch_id, 200);
+    let id = crate::text::clean(&row.batch_id, 200);
     match row.did {
-        Did::Failed => log.warning(&format!("batch {id}: {}", render::clean(&row.note, 1000))),
+        Did::Failed => log.warning(&format!(
+            "batch {id}: {}",
+            crate::text::clean(&row.note, 1000)
+        )),
         Did::LeftAlone => log.debug(&format!("batch {id}: left alone ({})", row.found.as_str())),
         did => log.notice(&format!(
             "batch {id}: {}{}: {}",
@@ -262,8 +327,33 @@ fn log_row(log: &mut Log<'_>, row: &Row) {
                 (Did::Posted | Did::WouldPost, Some(state)) => format!(" {state}"),
                 _ => String::new(),
             },
-            render::clean(&row.note, 300)
+            crate::text::clean(&row.note, 300)
         )),
+    }
+}
+
+/// What step 2 did, in the log: a posted "not built" as a notice, a failure as a warning.
+fn log_pulls(log: &mut Log<'_>, pulls: &out_report::Pulls) {
+    if let Some(note) = &pulls.note {
+        let line = format!("pull requests: {}", crate::text::clean(note, 500));
+        if pulls.failed {
+            log.warning(&line);
+        } else {
+            log.debug(&line);
+        }
+    }
+    for r in &pulls.rows {
+        let line = format!(
+            "pull request #{}: {}: {}",
+            r.number,
+            r.did.as_str(),
+            crate::text::clean(&r.note, 300)
+        );
+        match r.did {
+            out_report::PullDid::Failed => log.warning(&line),
+            out_report::PullDid::LeftAlone => log.debug(&line),
+            _ => log.notice(&line),
+        }
     }
 }
 

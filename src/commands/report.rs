@@ -31,7 +31,7 @@ pub fn commit(batch: &Batch, asked: &[(&str, &str)]) -> Result<Option<Commit>, R
         if !is_full_sha(sha) {
             return Err(RunError::Input(format!(
                 "`{}` is not a commit SHA",
-                render::clean(sha, 80)
+                crate::text::clean(sha, 80)
             )));
         }
     }
@@ -49,7 +49,7 @@ pub fn commit(batch: &Batch, asked: &[(&str, &str)]) -> Result<Option<Commit>, R
     {
         return Err(RunError::Input(format!(
             "{from} names commit {sha}, but batch {} built commit {built}: the gate reports only on the commit a batch built, so nothing was retried or posted",
-            render::clean(&batch.id, 200),
+            crate::text::clean(&batch.id, 200),
         )));
     }
     Ok(Some(Commit {
@@ -66,7 +66,7 @@ pub fn repository(given: Option<String>, batch: &Batch) -> Result<Repo, RunError
         .ok_or_else(|| {
             RunError::Input(format!(
                 "no repository for batch {}: set --repository or GITHUB_REPOSITORY (its source is not on GitHub)",
-                render::clean(&batch.id, 200)
+                crate::text::clean(&batch.id, 200)
             ))
         })?;
     crate::commands::common::repo(&text)
@@ -114,7 +114,7 @@ pub fn status_not_posted(
 pub fn no_success_on_unverified(batch: &Batch) -> String {
     format!(
         "batch {} passed, but its commit cannot be established (no resolvedSourceVersion, and its sourceVersion is not a commit SHA): the gate posts `success` only on the commit a batch built, so no status was posted",
-        render::clean(&batch.id, 200)
+        crate::text::clean(&batch.id, 200)
     )
 }
 

@@ -35,6 +35,8 @@ pub struct Config {
     pub batches: Vec<PathBuf>,
     pub builds: Vec<PathBuf>,
     pub policy: PolicySource,
+    /// `--compare OLD` (input `compare`): the old policy, from the workspace.
+    pub compare: Option<PathBuf>,
     pub token: Option<Token>,
     pub format: Format,
     pub timeout: Duration,
@@ -78,6 +80,10 @@ impl Config {
                 args.policy_ref.clone(),
                 args.repository.clone(),
             ),
+            compare: args
+                .compare
+                .clone()
+                .or_else(|| actions::input(env, "compare").map(PathBuf::from)),
             token: inputs::token(env, args.github_token.clone()),
             format: args.format,
             timeout: Duration::from_secs(timeout),
@@ -99,11 +105,22 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
     }
     let policy = policy(&config, log).await?;
     log.debug(&format!("policy: {}", policy.source));
-    let replay = if config.batches.is_empty() {
-        live(&config, &policy, log).await?
+    // The old policy of a comparison: a file of the workspace (e.g. the default branch's
+    // copy checked out beside the pull request's).
+    let old = config.compare.as_deref().map(Policy::load).transpose()?;
+    let (mut replay, old_replay) = if config.batches.is_empty() {
+        live(&config, &policy, old.as_ref(), log).await?
     } else {
-        offline(&config, &policy, log)?
+        offline(&config, &policy, old.as_ref(), log)?
     };
+    if let Some(old_replay) = &old_replay {
+        let comparison = replay::compare(old_replay, &replay);
+        log.debug(&format!(
+            "compared with {}: {} attempt(s) decided differently",
+            comparison.old_policy, comparison.totals.changed
+        ));
+        replay.comparison = Some(comparison);
+    }
     log.debug(&format!(
         "replayed {} failed attempt(s) of {} batch(es)",
         replay.attempts.len(),
@@ -158,7 +175,12 @@ async fn policy(config: &Config, log: &mut Log<'_>) -> Result<Policy, RunError> 
 
 /// Reads the project's batches of the window and the look-back before it, and the builds of
 /// those that failed, from CodeBuild; then replays them. Read-only.
-async fn live(config: &Config, policy: &Policy, log: &mut Log<'_>) -> Result<Replay, RunError> {
+async fn live(
+    config: &Config,
+    policy: &Policy,
+    old: Option<&Policy>,
+    log: &mut Log<'_>,
+) -> Result<(Replay, Option<Replay>), RunError> {
     let project = config.project.as_deref().unwrap_or_default();
     let days = config.days.unwrap_or(DEFAULT_DAYS);
     let now = Timestamp(
@@ -171,7 +193,8 @@ async fn live(config: &Config, policy: &Policy, log: &mut Log<'_>) -> Result<Rep
         since: Some(since),
         until: Some(now),
     };
-    let read_since = Timestamp(since.0 - look_back_ms(policy));
+    let look_back = old.map_or(0, look_back_ms).max(look_back_ms(policy));
+    let read_since = Timestamp(since.0 - look_back);
     let codebuild = CodeBuild::from_env(config.timeout).await;
     log.debug("CodeBuild client ready");
 
@@ -199,12 +222,15 @@ async fn live(config: &Config, policy: &Policy, log: &mut Log<'_>) -> Result<Rep
         batches.len(),
         builds.len()
     ));
-    let mut replay = replay::replay(policy, batches, &builds, window, end == WalkEnd::Truncated);
+    let truncated = end == WalkEnd::Truncated;
+    let old_replay =
+        old.map(|old| replay::replay(old, batches.clone(), &builds, window, truncated));
+    let mut replay = replay::replay(policy, batches, &builds, window, truncated);
     if replay.projects.is_empty() {
         // A project without batches still names itself in the report.
         replay.projects.push(project.to_string());
     }
-    Ok(replay)
+    Ok((replay, old_replay))
 }
 
 /// How far before the window's first batch the history must reach: the policy's per-commit
@@ -215,7 +241,12 @@ fn look_back_ms(policy: &Policy) -> i64 {
 
 /// Replays the batches of AWS CLI captures; with `--days`, those that started in the last
 /// days before the newest batch of the files (so a capture always gives the same report).
-fn offline(config: &Config, policy: &Policy, log: &mut Log<'_>) -> Result<Replay, RunError> {
+fn offline(
+    config: &Config,
+    policy: &Policy,
+    old: Option<&Policy>,
+    log: &mut Log<'_>,
+) -> Result<(Replay, Option<Replay>), RunError> {
     let mut batches = Vec::new();
     for path in &config.batches {
         batches.extend(history_from_json(&read(path)?).map_err(|e| at(path, e))?);
@@ -230,7 +261,7 @@ fn offline(config: &Config, policy: &Policy, log: &mut Log<'_>) -> Result<Replay
         if batches.is_empty() {
             return Err(RunError::Input(format!(
                 "no batch of project {} in the --batches files",
-                render::clean(project, 200)
+                crate::text::clean(project, 200)
             )));
         }
     }
@@ -255,7 +286,11 @@ fn offline(config: &Config, policy: &Policy, log: &mut Log<'_>) -> Result<Replay
             }
         }
     };
-    Ok(replay::replay(policy, batches, &builds, window, false))
+    let old_replay = old.map(|old| replay::replay(old, batches.clone(), &builds, window, false));
+    Ok((
+        replay::replay(policy, batches, &builds, window, false),
+        old_replay,
+    ))
 }
 
 fn read(path: &Path) -> Result<String, RunError> {

@@ -4,10 +4,11 @@ use std::collections::HashMap;
 
 use crate::decision::{
     BATCH_ITSELF, BudgetReport, ContextView, Decision, DecisionCode, FailedShareReport, Figure,
-    GroupVerdict, OutageReport, Outcome, RuleRef, VerdictCode,
+    GroupVerdict, OutageReport, Outcome, RuleRef, SourceVersionView, VerdictCode,
 };
+use crate::facts::source_version::canonical_forms;
 use crate::facts::{Batch, Context, Facts, Group, Phase, Status};
-use crate::policy::{Action, Policy, Rule, Share};
+use crate::policy::{Action, Globs, Policy, Rule, Share};
 
 mod budgets;
 mod reason;
@@ -44,6 +45,10 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
             braking: failed >= o.failed_batches,
         }
     });
+    // A cut history undercounts every budget drawn from it: the per-commit one (when the
+    // commit is known), the daily one and the brake.
+    let history_uncountable = facts.history_truncated
+        && (batch.commit().is_some() || per_project_per_day.is_some() || outage.is_some());
     let project_covered = policy
         .rules
         .iter()
@@ -58,12 +63,18 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
         per_commit,
         per_project_per_day,
         outage,
+        history_uncountable,
         failed_share,
     };
+    let source = batch.source_version.as_deref().map(|raw| Source {
+        raw,
+        canonical: canonical_forms(raw),
+    });
     let mut judge = Judge {
         policy,
         facts,
         batch,
+        source: source.as_ref(),
         project_covered,
         retries_used: per_batch.used,
         caps: Vec::new(),
@@ -115,6 +126,12 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
         project: batch.project.clone(),
         commit: batch.commit().map(str::to_string),
         batch_status: batch.status.as_ref().map(|s| s.to_string()),
+        source_version: source
+            .filter(|s| !s.canonical.is_empty())
+            .map(|s| SourceVersionView {
+                raw: s.raw.to_string(),
+                canonical: s.canonical,
+            }),
         policy: policy.source.clone(),
         context: policy.context_for(&batch.project),
         retry_type: policy.retry_type.api_value(),
@@ -131,6 +148,8 @@ struct Limits {
     per_commit: Figure,
     per_project_per_day: Option<Figure>,
     outage: Option<OutageReport>,
+    /// The history those budgets are counted from was cut (see [`DecisionCode::HistoryIncomplete`]).
+    history_uncountable: bool,
     failed_share: Option<FailedShareReport>,
 }
 
@@ -272,10 +291,26 @@ struct Failure<'a> {
     contexts: Vec<&'a Context>,
 }
 
+/// The batch's `sourceVersion` as recorded, and its canonical forms.
+struct Source<'a> {
+    raw: &'a str,
+    canonical: Vec<String>,
+}
+
+impl Source<'_> {
+    /// The first of the raw value and its canonical forms that one of `globs` matches.
+    fn matched_by(&self, globs: &Globs) -> Option<&str> {
+        std::iter::once(self.raw)
+            .chain(self.canonical.iter().map(String::as_str))
+            .find(|form| globs.is_match(form))
+    }
+}
+
 struct Judge<'a> {
     policy: &'a Policy,
     facts: &'a Facts,
     batch: &'a Batch,
+    source: Option<&'a Source<'a>>,
     project_covered: bool,
     retries_used: u32,
     /// `max-retries` of the rules that allowed failures.
@@ -373,6 +408,11 @@ impl Judge<'_> {
         if limits.per_project_per_day.is_some_and(|f| f.remaining == 0) {
             return (Outcome::Refuse, DecisionCode::ProjectBudgetSpent);
         }
+        // Counts from a cut history can only be too low: they may say "room left" where
+        // there is none, never the reverse. So only a retry is held back.
+        if limits.history_uncountable {
+            return (Outcome::Refuse, DecisionCode::HistoryIncomplete);
+        }
         (Outcome::Retry, DecisionCode::AllFailuresAllowed)
     }
 
@@ -414,12 +454,12 @@ impl Judge<'_> {
 
     fn apply_rules(&mut self, failure: &Failure<'_>, verdict: &mut GroupVerdict, no_details: bool) {
         let project = self.batch.project.as_str();
-        let source_version = self.batch.source_version.as_deref();
+        let source = self.source;
         let rule = self
             .policy
             .rules
             .iter()
-            .find(|r| matches(r, project, source_version, failure));
+            .find(|r| matches(r, project, source, failure));
         let (code, detail) = match rule {
             None if !self.project_covered => (
                 VerdictCode::ProjectNotCovered,
@@ -475,6 +515,10 @@ impl Judge<'_> {
                 }
             },
         };
+        let mut detail = detail;
+        if let Some(note) = rule.and_then(|r| canonical_note(r, source)) {
+            detail.push_str(&note);
+        }
         verdict.rule = rule.map(|r| RuleRef {
             name: r.name.clone(),
             action: r.action.as_str(),
@@ -487,22 +531,25 @@ impl Judge<'_> {
     }
 }
 
+/// When `rule` matched the batch's source version only in a canonical form: which one, for
+/// the verdict's detail (` (sourceVersion `refs/heads/main^{…}` read as `main`)`).
+fn canonical_note(rule: &Rule, source: Option<&Source<'_>>) -> Option<String> {
+    let source = source?;
+    let form = source.matched_by(rule.source_versions.as_ref()?)?;
+    (form != source.raw).then(|| format!(" (sourceVersion `{}` read as `{form}`)", source.raw))
+}
+
 /// Whether every selector of `rule` matches the failure of a batch of `project` built from
-/// `source_version` (as CodeBuild records it; a batch without one matches no rule that
-/// names `source-versions`).
-fn matches(
-    rule: &Rule,
-    project: &str,
-    source_version: Option<&str>,
-    failure: &Failure<'_>,
-) -> bool {
+/// `source` (as CodeBuild records it, or one of its canonical forms; a batch without one
+/// matches no rule that names `source-versions`).
+fn matches(rule: &Rule, project: &str, source: Option<&Source<'_>>, failure: &Failure<'_>) -> bool {
     if !rule.covers_project(project) || !rule.statuses.contains(failure.status) {
         return false;
     }
     let source_ok = rule
         .source_versions
         .as_ref()
-        .is_none_or(|g| source_version.is_some_and(|v| g.is_match(v)));
+        .is_none_or(|g| source.is_some_and(|s| s.matched_by(g).is_some()));
     if !source_ok {
         return false;
     }

@@ -95,6 +95,25 @@ pub(super) fn reason(
             ),
             None => "Not retried: too many build groups failed".to_string(),
         },
+        DecisionCode::HistoryIncomplete => {
+            let mut uncounted = Vec::new();
+            if budget.commit_known {
+                uncounted.push("the per-commit budget");
+            }
+            if budget.per_project_per_day.is_some() {
+                uncounted.push("the per-project-per-day budget");
+            }
+            if budget.outage.is_some() {
+                uncounted.push("the outage brake");
+            }
+            format!(
+                "Not retried: {}'s batch history could not be read back {} day{} (the listing was cut at its page cap), so {} cannot be counted; set a shorter budget.lookback-days",
+                batch.project,
+                budget.lookback_days,
+                plural(budget.lookback_days),
+                uncounted.join(" and ")
+            )
+        }
         DecisionCode::ProjectNotCovered => {
             format!("Not retried: no rule of the policy covers project {}", batch.project)
         }

@@ -186,7 +186,7 @@ pub struct Diagnostic {
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Keys and values in messages come from the file: shown, never obeyed.
-        let clean = |t: &str| crate::render::clean(t, 500);
+        let clean = |t: &str| crate::text::clean(t, 500);
         write!(
             f,
             "{}:{}:{}: error[{}]: {}",

@@ -88,9 +88,11 @@ pub struct RawRule {
     pub action: Option<String>,
     /// Globs over project names (default: all).
     pub projects: Option<Vec<String>>,
-    /// Globs over the batch's `sourceVersion` exactly as CodeBuild records it, e.g. `pr/*`
-    /// for batches a pull request started (default: all). A batch without a
-    /// `sourceVersion` matches no rule that names this.
+    /// Globs over the batch's `sourceVersion` as CodeBuild records it or in a canonical form
+    /// (`refs/pull/N/head` is also `pr/N`; `refs/heads/NAME` and `refs/heads/NAME^{SHA}` are
+    /// also `NAME` and `refs/heads/NAME`; `refs/tags/NAME` is also `NAME`), e.g. `pr/*` for
+    /// batches a pull request started (default: all). A batch without a `sourceVersion`
+    /// matches no rule that names this.
     pub source_versions: Option<Vec<String>>,
     /// Globs over build-group identifiers (default: all). A rule that names groups does not
     /// match a failure of the batch itself (one that happened before any group ran).

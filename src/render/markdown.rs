@@ -15,7 +15,7 @@ const MAX_CELL: usize = 160;
 
 /// Text made safe for a markdown table cell.
 pub fn escape(text: &str, max: usize) -> String {
-    let clean = super::clean(text, max);
+    let clean = crate::text::clean(text, max);
     let mut out = String::with_capacity(clean.len() + 8);
     for c in clean.chars() {
         match c {
@@ -32,6 +32,12 @@ pub fn escape(text: &str, max: usize) -> String {
         }
     }
     out
+}
+
+/// Text shown as inline code: cleaned and cut, backticks replaced (inside a code span
+/// nothing else is markup).
+fn code_span(text: &str, max: usize) -> String {
+    format!("`{}`", crate::text::clean(text, max).replace('`', "'"))
 }
 
 pub fn render(d: &Decision, acted: bool) -> String {
@@ -66,6 +72,15 @@ pub fn render(d: &Decision, acted: bool) -> String {
             out,
             "- **Commit**: `{}`",
             escape(commit, 64).replace("\\`", "")
+        );
+    }
+    if let Some(source) = &d.source_version {
+        let forms: Vec<String> = source.canonical.iter().map(|f| code_span(f, 200)).collect();
+        let _ = writeln!(
+            out,
+            "- **Source version**: {}, read as {}",
+            code_span(&source.raw, 200),
+            forms.join(", ")
         );
     }
     let _ = writeln!(out, "- **Policy**: {}", escape(&d.policy, 300));

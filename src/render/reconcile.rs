@@ -5,10 +5,10 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
-use super::clean;
 use super::markdown::escape;
 use crate::decision::Decision;
 use crate::facts::Timestamp;
+use crate::text::clean;
 
 /// Version of the JSON report's shape. Additive changes keep it; others raise it.
 pub const REPORT_VERSION: u32 = 1;
@@ -88,6 +88,68 @@ impl Did {
     }
 }
 
+/// What `reconcile` did about an open pull request (step 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PullDid {
+    /// Posted `success` "Not built": the project's webhook filters cannot start a batch.
+    NotBuilt,
+    /// Dry run: would have posted it.
+    WouldPost,
+    /// Nothing (why in the note).
+    LeftAlone,
+    /// A call failed.
+    Failed,
+}
+
+impl PullDid {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PullDid::NotBuilt => "posted not built",
+            PullDid::WouldPost => "would post not built",
+            PullDid::LeftAlone => "left alone",
+            PullDid::Failed => "failed",
+        }
+    }
+}
+
+/// One open pull request of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct PullRow {
+    pub number: u64,
+    pub head_sha: String,
+    pub did: PullDid,
+    pub note: String,
+}
+
+/// Step 2 of a run: the open pull requests CodeBuild will not build.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Pulls {
+    /// Why the step did nothing at all, or what it could not read.
+    pub note: Option<String>,
+    /// The step itself failed (a read of the project or of the pull requests).
+    pub failed: bool,
+    pub rows: Vec<PullRow>,
+}
+
+impl Pulls {
+    pub fn not_built(&self) -> usize {
+        self.rows
+            .iter()
+            .filter(|r| matches!(r.did, PullDid::NotBuilt | PullDid::WouldPost))
+            .count()
+    }
+
+    pub fn failures(&self) -> usize {
+        usize::from(self.failed)
+            + self
+                .rows
+                .iter()
+                .filter(|r| r.did == PullDid::Failed)
+                .count()
+    }
+}
+
 /// One batch of the report.
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
@@ -146,8 +208,10 @@ pub struct Report {
     pub older: usize,
     /// The listing was cut by its page cap: batches may be missing.
     pub history_incomplete: bool,
-    /// Rows whose calls failed.
+    /// Rows whose calls failed (pull requests included).
     pub failed: usize,
+    /// Step 2: open pull requests CodeBuild will not build.
+    pub pulls: Pulls,
 }
 
 impl Report {
@@ -162,6 +226,7 @@ impl Report {
             older: 0,
             history_incomplete: false,
             failed: 0,
+            pulls: Pulls::default(),
         }
     }
 
@@ -171,6 +236,23 @@ impl Report {
             .iter()
             .filter(|r| !matches!(r.did, Did::LeftAlone | Did::Failed | Did::Unchanged))
             .count()
+    }
+
+    /// Rows whose batch was retried (or would have been, in a dry run).
+    pub fn retried(&self) -> usize {
+        self.batches
+            .iter()
+            .filter(|r| matches!(r.did, Did::Retried | Did::WouldRetry))
+            .count()
+    }
+
+    /// The step's outputs under Actions: `settled`, `retried`, `not-built`.
+    pub fn outputs(&self) -> [(&'static str, String); 3] {
+        [
+            ("settled", self.settled().to_string()),
+            ("retried", self.retried().to_string()),
+            ("not-built", self.pulls.not_built().to_string()),
+        ]
     }
 
     /// One line: how many batches, what came of them.
@@ -193,7 +275,17 @@ impl Report {
             } else {
                 String::new()
             }
-        )
+        ) + &match self.pulls.not_built() {
+            0 => String::new(),
+            n => format!(
+                "; {n} pull request(s) CodeBuild will not build {}",
+                if self.dry_run {
+                    "would get `success` (dry run)"
+                } else {
+                    "got `success`"
+                }
+            ),
+        }
     }
 }
 
@@ -238,6 +330,7 @@ pub fn text(report: &Report) -> String {
             "  note     the listing was cut at its page cap: older batches of the window may be missing"
         );
     }
+    text_pulls(&mut out, &report.pulls);
     if report.batches.is_empty() {
         return out;
     }
@@ -281,6 +374,23 @@ pub fn text(report: &Report) -> String {
     out
 }
 
+/// The pull requests of step 2 in the text report.
+fn text_pulls(out: &mut String, pulls: &Pulls) {
+    if let Some(note) = &pulls.note {
+        let _ = writeln!(out, "  pulls    {}", clean(note, 300));
+    }
+    for r in &pulls.rows {
+        let _ = writeln!(
+            out,
+            "  pull request #{} {}  {}: {}",
+            r.number,
+            short(Some(&r.head_sha)),
+            r.did.as_str(),
+            clean(&r.note, 200)
+        );
+    }
+}
+
 /// The versioned JSON object, ending in a newline.
 pub fn json(report: &Report) -> String {
     let mut out =
@@ -300,6 +410,16 @@ pub fn markdown(report: &Report) -> String {
     };
     let _ = writeln!(out, "### 🧹 codebuild-retry-gate {verb}\n");
     let _ = writeln!(out, "**{}**\n", escape(&report.headline(), 400));
+    let _ = writeln!(out, "| settled | retried | not built | failed |");
+    let _ = writeln!(out, "|---|---|---|---|");
+    let _ = writeln!(
+        out,
+        "| {} | {} | {} | {} |\n",
+        report.settled(),
+        report.retried(),
+        report.pulls.not_built(),
+        report.failed
+    );
     if report.history_incomplete {
         let _ = writeln!(
             out,
@@ -328,6 +448,27 @@ pub fn markdown(report: &Report) -> String {
             );
         }
         let _ = writeln!(out);
+    }
+    if report.pulls.note.is_some() || !report.pulls.rows.is_empty() {
+        let _ = writeln!(out, "**Pull requests CodeBuild will not build**\n");
+        if let Some(note) = &report.pulls.note {
+            let _ = writeln!(out, "_{}_\n", escape(note, 300));
+        }
+        if !report.pulls.rows.is_empty() {
+            let _ = writeln!(out, "| pull request | head | did | why |");
+            let _ = writeln!(out, "|---|---|---|---|");
+            for r in report.pulls.rows.iter().take(MAX_SUMMARY_ROWS) {
+                let _ = writeln!(
+                    out,
+                    "| #{} | {} | {} | {} |",
+                    r.number,
+                    escape(&short(Some(&r.head_sha)), 12),
+                    r.did.as_str(),
+                    escape(&r.note, 200)
+                );
+            }
+            let _ = writeln!(out);
+        }
     }
     let judged = report
         .batches

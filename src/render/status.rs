@@ -25,7 +25,7 @@ pub fn render(d: &Decision, target_url: Option<String>) -> CommitStatus {
 
 /// The reason if it fits; else a compact form of it; else the compact form cut short.
 pub fn description(d: &Decision) -> String {
-    let full = super::clean(&d.reason, 1000);
+    let full = crate::text::clean(&d.reason, 1000);
     if full.len() <= MAX_DESCRIPTION {
         return full;
     }
@@ -53,10 +53,10 @@ pub fn description(d: &Decision) -> String {
 
 /// `group PHASE CODE; rule R` / `group PHASE CODE; no rule allows it`, each part shortened.
 fn compact_failure(g: &GroupVerdict) -> String {
-    let mut s = cut(&super::clean(&g.group, 200), 40);
+    let mut s = cut(&crate::text::clean(&g.group, 200), 40);
     if let Some(phase) = &g.failed_phase {
         s.push(' ');
-        s.push_str(&cut(&super::clean(phase, 100), 24));
+        s.push_str(&cut(&crate::text::clean(phase, 100), 24));
     }
     if let Some(code) = g
         .contexts
@@ -65,7 +65,7 @@ fn compact_failure(g: &GroupVerdict) -> String {
         .filter(|c| !c.is_empty())
     {
         s.push(' ');
-        s.push_str(&cut(&super::clean(code, 200), 40));
+        s.push_str(&cut(&crate::text::clean(code, 200), 40));
     }
     match &g.rule {
         Some(rule) => {
@@ -74,7 +74,7 @@ fn compact_failure(g: &GroupVerdict) -> String {
             } else {
                 "; refused by "
             });
-            s.push_str(&cut(&super::clean(&rule.name, 200), 30));
+            s.push_str(&cut(&crate::text::clean(&rule.name, 200), 30));
         }
         None => s.push_str("; no rule allows it"),
     }

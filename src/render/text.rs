@@ -2,8 +2,8 @@
 
 use std::fmt::Write;
 
-use super::clean;
 use crate::decision::{Decision, GroupVerdict, Outcome, VerdictCode};
+use crate::text::clean;
 
 const MAX_CONTEXT: usize = 60;
 const MAX_DETAIL: usize = 300;
@@ -30,6 +30,19 @@ pub fn render(d: &Decision) -> String {
             .as_deref()
             .map_or("(unknown)".to_string(), |s| clean(s, 40)),
     );
+    if let Some(source) = &d.source_version {
+        let _ = writeln!(
+            out,
+            "  source   {}   read as {}",
+            clean(&source.raw, 200),
+            source
+                .canonical
+                .iter()
+                .map(|f| clean(f, 200))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     let _ = writeln!(
         out,
         "  policy   {}   [{}]",

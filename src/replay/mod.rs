@@ -6,8 +6,10 @@
 //! Pure: no clients, no clock, no environment. The command reads the batches (live or from
 //! files) and renders the [`Replay`]; [`summary`] crosses its decisions with what happened.
 
+pub mod compare;
 mod summary;
 
+pub use compare::{Comparison, compare};
 pub use summary::{Cost, Day, Missed, NO_RULE, RuleRow, Totals, day_label, iso};
 
 use std::cmp::Reverse;
@@ -184,6 +186,8 @@ pub struct Replay {
     pub history_truncated: bool,
     /// Every failed attempt of the window's batches, by the time it ended.
     pub attempts: Vec<Judged>,
+    /// With `simulate --compare OLD`: how this policy's decisions differ from OLD's.
+    pub comparison: Option<Comparison>,
 }
 
 /// Replays `policy` over `batches` (any order, several projects allowed; a batch given twice
@@ -213,6 +217,7 @@ pub fn replay(
         read,
         history_truncated,
         attempts: Vec::new(),
+        comparison: None,
     };
     for (_, mut list) in projects {
         list.sort_by(|a, b| (a.start_time, &a.id).cmp(&(b.start_time, &b.id)));
@@ -292,10 +297,10 @@ fn replay_project(
 
     let typical = typical_times(batches, builds);
     let mut timeline = Timeline::new(batches);
-    let mut facts = Facts {
-        history_truncated: out.history_truncated,
-        ..Facts::default()
-    };
+    // A cut read is reported once for the whole replay (`history_truncated`), not turned into
+    // `history-incomplete` refusals: the gate at each attempt would have read its own
+    // history, not this read's.
+    let mut facts = Facts::default();
     for d in due {
         let batch = &batches[d.batch];
         let list = &attempts[d.batch];

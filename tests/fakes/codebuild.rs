@@ -108,6 +108,8 @@ struct State {
     batches: BTreeMap<String, Value>,
     builds: BTreeMap<String, Value>,
     projects: BTreeSet<String>,
+    /// Projects as `BatchGetProjects` returns them (with their webhooks), by name.
+    project_details: BTreeMap<String, Value>,
     calls: Vec<Call>,
     injections: Vec<Injection>,
     latency: Option<Duration>,
@@ -124,6 +126,8 @@ struct State {
     /// Test cases (wire form), in the order they were added.
     test_cases: Vec<Value>,
     case_tokens: HashMap<String, CaseCursor>,
+    /// List batches strictly by identifier, the only order the model documents.
+    by_identifier: bool,
 }
 
 type Reply = (u16, Vec<u8>);
@@ -169,6 +173,13 @@ impl FakeCodeBuild {
     /// Like [`FakeCodeBuild::with_latency`], on a shared reference.
     pub fn set_latency(&self, latency: Duration) {
         lock(&self.state).latency = Some(latency).filter(|d| !d.is_zero());
+    }
+
+    /// From now on `ListBuildBatchesForProject` orders batches by identifier alone, as the
+    /// service model documents `sortOrder` ("descending order by identifier"), instead of by
+    /// start time as the service is seen to.
+    pub fn list_by_identifier(&self) {
+        lock(&self.state).by_identifier = true;
     }
 
     /// Fix the fake's clock (epoch seconds) for the timestamps a retry or status change writes.
@@ -261,6 +272,16 @@ impl FakeCodeBuild {
     /// `ResourceNotFoundException`).
     pub fn add_project(&self, name: &str) {
         lock(&self.state).projects.insert(name.to_string());
+    }
+
+    /// Set a project as `BatchGetProjects` returns it: a wire-format `Project` object (its
+    /// `name` required; `arn`, `source` and `webhook` as given). Also makes the project known.
+    pub fn set_project(&self, project: Value) {
+        let project = to_wire(project);
+        let name = str_field(&project, "name").expect("set_project: project without name");
+        let mut state = lock(&self.state);
+        state.projects.insert(name.clone());
+        state.project_details.insert(name, project);
     }
 
     /// Load an example directory: `batch.json` (required) and, when present, `builds.json` and
@@ -582,6 +603,7 @@ impl State {
             "RetryBuildBatch" => self.retry_build_batch(&body),
             "BatchGetReports" => self.batch_get_reports(&body),
             "DescribeTestCases" => self.describe_test_cases(&body),
+            "BatchGetProjects" => self.batch_get_projects(&body),
             _ => error(
                 400,
                 "UnknownOperationException",
@@ -608,6 +630,33 @@ impl State {
             }
         }
         ok(json!({"buildBatches": found, "buildBatchesNotFound": missing}))
+    }
+
+    /// Names or ARNs, 1 to 100; unknown ones in `projectsNotFound`. A project known only from
+    /// its batches is returned with its name and ARN alone (no source, no webhook).
+    fn batch_get_projects(&self, body: &Value) -> Reply {
+        let names = match id_list(body, "names", 1) {
+            Ok(names) => names,
+            Err(reply) => return reply,
+        };
+        let (mut found, mut missing) = (Vec::new(), Vec::new());
+        for name in names {
+            let project = self.project_details.get(&name).or_else(|| {
+                self.project_details
+                    .values()
+                    .find(|p| str_field(p, "arn").as_deref() == Some(name.as_str()))
+            });
+            match project {
+                Some(p) => found.push(p.clone()),
+                // A project known from its batches but never set: no source, no webhook.
+                None if self.projects.contains(&name) => found.push(json!({
+                    "name": name,
+                    "arn": format!("{DEFAULT_ARN_PREFIX}project/{name}"),
+                })),
+                None => missing.push(Value::String(name)),
+            }
+        }
+        ok(json!({"projects": found, "projectsNotFound": missing}))
     }
 
     fn batch_get_builds(&self, body: &Value) -> Reply {
@@ -811,7 +860,11 @@ impl State {
                     .is_none_or(|s| str_field(b, "buildBatchStatus").as_deref() == Some(s))
             })
             .collect();
+        let by_identifier = self.by_identifier;
         batches.sort_by(|a, b| {
+            if by_identifier {
+                return str_field(a, "id").cmp(&str_field(b, "id"));
+            }
             let key = |v: &Value| {
                 (
                     v.get("startTime").and_then(Value::as_f64).unwrap_or(0.0),

@@ -7,7 +7,10 @@
 //!   status of each context (paginated over contexts: `per_page` up to 100, default 30; `page`);
 //! - `GET {prefix}/repos/{owner}/{repo}/contents/{path}?ref=REF`: file contents, base64 with a
 //!   newline every 60 characters (or raw bytes for `Accept: application/vnd.github.raw`);
-//! - `GET {prefix}/repos/{owner}/{repo}`: the repository, with `default_branch`.
+//! - `GET {prefix}/repos/{owner}/{repo}`: the repository, with `default_branch`;
+//! - `GET {prefix}/repos/{owner}/{repo}/pulls?state=open` (paginated), `.../pulls/{number}`,
+//!   `.../pulls/{number}/files` (paginated, `per_page` up to 100, at most 3,000 files in all as
+//!   GitHub documents), and `.../git/commits/{sha}` (the commit's message).
 //!
 //! Anything else is 404 `{"message": "Not Found"}`. Point a client at it with
 //! `GITHUB_API_URL=fake.url()`; GitHub Enterprise Server's `/api/v3` prefix is supported with
@@ -99,6 +102,12 @@ struct State {
     files: HashMap<(String, String, String), Vec<u8>>,
     default_branches: HashMap<String, String>,
     statuses: Vec<(u64, String, RecordedStatus)>,
+    /// Pull request objects, by repository, as GitHub returns them.
+    pulls: Vec<(String, Value)>,
+    /// Changed files of a pull request, by repository and number.
+    pull_files: HashMap<(String, u64), Vec<Value>>,
+    /// Commit messages, by repository and SHA.
+    messages: HashMap<(String, String), String>,
     calls: Vec<GitHubCall>,
     injections: Vec<Injection>,
     required_token: Option<String>,
@@ -261,6 +270,107 @@ impl FakeGitHub {
                 token: None,
             },
         ));
+    }
+
+    /// Add an open pull request `number` of `repo` (`owner/name`) from branch `head_ref` at
+    /// `head_sha` into `base_ref`, opened by `author` (login, account id), changing `files`.
+    /// `fork`: the head is in another repository. Returns the pull request object, which
+    /// [`FakeGitHub::update_pull`] can change.
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_pull(
+        &self,
+        repo: &str,
+        number: u64,
+        head_sha: &str,
+        head_ref: &str,
+        base_ref: &str,
+        author: (&str, u64),
+        files: &[&str],
+        fork: bool,
+    ) -> Value {
+        let mut state = lock(&self.state);
+        let api = format!("{}/repos/{repo}", state.base);
+        let head_repo = if fork {
+            format!("{}/{}", author.0, repo.split('/').nth(1).unwrap_or(repo))
+        } else {
+            repo.to_string()
+        };
+        let user = user_json(&state.base, author.0, author.1, "User");
+        let pull = json!({
+            "url": format!("{api}/pulls/{number}"),
+            "id": 1_900_000_000 + number,
+            "node_id": format!("PR_kwDOKx0aAc{number}"),
+            "html_url": format!("https://github.com/{repo}/pull/{number}"),
+            "number": number,
+            "state": "open",
+            "locked": false,
+            "title": format!("Pull request {number}"),
+            "user": user,
+            "body": null,
+            "created_at": "2026-12-04T10:00:00Z",
+            "updated_at": timestamp(now()),
+            "closed_at": null,
+            "merged_at": null,
+            "draft": false,
+            "head": {"label": format!("{}:{head_ref}", author.0), "ref": head_ref, "sha": head_sha,
+                     "user": user_json(&state.base, author.0, author.1, "User"),
+                     "repo": {"id": 800_000_000 + number, "name": head_repo.split('/').nth(1), "full_name": head_repo, "fork": fork}},
+            "base": {"label": format!("{}:{base_ref}", repo.split('/').next().unwrap_or(repo)), "ref": base_ref,
+                     "sha": "0000000000000000000000000000000000000b45",
+                     "repo": {"id": 700_000_000 + (fnv(repo) % 100_000_000), "name": repo.split('/').nth(1), "full_name": repo, "fork": false}},
+            "author_association": "MEMBER",
+            "changed_files": files.len(),
+        });
+        let listed: Vec<Value> = files
+            .iter()
+            .map(|f| {
+                json!({"sha": "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391", "filename": f, "status": "modified",
+                       "additions": 1, "deletions": 0, "changes": 1,
+                       "blob_url": format!("https://github.com/{repo}/blob/{head_sha}/{f}"),
+                       "raw_url": format!("https://github.com/{repo}/raw/{head_sha}/{f}"),
+                       "contents_url": format!("{api}/contents/{f}?ref={head_sha}"),
+                       "patch": "@@ -1 +1 @@"})
+            })
+            .collect();
+        state.pull_files.insert((repo.to_string(), number), listed);
+        state.pulls.push((repo.to_string(), pull.clone()));
+        pull
+    }
+
+    /// Change a pull request added with [`FakeGitHub::add_pull`].
+    pub fn update_pull(&self, repo: &str, number: u64, change: impl FnOnce(&mut Value)) {
+        let mut state = lock(&self.state);
+        let pull = state
+            .pulls
+            .iter_mut()
+            .find(|(r, p)| r == repo && p["number"] == number)
+            .map(|(_, p)| p)
+            .expect("no such pull request");
+        change(pull);
+    }
+
+    /// Replace a pull request's changed files with `count` generated paths under `dir/` (for
+    /// the 3,000-file limit).
+    pub fn set_many_pull_files(&self, repo: &str, number: u64, dir: &str, count: usize) {
+        let files: Vec<Value> = (0..count)
+            .map(|i| json!({"sha": "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391", "filename": format!("{dir}/f{i}.md"), "status": "added", "additions": 1, "deletions": 0, "changes": 1}))
+            .collect();
+        let mut state = lock(&self.state);
+        state.pull_files.insert((repo.to_string(), number), files);
+        if let Some((_, p)) = state
+            .pulls
+            .iter_mut()
+            .find(|(r, p)| r == repo && p["number"] == number)
+        {
+            p["changed_files"] = json!(count);
+        }
+    }
+
+    /// The message of commit `sha` of `repo` (for `GET .../git/commits/{sha}`).
+    pub fn set_commit_message(&self, repo: &str, sha: &str, message: &str) {
+        lock(&self.state)
+            .messages
+            .insert((repo.to_string(), sha.to_string()), message.to_string());
     }
 
     /// Every accepted commit status, oldest first.
@@ -557,6 +667,19 @@ impl State {
             | ("GET", ["repos", owner, repo, "commits", git_ref, "statuses"]) => {
                 self.list_statuses(owner, repo, git_ref)
             }
+            ("GET", ["repos", owner, repo, "pulls"]) => {
+                let number = |key: &str| query(key).and_then(|v| v.parse::<usize>().ok());
+                let state = query("state").unwrap_or_else(|| "open".into());
+                self.list_pulls(owner, repo, &state, number("per_page"), number("page"))
+            }
+            ("GET", ["repos", owner, repo, "pulls", number]) => self.pull(owner, repo, number),
+            ("GET", ["repos", owner, repo, "pulls", number, "files"]) => {
+                let n = |key: &str| query(key).and_then(|v| v.parse::<usize>().ok());
+                self.pull_files(owner, repo, number, n("per_page"), n("page"))
+            }
+            ("GET", ["repos", owner, repo, "git", "commits", sha]) => {
+                self.git_commit(owner, repo, sha)
+            }
             ("GET", ["repos", owner, repo, "contents", rest @ ..]) if !rest.is_empty() => {
                 let git_ref = query("ref");
                 self.contents(owner, repo, &rest.join("/"), git_ref, accept)
@@ -629,6 +752,99 @@ impl State {
             repository[key] = json!(format!("{api}{suffix}"));
         }
         Reply::json(200, repository)
+    }
+
+    fn list_pulls(
+        &self,
+        owner: &str,
+        repo: &str,
+        state: &str,
+        per_page: Option<usize>,
+        page: Option<usize>,
+    ) -> Reply {
+        let full = format!("{owner}/{repo}");
+        let per_page = per_page.unwrap_or(30).clamp(1, 100);
+        let page = page.unwrap_or(1).max(1);
+        let list: Vec<Value> = self
+            .pulls
+            .iter()
+            .filter(|(r, p)| *r == full && (state == "all" || p["state"] == state))
+            .map(|(_, p)| {
+                let mut p = p.clone();
+                // The list's items have no counts (GitHub sends them only for one pull).
+                if let Some(map) = p.as_object_mut() {
+                    map.remove("changed_files");
+                }
+                p
+            })
+            .skip((page - 1) * per_page)
+            .take(per_page)
+            .collect();
+        Reply::json(200, Value::Array(list))
+    }
+
+    fn pull(&self, owner: &str, repo: &str, number: &str) -> Reply {
+        let full = format!("{owner}/{repo}");
+        let number = number.parse::<u64>().ok();
+        match self
+            .pulls
+            .iter()
+            .find(|(r, p)| *r == full && p["number"].as_u64() == number)
+        {
+            Some((_, p)) => Reply::json(200, p.clone()),
+            None => not_found("https://docs.github.com/rest/pulls/pulls#get-a-pull-request"),
+        }
+    }
+
+    /// At most 3,000 files, as GitHub documents for this endpoint.
+    fn pull_files(
+        &self,
+        owner: &str,
+        repo: &str,
+        number: &str,
+        per_page: Option<usize>,
+        page: Option<usize>,
+    ) -> Reply {
+        let key = (
+            format!("{owner}/{repo}"),
+            number.parse::<u64>().unwrap_or(0),
+        );
+        let Some(files) = self.pull_files.get(&key) else {
+            return not_found("https://docs.github.com/rest/pulls/pulls#list-pull-requests-files");
+        };
+        let per_page = per_page.unwrap_or(30).clamp(1, 100);
+        let page = page.unwrap_or(1).max(1);
+        let list: Vec<Value> = files
+            .iter()
+            .take(3000)
+            .skip((page - 1) * per_page)
+            .take(per_page)
+            .cloned()
+            .collect();
+        Reply::json(200, Value::Array(list))
+    }
+
+    fn git_commit(&self, owner: &str, repo: &str, sha: &str) -> Reply {
+        let full = format!("{owner}/{repo}");
+        let Some(message) = self.messages.get(&(full.clone(), sha.to_string())) else {
+            return not_found("https://docs.github.com/rest/git/commits#get-a-commit-object");
+        };
+        let api = format!("{}/repos/{full}", self.base);
+        Reply::json(
+            200,
+            json!({
+                "sha": sha,
+                "node_id": "C_kwDOKx0aAdoAKDE",
+                "url": format!("{api}/git/commits/{sha}"),
+                "html_url": format!("https://github.com/{full}/commit/{sha}"),
+                "author": {"name": "Ada", "email": "ada@example.com", "date": "2026-12-04T10:00:00Z"},
+                "committer": {"name": "Ada", "email": "ada@example.com", "date": "2026-12-04T10:00:00Z"},
+                "tree": {"sha": "4b825dc642cb6eb9a060e54bf8d69288fbee4904", "url": format!("{api}/git/trees/4b825dc642cb6eb9a060e54bf8d69288fbee4904")},
+                "message": message,
+                "parents": [],
+                "verification": {"verified": false, "reason": "unsigned", "signature": null, "payload": null, "verified_at": null},
+            }),
+        )
     }
 
     fn default_branch(&self, full: &str) -> String {

@@ -22,6 +22,9 @@ struct Report<'a> {
     refused_but_fixed_by_hand: Vec<crate::replay::Missed>,
     budget_stops: std::collections::BTreeMap<&'static str, usize>,
     per_day: Vec<DayOut>,
+    /// With `--compare OLD`: every attempt the two policies decide differently, and totals.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    comparison: Option<&'a crate::replay::Comparison>,
 }
 
 #[derive(Serialize)]
@@ -157,6 +160,7 @@ pub fn render(r: &Replay) -> String {
             .into_iter()
             .map(|(day, counts)| DayOut { day, counts })
             .collect(),
+        comparison: r.comparison.as_ref(),
     };
     let mut out =
         serde_json::to_string_pretty(&report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));

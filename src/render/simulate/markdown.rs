@@ -18,7 +18,12 @@ pub const MAX_ROWS: usize = 200;
 const MAX_DAYS: usize = 92;
 
 pub fn render(r: &Replay) -> String {
-    let mut out = String::new();
+    // A comparison leads: the review of a policy change.
+    let mut out = r
+        .comparison
+        .as_ref()
+        .map(super::compare::markdown)
+        .unwrap_or_default();
     let t = r.totals();
     let cost = r.cost();
     let _ = writeln!(

@@ -2,6 +2,7 @@
 //! the terminal, a versioned JSON object, and a job-summary markdown with a chart. Each a
 //! pure function to a `String`.
 
+pub mod compare;
 pub mod json;
 pub mod markdown;
 pub mod text;

@@ -4,14 +4,19 @@
 use std::fmt::Write;
 
 use super::{minutes, notes, plural, projects, window};
-use crate::render::clean;
 use crate::replay::Replay;
+use crate::text::clean;
 
 /// Rows of the "fixed by hand" list shown at most.
 const MAX_MISSED: usize = 20;
 
 pub fn render(r: &Replay) -> String {
-    let mut out = String::new();
+    // A comparison leads: the review of a policy change.
+    let mut out = r
+        .comparison
+        .as_ref()
+        .map(super::compare::text)
+        .unwrap_or_default();
     let t = r.totals();
     let cost = r.cost();
     let _ = writeln!(

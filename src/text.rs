@@ -1,0 +1,45 @@
+//! The one sanitiser for text that came from outside — a build, a log, a test report, the
+//! service, GitHub, a policy file — before it is shown anywhere. It sits at the bottom of the
+//! house: the policy, the AWS and GitHub sides, batch references and every rendering use it,
+//! and it uses nothing of theirs.
+
+/// Text from a build or the service made safe to show: control characters (newlines, ESC,
+/// CR…) become spaces, and the result is cut at `max` characters with an ellipsis.
+pub fn clean(text: &str, max: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max * 4));
+    for (i, c) in text.chars().enumerate() {
+        if i == max {
+            out.pop();
+            out.push('…');
+            break;
+        }
+        out.push(if c.is_control() { ' ' } else { c });
+    }
+    defuse(&out)
+}
+
+/// Breaks the sequences the Actions runner reads as workflow commands — `::` (at a line's
+/// start, after whitespace) and the legacy `##[` (anywhere) — with a plain space, so text
+/// from a build can be shown but never obeyed (no invisible character to normalise away).
+pub fn defuse(text: &str) -> String {
+    if !text.contains("::") && !text.contains("##[") {
+        return text.to_string();
+    }
+    text.replace("::", ": :").replace("##[", "# #[")
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::text::clean;
+
+    #[test]
+    fn clean_removes_control_characters_and_cuts() {
+        assert_eq!(clean("a\nb\x1b[31mc", 100), "a b [31mc");
+        assert_eq!(clean("abcdef", 4), "abc…");
+        assert_eq!(clean("abcd", 4), "abcd");
+        assert_eq!(
+            clean("::add-mask::x ##[error]y", 100),
+            ": :add-mask: :x # #[error]y"
+        );
+    }
+}
