@@ -63,6 +63,9 @@ pub enum DecisionCode {
     UnknownBatchStatus,
     /// refuse: the batch itself was STOPPED (StopBuildBatch) and no rule names STOPPED for it.
     BatchStopped,
+    /// refuse: a root failure could not be judged: a rule needed a fact that could not be read
+    /// (a log, a test report), and no rule allows the failure without it.
+    CouldNotJudge,
     /// refuse: the gate asked for the retry and CodeBuild rejected it.
     RetryRejected,
     /// pass: the batch succeeded.
@@ -91,6 +94,7 @@ impl DecisionCode {
             DecisionCode::NoFailureFound => "no-failure-found",
             DecisionCode::UnknownBatchStatus => "unknown-batch-status",
             DecisionCode::BatchStopped => "batch-stopped",
+            DecisionCode::CouldNotJudge => "could-not-judge",
             DecisionCode::RetryRejected => "retry-rejected",
             DecisionCode::BatchSucceeded => "batch-succeeded",
             DecisionCode::BatchInProgress => "batch-in-progress",
@@ -129,6 +133,9 @@ pub enum VerdictCode {
     ProjectNotCovered,
     /// Allowed by a rule whose `max-retries` is spent.
     RuleBudgetSpent,
+    /// A root failure that a rule needing an unreadable fact (a log, a test report) might have
+    /// decided otherwise: refused, and the detail says which fact and why.
+    CouldNotJudge,
     /// It failed, but the batch is not judged (still running, or of an unknown status).
     NotJudged,
 }
@@ -148,6 +155,7 @@ impl VerdictCode {
             VerdictCode::StoppedNotNamed => "stopped-not-named",
             VerdictCode::ProjectNotCovered => "project-not-covered",
             VerdictCode::RuleBudgetSpent => "rule-budget-spent",
+            VerdictCode::CouldNotJudge => "could-not-judge",
             VerdictCode::NotJudged => "not-judged",
         }
     }
@@ -161,7 +169,8 @@ impl VerdictCode {
             | VerdictCode::NoMatchingRule
             | VerdictCode::StoppedNotNamed
             | VerdictCode::ProjectNotCovered
-            | VerdictCode::RuleBudgetSpent => "refuse",
+            | VerdictCode::RuleBudgetSpent
+            | VerdictCode::CouldNotJudge => "refuse",
             _ => "none",
         }
     }
@@ -204,6 +213,20 @@ pub struct GroupVerdict {
     pub verdict: &'static str,
     /// One sentence in plain words.
     pub detail: String,
+    /// The log line that met the deciding rule's `log` condition.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_match: Option<LogMatch>,
+}
+
+/// A line of a build's log that a rule's `log.matches` found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogMatch {
+    pub build_id: String,
+    /// The pattern that matched, as the policy writes it.
+    pub pattern: String,
+    /// The line, cleaned (no control characters, no workflow commands), at most 200
+    /// characters.
+    pub line: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -365,6 +388,7 @@ impl Decision {
 pub fn blamed(groups: &[GroupVerdict]) -> Option<&GroupVerdict> {
     groups
         .iter()
-        .find(|g| g.code.is_hard_refusal())
+        .find(|g| g.code.is_hard_refusal() && g.code != VerdictCode::CouldNotJudge)
+        .or_else(|| groups.iter().find(|g| g.code.is_hard_refusal()))
         .or_else(|| groups.iter().find(|g| g.verdict == "refuse"))
 }

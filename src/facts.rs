@@ -5,6 +5,7 @@
 //! paths share one judgment. Values outside the documented enums are kept as text.
 
 pub mod awscli;
+pub mod expensive;
 pub mod reports;
 pub mod sdk;
 pub mod source_version;
@@ -300,6 +301,8 @@ pub fn is_full_sha(text: &str) -> bool {
     text.len() == 40 && text.chars().all(|c| c.is_ascii_hexdigit())
 }
 
+pub use expensive::{Fetched, LogTail};
+
 /// Everything the judgment needs.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Facts {
@@ -311,8 +314,12 @@ pub struct Facts {
     /// The history walk stopped at its page cap before the look-back boundary: counts
     /// drawn from the history may be too low, and the report says so.
     pub history_truncated: bool,
-    /// Test reports and their failed cases, by report ARN (read only when a rule's `tests`
-    /// condition could change the decision).
+    /// Facts that cost a read, by build id: only those [`crate::decide::needs()`] asked for.
+    /// A build missing here was not read; a rule that needs it does not match, and says so.
+    pub logs: BTreeMap<String, Fetched<LogTail>>,
+    /// Test reports and their failed cases, by report ARN (the builds name theirs in
+    /// `report_arns`): read only for the builds `needs()` names, and for the history's flips
+    /// a `known-flaky-days` rule learns from. A report missing here was not read.
     pub reports: reports::Reports,
 }
 

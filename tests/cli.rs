@@ -264,6 +264,43 @@ fn validate_reports_every_problem_of_every_file() {
     insta::assert_snapshot!("validate_bad_files", r.stderr);
 }
 
+/// Issue 17's keys `log` and `tests`: a bad regex at its character, a regex over the size
+/// limit, ranges, a bad glob, an empty condition, and unknown keys inside each with a
+/// suggestion.
+#[test]
+fn validate_checks_log_and_tests_conditions() {
+    let f = |name: &str| format!("tests/fixtures/policies/conditions-{name}.yml");
+    let r = run(gate().arg("validate").arg(f("bad-values")));
+    assert_eq!(r.code, 2);
+    for line in [
+        ":5:46: error[bad-regex]: bad regex `ECONN(RESET`: unclosed group",
+        ":6:37: error[bad-regex]: bad regex `a{99999999}`: it compiles to more than the limit of 1048576 bytes",
+        ":7:17: error[out-of-range]: `tail-kib` is 5000; it must be between 1 and 4096",
+        ":10:16: error[bad-glob]: bad glob `Checkout[*`",
+        ":11:25: error[out-of-range]: `known-flaky-days` is 0; it must be between 1 and 90",
+        ":13:12: error[empty-condition]: `tests` names no condition",
+        "6 problems in 1 of 1 file",
+    ] {
+        assert!(
+            r.stderr.contains(line),
+            "missing {line:?} in:\n{}",
+            r.stderr
+        );
+    }
+    let r = run(gate().arg("validate").arg(f("unknown-key")));
+    assert_eq!(r.code, 2);
+    for line in [
+        ":6:7: error[unknown-key]: unknown key `tail-kb` in a rule's `log`\n  help: did you mean `tail-kib`?",
+        ":8:7: error[unknown-key]: unknown key `max-failures` in a rule's `tests`\n  help: did you mean `max-failed`?",
+    ] {
+        assert!(
+            r.stderr.contains(line),
+            "missing {line:?} in:\n{}",
+            r.stderr
+        );
+    }
+}
+
 /// Issue 11's keys: bad values (zero where meaningless, too large, negative, a bad or empty
 /// glob list), an unknown key inside `outage` with a suggestion, and a missing one — each
 /// with its line and column.

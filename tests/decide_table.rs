@@ -5,10 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use codebuild_retry_gate::decide::decide;
+use codebuild_retry_gate::decide::{decide, needs};
 use codebuild_retry_gate::decision::{Decision, DecisionCode, Outcome, VerdictCode};
 use codebuild_retry_gate::facts::{
-    Batch, Build, BuildSummary, Context, Facts, Group, Phase, Status, Timestamp,
+    Batch, Build, BuildSummary, Context, Facts, Fetched, Group, LogTail, Phase, Status, Timestamp,
 };
 use codebuild_retry_gate::policy::Policy;
 
@@ -263,6 +263,17 @@ impl Fx {
     }
     fn history(mut self, batches: Vec<Batch>) -> Fx {
         self.0.history.extend(batches);
+        self
+    }
+    /// The whole log of group `id`'s build.
+    fn log(mut self, id: &str, text: &str) -> Fx {
+        let tail = LogTail::from_text("test.log", text.as_bytes(), usize::MAX, true);
+        self.0.logs.insert(build_id(id), Fetched::Known(tail));
+        self
+    }
+    /// The log of group `id`'s build as read: a fact that is not known.
+    fn log_fact(mut self, id: &str, fact: Fetched<LogTail>) -> Fx {
+        self.0.logs.insert(build_id(id), fact);
         self
     }
 }
@@ -2796,7 +2807,8 @@ fn every_code_is_covered_somewhere() {
             | D::BatchStopped
             | D::BatchSucceeded
             | D::BatchInProgress
-            | D::BatchNotComplete => true,
+            | D::BatchNotComplete
+            | D::CouldNotJudge => true,
             // Set by the gate after CodeBuild answers the retry (tests/gate.rs).
             D::RetriedElsewhere | D::RetryRejected => false,
         }
@@ -2815,7 +2827,8 @@ fn every_code_is_covered_somewhere() {
             | V::StoppedNotNamed
             | V::ProjectNotCovered
             | V::RuleBudgetSpent
-            | V::NotJudged => true,
+            | V::NotJudged
+            | V::CouldNotJudge => true,
         }
     }
     let decisions = [
@@ -2835,6 +2848,7 @@ fn every_code_is_covered_somewhere() {
         D::BatchSucceeded,
         D::BatchInProgress,
         D::BatchNotComplete,
+        D::CouldNotJudge,
     ];
     assert!(decisions.iter().all(|c| decision_listed(*c)));
     let verdicts = [
@@ -2851,6 +2865,7 @@ fn every_code_is_covered_somewhere() {
         V::ProjectNotCovered,
         V::RuleBudgetSpent,
         V::NotJudged,
+        V::CouldNotJudge,
     ];
     assert!(verdicts.iter().all(|c| verdict_listed(*c)));
 
@@ -2914,6 +2929,10 @@ fn every_code_is_covered_somewhere() {
                 .group(g("b", "STOPPED").deps(&["a"]))
                 .group(g("c", "FAILED").ignore())
                 .group(g("d", "STOPPED")),
+        ),
+        (
+            policy("rules: [{name: registry, log: {matches: [x]}}]"),
+            batch("FAILED").group(g("a", "FAILED")),
         ),
         (policy(ANY), cut(batch("FAILED").group(fault()))),
     ];
@@ -2982,4 +3001,261 @@ fn unjudged_groups_have_no_refusal_verdict() {
             );
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// `log` conditions (issue 17)
+// ---------------------------------------------------------------------------------------
+
+/// A build that failed running its commands, as CodeBuild words it.
+fn command_failure(id: &str) -> G {
+    g(id, "FAILED").failed_in(
+        "BUILD",
+        "FAILED",
+        &[(
+            "COMMAND_EXECUTION_ERROR",
+            "Error while executing command: docker pull. Reason: exit status 1",
+        )],
+    )
+}
+
+const REGISTRY: &str = "rules: [
+  {name: registry, log: {matches: ['(?i)toomanyrequests', 'ECONNRESET'], not-matches: [AssertionError]}},
+  {name: commands, action: refuse, status-codes: [COMMAND_EXECUTION_ERROR]}]";
+
+const RATE_LIMIT_LOG: &str = "Step 1/4 : FROM node:20\nerror pulling image: toomanyrequests: You have reached your pull rate limit\n[Container] Command did not exit successfully docker pull exit status 1\n";
+
+#[test]
+fn log_conditions() {
+    run(vec![
+        case(
+            "a rate limit in the log: retry, the line shown",
+            REGISTRY,
+            batch("FAILED").group(command_failure("a")).log("a", RATE_LIMIT_LOG),
+            retry(),
+            &[("a", V::AllowedByRule, Some("registry"))],
+        )
+        .also(|d| {
+            let m = group(d, "a").log_match.as_ref().expect("the matched line");
+            assert_eq!(m.build_id, build_id("a"));
+            assert_eq!(m.pattern, "(?i)toomanyrequests");
+            assert_eq!(
+                m.line,
+                "error pulling image: toomanyrequests: You have reached your pull rate limit"
+            );
+            assert!(d.reason.contains("log line `error pulling image: toomanyrequests"), "{}", d.reason);
+        }),
+        case(
+            "a forbidden line: the log rule does not match, the next rule refuses",
+            REGISTRY,
+            batch("FAILED")
+                .group(command_failure("a"))
+                .log("a", "ECONNRESET\nAssertionError: expected 1 to be 2\n"),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::RefusedByRule, Some("commands"))],
+        )
+        .also(|d| {
+            let a = group(d, "a");
+            assert!(a.log_match.is_none());
+            assert!(
+                a.detail.contains("matches not-matches `AssertionError`: `AssertionError: expected 1 to be 2`"),
+                "{}",
+                a.detail
+            );
+        }),
+        case(
+            "no line matches: refused, and the reason says so",
+            REGISTRY,
+            batch("FAILED").group(command_failure("a")).log("a", "npm ERR! test failed\n"),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::RefusedByRule, Some("commands"))],
+        )
+        .also(|d| {
+            assert!(
+                d.reason.contains("rule `registry` did not match: no line of the last 256 KiB of the log of build web:a-build matches"),
+                "{}",
+                d.reason
+            )
+        }),
+        case(
+            "access denied: could not judge, refused with the reason",
+            REGISTRY,
+            batch("FAILED").group(command_failure("a")).log_fact(
+                "a",
+                Fetched::Unreadable("AccessDeniedException: not authorized to perform logs:GetLogEvents".into()),
+            ),
+            refuse(D::CouldNotJudge),
+            &[("a", V::CouldNotJudge, Some("commands"))],
+        )
+        .also(|d| {
+            assert!(
+                d.reason.contains("could not judge rule `registry`: the log of build web:a-build could not be read: AccessDeniedException"),
+                "{}",
+                d.reason
+            )
+        }),
+        case(
+            "unreadable and no other rule: could-not-judge",
+            "rules: [{name: registry, log: {matches: [toomanyrequests]}}]",
+            batch("FAILED")
+                .group(command_failure("a"))
+                .log_fact("a", Fetched::Absent("the build has no CloudWatch or S3 log".into())),
+            refuse(D::CouldNotJudge),
+            &[("a", V::CouldNotJudge, None)],
+        )
+        .also(|d| {
+            assert!(d.reason.contains("has no log to read (the build has no CloudWatch or S3 log)"), "{}", d.reason)
+        }),
+        case(
+            "a log never read is never a match",
+            "rules: [{name: registry, log: {matches: ['.*']}}]",
+            batch("FAILED").group(command_failure("a")),
+            refuse(D::CouldNotJudge),
+            &[("a", V::CouldNotJudge, None)],
+        )
+        .also(|d| assert!(d.reason.contains("the log of build web:a-build was not read"), "{}", d.reason)),
+        case(
+            "a refusing log rule that cannot be judged refuses: it might apply",
+            "rules: [{name: real-bug, action: refuse, log: {matches: [AssertionError]}}, {name: any}]",
+            batch("FAILED")
+                .group(command_failure("a"))
+                .log_fact("a", Fetched::Unreadable("ResourceNotFoundException: the log stream does not exist".into())),
+            refuse(D::CouldNotJudge),
+            &[("a", V::CouldNotJudge, Some("real-bug"))],
+        )
+        .also(|d| {
+            assert!(d.reason.contains("refusing rule `real-bug`, which might apply"), "{}", d.reason)
+        }),
+        case(
+            "a refusing log rule that matches refuses",
+            "rules: [{name: real-bug, action: refuse, log: {matches: [AssertionError]}}, {name: any}]",
+            batch("FAILED").group(command_failure("a")).log("a", "AssertionError: no\n"),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::RefusedByRule, Some("real-bug"))],
+        ),
+        case(
+            "an unreadable log does not stop a later rule from allowing",
+            "rules: [{name: registry, log: {matches: [toomanyrequests]}}, {name: any}]",
+            batch("FAILED")
+                .group(command_failure("a"))
+                .log_fact("a", Fetched::Unreadable("throttled".into())),
+            retry(),
+            &[("a", V::AllowedByRule, Some("any"))],
+        ),
+        case(
+            "a match outside the tail: refused",
+            "rules: [{name: registry, log: {matches: [toomanyrequests], tail-kib: 1}}]",
+            batch("FAILED")
+                .group(command_failure("a"))
+                .log("a", &format!("toomanyrequests\n{}", "x\n".repeat(600))),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::NoMatchingRule, None)],
+        )
+        .also(|d| assert!(d.reason.contains("no line of the last 1 KiB"), "{}", d.reason)),
+        case(
+            "a match just inside the tail: retried",
+            "rules: [{name: registry, log: {matches: [toomanyrequests], tail-kib: 1}}]",
+            batch("FAILED")
+                .group(command_failure("a"))
+                .log("a", &format!("toomanyrequests\n{}", "x\n".repeat(504))),
+            retry(),
+            &[("a", V::AllowedByRule, Some("registry"))],
+        ),
+        case(
+            "a tail read shorter than the rule needs cannot be judged",
+            "rules: [{name: registry, log: {matches: [toomanyrequests], tail-kib: 2}}]",
+            batch("FAILED").group(command_failure("a")).log_fact(
+                "a",
+                Fetched::Known(LogTail::from_text("x", &vec![b'x'; 4096], 1024, true)),
+            ),
+            refuse(D::CouldNotJudge),
+            &[("a", V::CouldNotJudge, None)],
+        )
+        .also(|d| assert!(d.reason.contains("only 1 KiB of the end of the log"), "{}", d.reason)),
+        case(
+            "the batch's own failure has no log: the log rule does not match",
+            "rules: [{name: registry, log: {matches: ['.*']}}]",
+            batchspec_failure("YAML_FILE_ERROR", "bad buildspec"),
+            refuse(D::FailureNotAllowed),
+            &[("(batch)", V::NoMatchingRule, None)],
+        ),
+        case(
+            "a definite refusal is named before one that could not be judged",
+            "rules: [{name: registry, groups: [a], log: {matches: [toomanyrequests]}}]",
+            batch("FAILED").group(command_failure("a")).group(command_failure("b")),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::CouldNotJudge, None), ("b", V::NoMatchingRule, None)],
+        )
+        .also(|d| assert!(d.reason.starts_with("Not retried: b failed"), "{}", d.reason)),
+        case(
+            "hostile log text is shown cleaned and cut",
+            "rules: [{name: registry, log: {matches: [toomanyrequests]}}]",
+            batch("FAILED").group(command_failure("a")).log(
+                "a",
+                &format!("::set-output name=x::toomanyrequests \u{7}{}\n", "y".repeat(5000)),
+            ),
+            retry(),
+            &[("a", V::AllowedByRule, Some("registry"))],
+        )
+        .also(|d| {
+            let m = group(d, "a").log_match.as_ref().unwrap();
+            assert!(m.line.chars().count() <= 200, "{}", m.line.len());
+            assert!(!m.line.starts_with("::") && !m.line.contains('\u{7}'), "{}", m.line);
+        }),
+    ]);
+}
+
+#[test]
+fn needs_asks_only_for_logs_a_matching_rule_would_read() {
+    let p = policy(
+        "rules: [{name: faults, statuses: [FAULT]}, {name: registry, log: {matches: [toomanyrequests]}}]",
+    );
+    let facts = batch("FAILED")
+        .group(command_failure("a"))
+        .group(g("b", "FAULT").failed_in("PROVISIONING", "FAULT", &[]))
+        .0;
+    let n = needs(&p, &facts);
+    assert_eq!(n.logs.len(), 1, "{n:?}");
+    assert_eq!(n.logs[&build_id("a")], 256 * 1024);
+    assert!(n.reports.is_empty());
+
+    // An earlier rule that decides without a log: nothing is read.
+    let p = policy(
+        "rules: [{name: commands, action: refuse, status-codes: [COMMAND_EXECUTION_ERROR]},
+                 {name: registry, log: {matches: [x]}}]",
+    );
+    let facts = batch("FAILED").group(command_failure("a")).0;
+    assert!(needs(&p, &facts).is_empty());
+
+    // Selectors that do not match: nothing is read.
+    let p = policy("rules: [{name: registry, phases: [PROVISIONING], log: {matches: [x]}}]");
+    assert!(needs(&p, &facts).is_empty());
+
+    // Two log rules on the way: the larger tail.
+    let p = policy(
+        "rules: [{name: a, log: {matches: [x], tail-kib: 8}}, {name: b, log: {matches: [y], tail-kib: 64}}, {name: c, log: {matches: [z]}, tests: {max-failed: 1}}]",
+    );
+    let n = needs(&p, &facts);
+    assert_eq!(n.logs[&build_id("a")], 256 * 1024);
+    assert_eq!(n.reports.len(), 1);
+
+    // Not judged on its failures: a running, succeeded or uncovered batch reads nothing.
+    let p = policy(REGISTRY);
+    assert!(
+        needs(
+            &p,
+            &batch("FAILED").group(command_failure("a")).incomplete().0
+        )
+        .is_empty()
+    );
+    assert!(needs(&p, &batch("SUCCEEDED").group(g("a", "SUCCEEDED")).0).is_empty());
+    let p = policy("rules: [{name: registry, projects: [api], log: {matches: [x]}}]");
+    assert!(needs(&p, &batch("FAILED").group(command_failure("a")).0).is_empty());
+    // Collateral and ignored failures are judged by others: their logs are not read.
+    let p = policy(REGISTRY);
+    let facts = batch("FAILED")
+        .group(command_failure("a"))
+        .group(command_failure("b").ignore())
+        .0;
+    assert_eq!(needs(&p, &facts).logs.len(), 1);
 }

@@ -63,7 +63,7 @@ fn config(cases: u32) -> ProptestConfig {
 }
 
 /// The stable diagnostic codes documented in docs/policy.md.
-const DOCUMENTED_CODES: [&str; 15] = [
+const DOCUMENTED_CODES: [&str; 17] = [
     "unreadable-file",
     "file-too-large",
     "not-utf8",
@@ -79,6 +79,8 @@ const DOCUMENTED_CODES: [&str; 15] = [
     "empty-list",
     "bad-glob",
     "duplicate-rule",
+    "bad-regex",
+    "empty-condition",
 ];
 
 /// An upper bound on the number of lines of `text` as any YAML parser may count them

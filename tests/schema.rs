@@ -96,6 +96,26 @@ fn the_schema_rejects_what_the_validator_rejects() {
         ("an empty outage", "version: 1\noutage: {}\nrules: []\n"),
         ("missing rules", "version: 1\n"),
         ("missing name", "version: 1\nrules: [{action: retry}]\n"),
+        (
+            "log without matches",
+            "version: 1\nrules: [{name: a, log: {tail-kib: 8}}]\n",
+        ),
+        (
+            "tail too large",
+            "version: 1\nrules: [{name: a, log: {matches: [x], tail-kib: 4097}}]\n",
+        ),
+        (
+            "unknown key in log",
+            "version: 1\nrules: [{name: a, log: {matches: [x], tail: 8}}]\n",
+        ),
+        (
+            "unknown key in tests",
+            "version: 1\nrules: [{name: a, tests: {flaky: 3}}]\n",
+        ),
+        (
+            "zero known-flaky-days",
+            "version: 1\nrules: [{name: a, tests: {known-flaky-days: 0}}]\n",
+        ),
     ];
     for (what, yaml) in cases {
         let instance: serde_json::Value = yaml_serde::from_str(yaml).unwrap();

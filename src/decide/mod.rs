@@ -9,10 +9,15 @@ use crate::decision::{
 use crate::facts::source_version::canonical_forms;
 use crate::facts::{Batch, Context, Facts, Group, Phase, Status};
 use crate::policy::{Action, Globs, Policy, Rule, Share};
+use conditions::Judgement;
 
 mod budgets;
+mod conditions;
+mod needs;
 mod reason;
 mod stops;
+
+pub use needs::{GithubNeeds, Needs, needs};
 
 use budgets::{commit_retries, other_failures, project_retries_in_a_day};
 pub use reason::failure_summary;
@@ -265,6 +270,7 @@ fn classify_groups(batch: &Batch, facts: &Facts) -> Vec<GroupVerdict> {
                 verdict: code.verdict(),
                 code,
                 detail,
+                log_match: None,
             }
         })
         .collect()
@@ -283,9 +289,28 @@ pub(crate) fn failed_phase(phases: &[Phase]) -> Option<&Phase> {
         .find(|p| p.status.as_ref().is_some_and(|s| *s != Status::Succeeded))
 }
 
+/// A root failure of a group as the rules see it, and whether its build's details (phases)
+/// are missing.
+fn group_failure<'a>(group: &'a Group, facts: &'a Facts) -> (Failure<'a>, bool) {
+    let status = group.status().unwrap_or(&Status::Failed);
+    let summary = group.current.as_ref();
+    let build = summary.and_then(|s| facts.build_of(s));
+    let phase = build.and_then(|b| failed_phase(&b.phases));
+    let failure = Failure {
+        group: Some(group.identifier.as_str()),
+        build_id: summary.and_then(|s| s.build_id()),
+        status,
+        phase: phase.map(|p| p.phase_type.as_str()),
+        contexts: phase.map(meaningful_contexts).unwrap_or_default(),
+    };
+    (failure, build.is_none_or(|b| b.phases.is_empty()))
+}
+
 /// What a failure looks like to the rules.
 struct Failure<'a> {
     group: Option<&'a str>,
+    /// The failed build (`project:uuid`); `None` for the batch's own failure.
+    build_id: Option<&'a str>,
     status: &'a Status,
     phase: Option<&'a str>,
     contexts: Vec<&'a Context>,
@@ -361,17 +386,7 @@ impl Judge<'_> {
             }
         }
         for i in roots {
-            let group = &self.batch.groups[i];
-            let status = group.status().unwrap_or(&Status::Failed);
-            let build = group.current.as_ref().and_then(|s| self.facts.build_of(s));
-            let phase = build.and_then(|b| failed_phase(&b.phases));
-            let failure = Failure {
-                group: Some(group.identifier.as_str()),
-                status,
-                phase: phase.map(|p| p.phase_type.as_str()),
-                contexts: phase.map(meaningful_contexts).unwrap_or_default(),
-            };
-            let no_details = build.is_none_or(|b| b.phases.is_empty());
+            let (failure, no_details) = group_failure(&self.batch.groups[i], self.facts);
             self.apply_rules(&failure, &mut groups[i], no_details);
         }
         if !self.project_covered {
@@ -382,8 +397,14 @@ impl Judge<'_> {
         }
         let judged: Vec<&GroupVerdict> =
             groups.iter().filter(|g| g.code.is_root_failure()).collect();
-        if judged.iter().any(|g| g.code.is_hard_refusal()) {
+        if judged
+            .iter()
+            .any(|g| g.code.is_hard_refusal() && g.code != VerdictCode::CouldNotJudge)
+        {
             return (Outcome::Refuse, DecisionCode::FailureNotAllowed);
+        }
+        if judged.iter().any(|g| g.code == VerdictCode::CouldNotJudge) {
+            return (Outcome::Refuse, DecisionCode::CouldNotJudge);
         }
         // The brakes only ever refuse, and only what would otherwise be retried or refused
         // for a budget: first the batch's own share of failed groups, then the outage brake.
@@ -429,6 +450,7 @@ impl Judge<'_> {
         let phase = failed_phase(self.batch.current_attempt_phases());
         let failure = Failure {
             group: None,
+            build_id: None,
             status,
             phase: phase.map(|p| p.phase_type.as_str()),
             contexts: phase.map(meaningful_contexts).unwrap_or_default(),
@@ -447,6 +469,7 @@ impl Judge<'_> {
             code: VerdictCode::NoMatchingRule,
             verdict: "refuse",
             detail: String::new(),
+            log_match: None,
         };
         self.apply_rules(&failure, &mut verdict, false);
         verdict
@@ -455,11 +478,34 @@ impl Judge<'_> {
     fn apply_rules(&mut self, failure: &Failure<'_>, verdict: &mut GroupVerdict, no_details: bool) {
         let project = self.batch.project.as_str();
         let source = self.source;
-        let rule = self
-            .policy
-            .rules
-            .iter()
-            .find(|r| matches(r, project, source, failure));
+        // Rules whose selectors matched but whose conditions (log, tests) did not hold, and
+        // why; and a `refuse` rule whose condition could not be judged, which might apply.
+        let mut passed_over: Vec<String> = Vec::new();
+        let mut unjudged_refusal: Option<(&Rule, String)> = None;
+        let mut log_match = None;
+        let rule = self.policy.rules.iter().find(|r| {
+            if unjudged_refusal.is_some() || !matches(r, project, source, failure) {
+                return false;
+            }
+            match conditions::judge(r, failure.build_id, self.facts) {
+                Judgement::Met(found) => {
+                    log_match = found;
+                    true
+                }
+                Judgement::NotMet(why) => {
+                    passed_over.push(format!("rule `{}` did not match: {why}", r.name));
+                    false
+                }
+                Judgement::Unknown(why) if r.action == Action::Refuse => {
+                    unjudged_refusal = Some((r, why));
+                    false
+                }
+                Judgement::Unknown(why) => {
+                    passed_over.push(format!("{COULD_NOT_JUDGE} rule `{}`: {why}", r.name));
+                    false
+                }
+            }
+        });
         let (code, detail) = match rule {
             None if !self.project_covered => (
                 VerdictCode::ProjectNotCovered,
@@ -515,11 +561,33 @@ impl Judge<'_> {
                 }
             },
         };
-        let mut detail = detail;
+        // A refusal that a fact nobody could read might have turned: could not judge (fail
+        // closed, and said so). A `refuse` rule that might apply refuses in any case.
+        let unknown = passed_over.iter().any(|p| p.starts_with(COULD_NOT_JUDGE));
+        let shown_rule = unjudged_refusal.as_ref().map(|(r, _)| *r).or(rule);
+        let (code, detail) = match unjudged_refusal {
+            Some((r, why)) => (
+                VerdictCode::CouldNotJudge,
+                format!(
+                    "{COULD_NOT_JUDGE} refusing rule `{}`, which might apply: {why}",
+                    r.name
+                ),
+            ),
+            None if unknown && code.is_hard_refusal() && code != VerdictCode::ProjectNotCovered => {
+                (VerdictCode::CouldNotJudge, detail)
+            }
+            None => (code, detail),
+        };
+        let mut detail = with_notes(detail, &passed_over);
         if let Some(note) = rule.and_then(|r| canonical_note(r, source)) {
             detail.push_str(&note);
         }
-        verdict.rule = rule.map(|r| RuleRef {
+        let detail = match (&log_match, rule) {
+            (Some(m), Some(_)) => format!("{detail}: log line `{}`", m.line),
+            _ => detail,
+        };
+        verdict.log_match = log_match;
+        verdict.rule = shown_rule.map(|r| RuleRef {
             name: r.name.clone(),
             action: r.action.as_str(),
             file: self.policy.source.clone(),
@@ -531,6 +599,18 @@ impl Judge<'_> {
     }
 }
 
+/// How a note about a condition that could not be judged starts.
+const COULD_NOT_JUDGE: &str = "could not judge";
+
+/// `detail`, then why the rules passed over did not decide, in the order they were tried.
+fn with_notes(detail: String, notes: &[String]) -> String {
+    if notes.is_empty() {
+        detail
+    } else {
+        format!("{detail} ({})", notes.join("; "))
+    }
+}
+
 /// When `rule` matched the batch's source version only in a canonical form: which one, for
 /// the verdict's detail (` (sourceVersion `refs/heads/main^{…}` read as `main`)`).
 fn canonical_note(rule: &Rule, source: Option<&Source<'_>>) -> Option<String> {
@@ -539,7 +619,8 @@ fn canonical_note(rule: &Rule, source: Option<&Source<'_>>) -> Option<String> {
     (form != source.raw).then(|| format!(" (sourceVersion `{}` read as `{form}`)", source.raw))
 }
 
-/// Whether every selector of `rule` matches the failure of a batch of `project` built from
+/// Whether every selector of `rule` but its conditions (log, tests: facts that cost a read,
+/// see [`conditions`]) matches the failure of a batch of `project` built from
 /// `source` (as CodeBuild records it, or one of its canonical forms; a batch without one
 /// matches no rule that names `source-versions`).
 fn matches(rule: &Rule, project: &str, source: Option<&Source<'_>>, failure: &Failure<'_>) -> bool {

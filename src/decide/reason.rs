@@ -31,7 +31,7 @@ pub(super) fn reason(
                 more(roots.len())
             )
         }
-        DecisionCode::FailureNotAllowed | DecisionCode::RuleBudgetSpent => {
+        DecisionCode::FailureNotAllowed | DecisionCode::RuleBudgetSpent | DecisionCode::CouldNotJudge => {
             let refused = roots.iter().filter(|g| g.verdict == "refuse").count();
             match blamed(groups) {
                 Some(g) => format!("Not retried: {}{}", failure_summary(g), more(refused)),

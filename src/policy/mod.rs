@@ -163,6 +163,10 @@ pub struct Rule {
     pub status_codes: Option<Globs>,
     pub messages: Option<Globs>,
     pub max_retries: Option<u32>,
+    /// A condition on the failed build's log (an expensive fact: see [`crate::decide::needs`]).
+    pub log: Option<LogCondition>,
+    /// A condition on the failed build's test reports (an expensive fact).
+    pub tests: Option<TestsCondition>,
 }
 
 impl Rule {
@@ -170,6 +174,68 @@ impl Rule {
     pub fn covers_project(&self, project: &str) -> bool {
         self.projects.as_ref().is_none_or(|g| g.is_match(project))
     }
+
+    /// Whether the rule has a condition that needs a fact that costs a read (a log, a test
+    /// report): its other selectors matching is not enough to decide.
+    pub fn is_conditional(&self) -> bool {
+        self.log.is_some() || self.tests.is_some()
+    }
+}
+
+/// The most a regex may compile to (bytes); larger patterns are refused by `validate`.
+pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// A list of regexes (Rust `regex` syntax), compiled with [`REGEX_SIZE_LIMIT`], with the
+/// patterns kept for display.
+#[derive(Debug, Clone)]
+pub struct Regexes {
+    pub patterns: Vec<String>,
+    set: regex::RegexSet,
+}
+
+impl Regexes {
+    /// Whether some pattern matches somewhere in `line`.
+    pub fn is_match(&self, line: &str) -> bool {
+        self.set.is_match(line)
+    }
+
+    /// The first pattern (in the policy's order) that matches `line`.
+    pub fn first_match(&self, line: &str) -> Option<&str> {
+        self.set
+            .matches(line)
+            .iter()
+            .next()
+            .map(|i| self.patterns[i].as_str())
+    }
+}
+
+/// `log:` of a rule.
+#[derive(Debug, Clone)]
+pub struct LogCondition {
+    /// Some line of the tail matches one of these.
+    pub matches: Regexes,
+    /// No line of the tail matches any of these.
+    pub not_matches: Option<Regexes>,
+    /// How much of the log's end is read, in KiB (1–4096, default 256).
+    pub tail_kib: u32,
+}
+
+impl LogCondition {
+    /// The tail's size in bytes.
+    pub fn tail_bytes(&self) -> usize {
+        self.tail_kib as usize * 1024
+    }
+}
+
+/// `tests:` of a rule. Judged by the test-report side (issue 17, tests).
+#[derive(Debug, Clone)]
+pub struct TestsCondition {
+    /// Every failed or errored test matches one of these (over `PREFIX::NAME` or `NAME`).
+    pub failed: Option<Globs>,
+    /// Or every failed test is known flaky within this many days.
+    pub known_flaky_days: Option<u32>,
+    /// And at most this many tests failed.
+    pub max_failed: Option<u32>,
 }
 
 /// Severity-free: every diagnostic is an error (the gate fails closed on any of them).

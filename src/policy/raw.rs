@@ -110,6 +110,44 @@ pub struct RawRule {
     /// Per-batch cap on retries for failures this rule allows.
     #[schemars(range(min = 1, max = 10))]
     pub max_retries: Option<u32>,
+    /// The failed build's log: read only when every other selector of the rule matches.
+    pub log: Option<RawLog>,
+    /// The failed build's CodeBuild test reports: read only when every other selector of
+    /// the rule matches.
+    pub tests: Option<RawTests>,
+}
+
+/// A condition on the tail of the failed build's log (CloudWatch Logs, else the S3 log).
+/// Patterns are Rust `regex` syntax and match one line at a time.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[schemars(rename = "Log")]
+pub struct RawLog {
+    /// Regexes: some line of the log's tail matches one of them.
+    #[schemars(length(min = 1))]
+    pub matches: Vec<String>,
+    /// Regexes: no line of the log's tail matches any of them (optional).
+    pub not_matches: Option<Vec<String>>,
+    /// How much of the log's end is read, in KiB (default 256).
+    #[schemars(range(min = 1, max = 4096))]
+    pub tail_kib: Option<u32>,
+}
+
+/// A condition on the failed build's test reports. A test is named `PREFIX::NAME` (or
+/// `NAME` without a prefix); a glob matches the name with or without its prefix.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[schemars(rename = "Tests")]
+pub struct RawTests {
+    /// Globs: every failed or errored test matches one of them (a quarantine list).
+    pub failed: Option<Vec<String>>,
+    /// Or: every failed test is known flaky (it failed, then passed on a retry of the same
+    /// commit) within this many days.
+    #[schemars(range(min = 1, max = 90))]
+    pub known_flaky_days: Option<u32>,
+    /// And at most this many tests failed.
+    #[schemars(range(min = 1, max = 10000))]
+    pub max_failed: Option<u32>,
 }
 
 // Schema-only enums: the values the validator accepts, listed for editors.

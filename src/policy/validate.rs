@@ -3,9 +3,10 @@
 use globset::{GlobBuilder, GlobSetBuilder};
 
 use super::locate::{Locations, Pos};
-use super::raw::{RawOutage, RawPolicy, RawRule};
+use super::raw::{RawLog, RawOutage, RawPolicy, RawRule, RawTests};
 use super::{
-    Action, Budget, Diagnostic, Globs, Outage, Policy, PolicyError, RetryType, Rule, Share,
+    Action, Budget, Diagnostic, Globs, LogCondition, Outage, Policy, PolicyError, REGEX_SIZE_LIMIT,
+    Regexes, RetryType, Rule, Share, TestsCondition,
 };
 use crate::facts::Status;
 
@@ -38,9 +39,15 @@ pub const MAX_RETRIES: (u32, u32) = (1, 10);
 pub const PER_PROJECT_PER_DAY: (u32, u32) = (1, 1000);
 pub const OUTAGE_FAILED_BATCHES: (u32, u32) = (1, 1000);
 pub const OUTAGE_WITHIN_MINUTES: (u32, u32) = (1, 1440);
+pub const TAIL_KIB: (u32, u32) = (1, 4096);
+pub const DEFAULT_TAIL_KIB: u32 = 256;
+pub const KNOWN_FLAKY_DAYS: (u32, u32) = (1, 90);
+pub const MAX_FAILED: (u32, u32) = (1, 10000);
 
 struct Checker<'a> {
     file: &'a str,
+    /// The policy's text, to place a regex error on its character.
+    text: &'a str,
     at: Locations,
     problems: Vec<Diagnostic>,
 }
@@ -78,6 +85,7 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Policy, PolicyError> {
     }
     let mut check = Checker {
         file,
+        text,
         at,
         problems: Vec::new(),
     };
@@ -123,7 +131,7 @@ fn serde_error(file: &str, err: &yaml_serde::Error, code: &'static str) -> Polic
 
 /// The keys each kind of mapping allows, taken from the JSON Schema of the raw types so the
 /// two can never disagree.
-fn allowed_keys() -> [(Place, Vec<String>); 4] {
+fn allowed_keys() -> [(Place, Vec<String>); 6] {
     let schema = serde_json::to_value(schemars::schema_for!(RawPolicy)).unwrap_or_default();
     let keys = |v: &serde_json::Value| -> Vec<String> {
         v.get("properties")
@@ -137,6 +145,8 @@ fn allowed_keys() -> [(Place, Vec<String>); 4] {
         (Place::Budget, keys(&defs["Budget"])),
         (Place::Rule, keys(&defs["Rule"])),
         (Place::Outage, keys(&defs["Outage"])),
+        (Place::Log, keys(&defs["Log"])),
+        (Place::Tests, keys(&defs["Tests"])),
     ]
 }
 
@@ -146,6 +156,8 @@ enum Place {
     Budget,
     Outage,
     Rule,
+    Log,
+    Tests,
 }
 
 impl Place {
@@ -156,11 +168,17 @@ impl Place {
             Some(Place::Budget)
         } else if path == "outage" {
             Some(Place::Outage)
-        } else if path.starts_with("rules[")
-            && path.ends_with(']')
-            && !path[6..].contains(['[', '.'])
-        {
-            Some(Place::Rule)
+        } else if let Some(rest) = path.strip_prefix("rules[") {
+            let (index, rest) = rest.split_once(']')?;
+            if !index.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            match rest {
+                "" => Some(Place::Rule),
+                ".log" => Some(Place::Log),
+                ".tests" => Some(Place::Tests),
+                _ => None,
+            }
         } else {
             None
         }
@@ -172,6 +190,8 @@ impl Place {
             Place::Budget => "in `budget`",
             Place::Outage => "in `outage`",
             Place::Rule => "in a rule",
+            Place::Log => "in a rule's `log`",
+            Place::Tests => "in a rule's `tests`",
         }
     }
 }
@@ -460,6 +480,8 @@ impl Checker<'_> {
         let max_retries = raw
             .max_retries
             .map(|n| self.number(&format!("{path}.max-retries"), Some(n), n, MAX_RETRIES));
+        let log = raw.log.map(|l| self.log(l, &format!("{path}.log")));
+        let tests = raw.tests.map(|t| self.tests(t, &format!("{path}.tests")));
         Rule {
             line: self.at.value(path).line,
             action,
@@ -475,8 +497,141 @@ impl Checker<'_> {
             status_codes: self.globs(&format!("{path}.status-codes"), raw.status_codes, false),
             messages: self.globs(&format!("{path}.messages"), raw.messages, true),
             max_retries,
+            log,
+            tests,
             name: raw.name,
         }
+    }
+
+    fn log(&mut self, raw: RawLog, path: &str) -> LogCondition {
+        let matches = self.regexes(&format!("{path}.matches"), raw.matches);
+        let not_matches = raw
+            .not_matches
+            .map(|list| self.regexes(&format!("{path}.not-matches"), list));
+        let tail_kib = self.number(
+            &format!("{path}.tail-kib"),
+            raw.tail_kib,
+            DEFAULT_TAIL_KIB,
+            TAIL_KIB,
+        );
+        LogCondition {
+            matches,
+            not_matches,
+            tail_kib,
+        }
+    }
+
+    fn tests(&mut self, raw: RawTests, path: &str) -> TestsCondition {
+        if raw.failed.is_none() && raw.known_flaky_days.is_none() && raw.max_failed.is_none() {
+            self.error(
+                path,
+                "empty-condition",
+                "`tests` names no condition, so it would judge nothing".into(),
+                Some("set `failed`, `known-flaky-days` or `max-failed`, or remove `tests`".into()),
+            );
+        }
+        TestsCondition {
+            failed: self.globs(&format!("{path}.failed"), raw.failed, false),
+            known_flaky_days: raw.known_flaky_days.map(|n| {
+                self.number(
+                    &format!("{path}.known-flaky-days"),
+                    Some(n),
+                    n,
+                    KNOWN_FLAKY_DAYS,
+                )
+            }),
+            max_failed: raw
+                .max_failed
+                .map(|n| self.number(&format!("{path}.max-failed"), Some(n), n, MAX_FAILED)),
+        }
+    }
+
+    /// Compiles a list of regexes, each within [`REGEX_SIZE_LIMIT`]. A bad one is reported at
+    /// its character when the file spells the pattern literally, else at the pattern.
+    fn regexes(&mut self, key: &str, patterns: Vec<String>) -> Regexes {
+        if patterns.is_empty() {
+            self.error(
+                key,
+                "empty-list",
+                format!("`{}` is empty, so it can never match", leaf(key)),
+                Some("list at least one pattern, or remove the key".into()),
+            );
+        }
+        let mut good = true;
+        for (j, pattern) in patterns.iter().enumerate() {
+            let item = format!("{key}[{j}]");
+            if pattern.is_empty() {
+                self.error(
+                    &item,
+                    "bad-regex",
+                    "an empty pattern matches every line".into(),
+                    Some("write the text the line must contain".into()),
+                );
+                good = false;
+                continue;
+            }
+            if let Err(e) = regex::RegexBuilder::new(pattern)
+                .size_limit(REGEX_SIZE_LIMIT)
+                .build()
+            {
+                good = false;
+                let (message, offset) = regex_problem(pattern, &e);
+                let help = if matches!(e, regex::Error::CompiledTooBig(_)) {
+                    "use a smaller repetition count or a simpler pattern"
+                } else {
+                    "patterns are Rust regex syntax (https://docs.rs/regex/#syntax); escape a literal character with a backslash"
+                };
+                let pos = self.at.value(&item);
+                let pos = offset
+                    .and_then(|o| self.literal_column(pos, pattern, o))
+                    .map_or(pos, |column| Pos { column, ..pos });
+                self.error_at(
+                    pos,
+                    "bad-regex",
+                    format!("bad regex `{pattern}`: {message}"),
+                    Some(help.into()),
+                );
+            }
+        }
+        let set = regex::RegexSetBuilder::new(&patterns)
+            .size_limit(REGEX_SIZE_LIMIT.saturating_mul(patterns.len().max(1)))
+            .build();
+        let set = match set {
+            Ok(set) => set,
+            Err(e) => {
+                if good {
+                    // Never an empty set in its place: a condition must not silently vanish.
+                    self.error(
+                        key,
+                        "bad-regex",
+                        format!(
+                            "the patterns of `{}` cannot be compiled together: {}",
+                            leaf(key),
+                            first_line(&e.to_string())
+                        ),
+                        Some("use fewer or simpler patterns".into()),
+                    );
+                }
+                regex::RegexSet::empty()
+            }
+        };
+        Regexes { patterns, set }
+    }
+
+    /// The column of character `offset` (bytes) of `pattern` when the scalar at `pos` spells
+    /// the pattern literally up to there (plain or quoted, no escapes before it).
+    fn literal_column(&self, pos: Pos, pattern: &str, offset: usize) -> Option<usize> {
+        let line = self.text.lines().nth(pos.line.checked_sub(1)?)?;
+        let start: usize = line.char_indices().nth(pos.column - 1)?.0;
+        let mut rest = &line[start..];
+        let mut column = pos.column;
+        if let Some(r) = rest.strip_prefix(['"', '\'']) {
+            rest = r;
+            column += 1;
+        }
+        let prefix = pattern.get(..offset)?;
+        rest.starts_with(prefix)
+            .then(|| column + prefix.chars().count())
     }
 
     fn non_empty(&mut self, key: &str, list: &[String]) {
@@ -602,6 +757,32 @@ impl Checker<'_> {
     }
 }
 
+/// A one-line description of why `pattern` does not compile, and the byte offset of the
+/// problem within it when the parser knows it.
+fn regex_problem(pattern: &str, err: &regex::Error) -> (String, Option<usize>) {
+    match regex_syntax::ParserBuilder::new().build().parse(pattern) {
+        Err(regex_syntax::Error::Parse(e)) => (e.kind().to_string(), Some(e.span().start.offset)),
+        Err(regex_syntax::Error::Translate(e)) => {
+            (e.kind().to_string(), Some(e.span().start.offset))
+        }
+        _ => match err {
+            regex::Error::CompiledTooBig(limit) => (
+                format!("it compiles to more than the limit of {limit} bytes"),
+                None,
+            ),
+            other => (first_line(&other.to_string()), None),
+        },
+    }
+}
+
+fn first_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or(text)
+        .to_string()
+}
+
 /// Removes every " at line L column C" from a message.
 fn strip_position(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
@@ -673,7 +854,7 @@ mod tests {
         assert!(keys[0].1.contains(&"retry-type".to_string()));
         assert!(keys[1].1.contains(&"lookback-days".to_string()));
         assert!(keys[2].1.contains(&"status-codes".to_string()));
-        assert_eq!(keys[2].1.len(), 10);
+        assert_eq!(keys[2].1.len(), 12);
         assert!(keys[3].1.contains(&"within-minutes".to_string()));
     }
 }

@@ -1,0 +1,118 @@
+//! A rule's conditions on facts that cost a read (its `log`, its `tests`), judged from what
+//! the facts recorded: met, not met, or not known (the fact was absent, unreadable or not read).
+//! Pure: the reads happen before, where [`super::needs()`] says.
+
+use crate::decision::LogMatch;
+use crate::facts::{Facts, Fetched};
+use crate::policy::{LogCondition, Rule, TestsCondition};
+
+/// How long a log line may be when shown.
+pub const MAX_LOG_LINE: usize = 200;
+
+/// A log line as shown: cleaned by the one sanitiser, at most [`MAX_LOG_LINE`] characters
+/// (also after the sanitiser has broken up workflow commands).
+pub fn shown_line(line: &str) -> String {
+    let cleaned = crate::text::clean(line, MAX_LOG_LINE);
+    if cleaned.chars().count() <= MAX_LOG_LINE {
+        return cleaned;
+    }
+    let mut cut: String = cleaned.chars().take(MAX_LOG_LINE - 1).collect();
+    cut.push('…');
+    cut
+}
+
+/// A rule's conditions against the facts.
+pub(super) enum Judgement {
+    /// Every condition holds (with the log line that met `log.matches`, if the rule has one).
+    Met(Option<LogMatch>),
+    /// Some condition certainly does not hold: why.
+    NotMet(String),
+    /// Some condition could not be judged (and none certainly fails): why.
+    Unknown(String),
+}
+
+/// Judges the conditions of `rule` (whose other selectors matched) for the failure of build
+/// `build_id` (`None`: the batch's own failure, which has no build).
+pub(super) fn judge(rule: &Rule, build_id: Option<&str>, facts: &Facts) -> Judgement {
+    let mut found = None;
+    let mut unknown = None;
+    if let Some(log) = &rule.log {
+        match judge_log(log, build_id, facts) {
+            Judgement::Met(m) => found = m,
+            Judgement::NotMet(why) => return Judgement::NotMet(why),
+            Judgement::Unknown(why) => unknown = Some(why),
+        }
+    }
+    if let Some(tests) = &rule.tests {
+        match judge_tests(tests, build_id, facts) {
+            Judgement::Met(_) => {}
+            Judgement::NotMet(why) => return Judgement::NotMet(why),
+            Judgement::Unknown(why) => unknown = unknown.or(Some(why)),
+        }
+    }
+    match unknown {
+        Some(why) => Judgement::Unknown(why),
+        None => Judgement::Met(found),
+    }
+}
+
+/// `log`: a line of the tail matches `matches`, and none matches `not-matches`.
+fn judge_log(log: &LogCondition, build_id: Option<&str>, facts: &Facts) -> Judgement {
+    let Some(id) = build_id else {
+        return Judgement::NotMet("the batch's own failure has no build log".to_string());
+    };
+    let tail = match facts.logs.get(id) {
+        None => return Judgement::Unknown(format!("the log of build {id} was not read")),
+        Some(Fetched::Absent(why)) => {
+            return Judgement::Unknown(format!("build {id} has no log to read ({why})"));
+        }
+        Some(Fetched::Unreadable(why)) => {
+            return Judgement::Unknown(format!("the log of build {id} could not be read: {why}"));
+        }
+        Some(Fetched::Known(tail)) => tail,
+    };
+    let kib = log.tail_kib;
+    let Some(lines) = tail.within(log.tail_bytes()) else {
+        return Judgement::Unknown(format!(
+            "only {} KiB of the end of the log of build {id} were read, and the rule needs {kib} KiB",
+            tail.bytes / 1024
+        ));
+    };
+    if let Some(forbidden) = &log.not_matches
+        && let Some((pattern, line)) = lines
+            .iter()
+            .rev()
+            .find_map(|l| forbidden.first_match(l).map(|p| (p, l)))
+    {
+        return Judgement::NotMet(format!(
+            "a line of the log of build {id} matches not-matches `{pattern}`: `{}`",
+            shown_line(line)
+        ));
+    }
+    // The newest matching line: the one nearest the failure.
+    match lines
+        .iter()
+        .rev()
+        .find_map(|l| log.matches.first_match(l).map(|p| (p, l)))
+    {
+        Some((pattern, line)) => Judgement::Met(Some(LogMatch {
+            build_id: id.to_string(),
+            pattern: pattern.to_string(),
+            line: shown_line(line),
+        })),
+        None => Judgement::NotMet(format!(
+            "no line of the last {kib} KiB of the log of build {id} matches"
+        )),
+    }
+}
+
+/// `tests`: judged by the test-report side (issue 17, tests). Until it lands, a rule with
+/// `tests` is never met for lack of the facts (fail closed).
+fn judge_tests(_tests: &TestsCondition, build_id: Option<&str>, _facts: &Facts) -> Judgement {
+    match build_id {
+        None => Judgement::NotMet("the batch's own failure has no test reports".to_string()),
+        Some(id) => Judgement::Unknown(format!(
+            "the test reports of build {id} are not judged by this version of the gate"
+        )),
+    }
+}

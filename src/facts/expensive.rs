@@ -1,0 +1,190 @@
+//! Facts that cost a read — a build's log, its test reports, GitHub's facts about a commit —
+//! and are read only when [`crate::decide::needs()`] says they could change the outcome.
+//!
+//! Each is recorded as known, absent or unreadable (with why): a value the judgment sees and
+//! names in its reason, never an error that ends the run, never a silent "no match".
+
+/// A fact that costs a read, as the judgment sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fetched<T> {
+    /// Read.
+    Known(T),
+    /// There is none: e.g. the build wrote no log anywhere. `why`, in plain words.
+    Absent(String),
+    /// It could not be read: access denied, expired, throttled, malformed. `why`, in plain
+    /// words (already free of secrets; cleaned when shown).
+    Unreadable(String),
+}
+
+impl<T> Fetched<T> {
+    pub fn known(&self) -> Option<&T> {
+        match self {
+            Fetched::Known(value) => Some(value),
+            _ => None,
+        }
+    }
+}
+
+/// The end of a build's log: its lines, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LogTail {
+    /// Where it was read, for the reason (e.g. `CloudWatch Logs group/stream`, `s3://…`, a file).
+    pub source: String,
+    /// Lines of the tail, oldest first: each event's message split into lines, its trailing
+    /// newline dropped, invalid UTF-8 replaced, ANSI escape sequences removed.
+    pub lines: Vec<String>,
+    /// Whether the lines reach back to the log's start (the whole log was read).
+    pub whole: bool,
+    /// How many bytes of the log's end the lines cover (at least what was asked for unless
+    /// `whole`).
+    pub bytes: usize,
+}
+
+impl LogTail {
+    /// A tail from raw log text (e.g. a captured file or an S3 object), keeping at most its last
+    /// `max_bytes`; `whole` when the text is the complete log and fits.
+    pub fn from_text(source: &str, text: &[u8], max_bytes: usize, whole: bool) -> LogTail {
+        let start = text.len().saturating_sub(max_bytes);
+        let cut = &text[start..];
+        let mut lines = split_lines(cut);
+        // The first line may have been cut: keep only whole lines, unless it is the only one.
+        if start > 0 && lines.len() > 1 && text[start - 1] != b'\n' {
+            lines.remove(0);
+        }
+        LogTail {
+            source: source.to_string(),
+            lines,
+            whole: whole && start == 0,
+            bytes: cut.len(),
+        }
+    }
+
+    /// The lines within the last `bytes` bytes (each counted with its newline); a last line
+    /// longer than that alone is cut to its end. `None` when this tail covers less than asked
+    /// and is not the whole log (the rest of the tail is unknown).
+    pub fn within(&self, bytes: usize) -> Option<std::borrow::Cow<'_, [String]>> {
+        if !self.whole && self.bytes < bytes {
+            return None;
+        }
+        let mut used = 0usize;
+        let mut first = self.lines.len();
+        for line in self.lines.iter().rev() {
+            let size = line.len() + 1;
+            if used + size > bytes {
+                break;
+            }
+            used += size;
+            first -= 1;
+        }
+        if first == self.lines.len()
+            && let Some(last) = self.lines.last()
+        {
+            // One line larger than the whole tail: its end only.
+            let mut at = last.len().saturating_sub(bytes);
+            while !last.is_char_boundary(at) {
+                at += 1;
+            }
+            return Some(std::borrow::Cow::Owned(vec![last[at..].to_string()]));
+        }
+        Some(std::borrow::Cow::Borrowed(&self.lines[first..]))
+    }
+}
+
+/// Splits log text into lines: `\n` (and a `\r` before it) ends a line, a final newline makes
+/// no empty line, invalid UTF-8 is replaced and ANSI escape sequences are removed (so patterns
+/// see the text a person sees).
+pub fn split_lines(text: &[u8]) -> Vec<String> {
+    let text = text.strip_suffix(b"\n").unwrap_or(text);
+    if text.is_empty() {
+        return Vec::new();
+    }
+    text.split(|&b| b == b'\n')
+        .map(|line| {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            strip_ansi(&String::from_utf8_lossy(line))
+        })
+        .collect()
+}
+
+/// Removes ANSI escape sequences: CSI (`ESC [ … final`), OSC (`ESC ] … BEL` or `ESC \`) and
+/// two-character escapes. Other control characters are left for the sanitiser.
+pub fn strip_ansi(line: &str) -> String {
+    if !line.contains('\u{1b}') && !line.contains('\u{9b}') {
+        return line.to_string();
+    }
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        let csi = match c {
+            '\u{1b}' => match chars.peek() {
+                Some('[') => {
+                    chars.next();
+                    true
+                }
+                Some(']') => {
+                    chars.next();
+                    // OSC: up to BEL or ESC \.
+                    while let Some(c) = chars.next() {
+                        if c == '\u{7}' {
+                            break;
+                        }
+                        if c == '\u{1b}' {
+                            if chars.peek() == Some(&'\\') {
+                                chars.next();
+                            }
+                            break;
+                        }
+                    }
+                    continue;
+                }
+                Some(_) => {
+                    chars.next();
+                    continue;
+                }
+                None => continue,
+            },
+            '\u{9b}' => true,
+            c => {
+                out.push(c);
+                continue;
+            }
+        };
+        if csi {
+            // Parameters and intermediates, then one final byte in @..~.
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) {
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_split_cleaned_of_ansi_and_lossy() {
+        let lines = split_lines(b"a\r\n\x1b[31mred\x1b[0m \xff\n\x1b]0;title\x07b\n");
+        assert_eq!(lines, vec!["a", "red \u{fffd}", "b"]);
+        assert!(split_lines(b"").is_empty());
+        assert_eq!(split_lines(b"\n\n"), vec!["", ""]);
+    }
+
+    #[test]
+    fn the_tail_keeps_whole_lines_within_its_bytes() {
+        let tail = LogTail::from_text("f", b"first line\nsecond\nthird\n", 1024, true);
+        assert!(tail.whole);
+        assert_eq!(tail.within(13).unwrap().as_ref(), ["second", "third"]);
+        assert_eq!(tail.within(12).unwrap().as_ref(), ["third"]);
+        assert_eq!(tail.within(3).unwrap().as_ref(), ["ird"]);
+        // Cut from a larger text: the partial first line is dropped.
+        let cut = LogTail::from_text("f", b"first line\nsecond\nthird\n", 14, true);
+        assert!(!cut.whole);
+        assert_eq!(cut.lines, vec!["second", "third"]);
+        assert!(cut.within(15).is_none());
+        assert!(cut.within(14).is_some());
+    }
+}
