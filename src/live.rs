@@ -22,7 +22,14 @@ pub fn aws(e: AwsError) -> RunError {
 /// per-commit look-back, and at least the 24 hours the daily project budget and the outage
 /// brake look at (whatever `lookback-days` says).
 pub fn history_since(policy: &Policy, batch: &Batch) -> Option<Timestamp> {
-    let days = i64::from(policy.budget.lookback_days.max(1));
+    // And as far back as a `known-flaky-days` rule learns from.
+    let flaky_days = policy
+        .rules
+        .iter()
+        .filter_map(|r| r.tests.as_ref()?.known_flaky_days)
+        .max()
+        .unwrap_or(0);
+    let days = i64::from(policy.budget.lookback_days.max(flaky_days).max(1));
     batch
         .start_time
         .map(|t| Timestamp(t.0.saturating_sub(days * DAY_MS)))
@@ -68,6 +75,8 @@ pub async fn facts(
     facts.history_truncated = walked.map_err(aws)? == WalkEnd::Truncated;
     let current = facts.batch.id.clone();
     facts.history = known.into_values().filter(|b| b.id != current).collect();
+    // Test reports, only where a `tests` condition could change the decision (never an error).
+    crate::test_reports::read_for_tests(codebuild, policy, &mut facts).await;
     Ok(facts)
 }
 

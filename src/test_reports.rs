@@ -12,8 +12,10 @@ use aws_sdk_codebuild::types::TestCaseFilter;
 use futures_util::StreamExt;
 
 use crate::codebuild::{AwsError, CodeBuild, MAX_CONCURRENT_READS, MAX_IDS_PER_CALL};
+use crate::decide::flaky;
 use crate::facts::reports::{CasesRead, FAILED_STATUSES, Report, ReportRead, Reports};
-use crate::facts::sdk;
+use crate::facts::{Facts, sdk};
+use crate::policy::Policy;
 
 /// `DescribeTestCases` pages read at most per status (100 cases a page): a report with more
 /// than 2,000 failed tests is not read whole, and the judgment says so.
@@ -212,6 +214,70 @@ impl ReportReader {
         all.retain(|c| c.is_failed());
         CasesRead::Read(all)
     }
+}
+
+/// The live step for `tests` conditions: the reports of the builds [`crate::decide::needs`] names (root
+/// failures whose other selectors match a rule with `tests`) and, for `known-flaky-days`,
+/// the history's flips in those builds' groups (their failed builds, then their reports),
+/// recorded in `facts`. Bounded (at most [`flaky::MAX_FLAKY_BATCHES`] batches with flips;
+/// reports 100 a call, 4 calls at once) and never an error: what cannot be read is recorded
+/// so, and the judgment fails closed on it.
+pub async fn read_for_tests(codebuild: &CodeBuild, policy: &Policy, facts: &mut Facts) {
+    let builds = crate::decide::needs(policy, facts).reports;
+    if builds.is_empty() {
+        return;
+    }
+    let reader = ReportReader::new(codebuild.clone());
+    let mut arns: Vec<String> = builds
+        .iter()
+        .filter_map(|id| facts.builds.get(id))
+        .flat_map(|b| b.report_arns.iter().cloned())
+        .collect();
+    let days = policy
+        .rules
+        .iter()
+        .filter_map(|r| r.tests.as_ref()?.known_flaky_days)
+        .max();
+    if let Some(days) = days {
+        let groups: BTreeSet<&str> = facts
+            .batch
+            .groups
+            .iter()
+            .filter(|g| {
+                g.current
+                    .as_ref()
+                    .and_then(|s| s.build_id())
+                    .is_some_and(|id| builds.contains(id))
+            })
+            .map(|g| g.identifier.as_str())
+            .collect();
+        let now = facts.batch.judged_at();
+        // The same flips `decide` will look at: per group, its newest batches with one.
+        let flips: BTreeSet<String> = groups
+            .iter()
+            .flat_map(|g| flaky::evidence(facts, Some(g), days, now))
+            .map(|f| f.build_id)
+            .collect();
+        let unread: Vec<String> = flips
+            .iter()
+            .filter(|id| !facts.builds.contains_key(*id))
+            .cloned()
+            .collect();
+        // A failed read leaves those builds out: the look-back counts them unreadable.
+        if let Ok(read) = codebuild.builds(&unread).await {
+            for build in read {
+                facts.builds.insert(build.id.clone(), build);
+            }
+        }
+        arns.extend(
+            flips
+                .iter()
+                .filter_map(|id| facts.builds.get(id))
+                .flat_map(|b| b.report_arns.iter().cloned()),
+        );
+    }
+    let read = reader.read(&arns).await;
+    facts.reports.extend(read);
 }
 
 /// Whether a found report's failed cases are worth reading: a test report that is done

@@ -738,3 +738,63 @@ fn explain_shows_the_canonical_source_version_used() {
     );
     assert_eq!(json["decision"], "refuse");
 }
+
+/// Issue 17: `explain` with captured test reports — `explain DIR` picks up `reports.json`
+/// and `test-cases*.json`, `--reports`/`--test-cases` name them; a quarantine list retries,
+/// a test off the list is named, and without the test cases the rule cannot be judged.
+#[test]
+fn explain_judges_tests_conditions_from_captured_reports() {
+    let dir = "examples/batches/quarantined-tests";
+    let json = |args: &[&str]| -> serde_json::Value {
+        let r = run(gate().arg("explain").args(args).args(["--format", "json"]));
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        serde_json::from_str(&r.stdout).unwrap()
+    };
+    let quarantine = "policies/examples/quarantined-tests.yml";
+    let report = json(&[dir, "--policy", quarantine]);
+    assert_eq!(report["decision"], "retry", "{report}");
+    // The same captures named one by one.
+    let by_flags = json(&[
+        &format!("{dir}/batch.json"),
+        "--builds",
+        &format!("{dir}/builds.json"),
+        "--reports",
+        &format!("{dir}/reports.json"),
+        "--test-cases",
+        &format!("{dir}/test-cases.json"),
+        "--policy",
+        quarantine,
+    ]);
+    assert_eq!(by_flags["decision"], "retry");
+    // Without the test cases: the report counts 2 failed tests, none were read.
+    let unread = json(&[
+        &format!("{dir}/batch.json"),
+        "--builds",
+        &format!("{dir}/builds.json"),
+        "--reports",
+        &format!("{dir}/reports.json"),
+        "--policy",
+        quarantine,
+    ]);
+    assert_eq!(unread["decision"], "refuse");
+    assert_eq!(unread["code"], "could-not-judge", "{unread}");
+    // A quarantine list without the search test: refused, naming it.
+    let tmp = tempfile::tempdir().unwrap();
+    let policy = tmp.path().join("p.yml");
+    std::fs::write(
+        &policy,
+        "version: 1\nrules:\n  - name: q\n    tests:\n      failed: [\"checkout.spec.ts::*\"]\n",
+    )
+    .unwrap();
+    let named = json(&[dir, "--policy", policy.to_str().unwrap()]);
+    assert_eq!(named["decision"], "refuse");
+    let reason = named["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(
+            "test `search.spec.ts: :search suggests as you type` failed and is not quarantined"
+        ),
+        "{reason}"
+    );
+    // The built-in default policy has no `tests` rule: a real test failure, refused.
+    assert_eq!(json(&[dir])["decision"], "refuse");
+}

@@ -13,9 +13,11 @@ use conditions::Judgement;
 
 mod budgets;
 mod conditions;
+pub mod flaky;
 mod needs;
 mod reason;
 mod stops;
+mod test_reports;
 
 pub use needs::{GithubNeeds, Needs, needs};
 
