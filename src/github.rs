@@ -133,6 +133,15 @@ impl SeenStatus {
     }
 }
 
+/// Statuses GitHub keeps per commit and context ("Note: there is a limit of 1000 statuses per
+/// sha and context within a repository", REST docs, "Create a commit status").
+pub const MAX_STATUSES_PER_CONTEXT: usize = 1000;
+
+/// GitHub's 422 for a commit and context that reached [`MAX_STATUSES_PER_CONTEXT`].
+fn is_status_limit(e: &GitHubError) -> bool {
+    e.status == Some(422) && e.detail.contains("maximum number of statuses")
+}
+
 /// Contexts per page of the combined status (GitHub's maximum).
 const CONTEXTS_PER_PAGE: usize = 100;
 /// Pages of the combined status read at most: 1,000 contexts on one commit.
@@ -184,7 +193,7 @@ impl GitHub {
             State::Success => StatusState::Success,
             State::Failure => StatusState::Failure,
         };
-        with_retries("create commit status", self.timeout, || async {
+        let posted = with_retries("create commit status", self.timeout, || async {
             let handler = self.crab.repos(&repo.owner, &repo.name);
             let mut request = handler
                 .create_status(sha.to_string(), state)
@@ -195,7 +204,34 @@ impl GitHub {
             }
             request.send().await.map(|_| ())
         })
-        .await
+        .await;
+        match posted {
+            Err(e) if is_status_limit(&e) => self.at_status_limit(repo, sha, status, e).await,
+            other => other,
+        }
+    }
+
+    /// GitHub keeps at most 1,000 statuses per commit and context and refuses more (422).
+    /// When the latest one already says what would be posted, nothing is lost: done. Else
+    /// the error says what happened and what to do.
+    async fn at_status_limit(
+        &self,
+        repo: &Repo,
+        sha: &str,
+        status: &CommitStatus,
+        mut error: GitHubError,
+    ) -> Result<(), GitHubError> {
+        if let Ok(Some(seen)) = self.latest_status(repo, sha, &status.context).await
+            && seen.says(status)
+        {
+            return Ok(());
+        }
+        error.detail = format!(
+            "{}; GitHub keeps at most {MAX_STATUSES_PER_CONTEXT} statuses per commit and context, and commit {sha} has reached that for `{}`: no further status of this context can be posted on it (a new commit starts afresh)",
+            error.detail,
+            crate::text::clean(&status.context, 100)
+        );
+        Err(error)
     }
 
     /// The latest status of `context` on `sha`, or `None` when there is none.

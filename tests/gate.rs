@@ -727,6 +727,102 @@ async fn a_status_event_for_one_member_build_is_resolved_to_its_batch() {
     assert_eq!(first.body["ids"], json!([build_id]));
 }
 
+/// Issue 16.5: a `status` event for a single CodeBuild build (a project that runs builds, not
+/// batches, in a repository that also has batch projects) is not the gate's business: exit
+/// 0 with a notice; the one read tells the build has no batch; no other call, nothing
+/// posted, not even with a broken policy in the workspace.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_status_event_for_a_single_build_is_not_the_gates_business() {
+    let w = World::new().await;
+    let build_id = "acme-lint:0f0e0d0c-1111-4222-8333-444455556666";
+    w.cb.add_build(json!({
+        "id": build_id,
+        "arn": format!("arn:aws:codebuild:us-east-1:111122223333:build/{build_id}"),
+        "buildNumber": 12,
+        "startTime": 1_796_000_000.0,
+        "endTime": 1_796_000_300.0,
+        "currentPhase": "COMPLETED",
+        "buildStatus": "FAILED",
+        "sourceVersion": "pr/7",
+        "resolvedSourceVersion": "b80469b84b2d451c62f746b484e61ceb95bd447e",
+        "projectName": "acme-lint",
+        "phases": [{"phaseType": "BUILD", "phaseStatus": "FAILED", "startTime": 1_796_000_010.0,
+                    "endTime": 1_796_000_290.0, "durationInSeconds": 280,
+                    "contexts": [{"statusCode": "COMMAND_EXECUTION_ERROR", "message": "exit status 1"}]}],
+        "buildComplete": true,
+        "initiator": "GitHub-Hookshot/a1b2c3d",
+    }));
+    std::fs::create_dir_all(w.workspace().join(".github")).unwrap();
+    std::fs::write(
+        w.workspace().join(".github/codebuild-retry-gate.yml"),
+        "version: 1\nrules:\n  - name: a\n    statuses: [FAULTY]\n",
+    )
+    .unwrap();
+    let event = write_event(
+        &w,
+        json!({
+            "sha": "b80469b84b2d451c62f746b484e61ceb95bd447e",
+            "state": "failure",
+            "context": "AWS CodeBuild us-east-1 (acme-lint)",
+            "target_url": format!(
+                "https://us-east-1.console.aws.amazon.com/codesuite/codebuild/projects/acme-lint/build/{}/?region=us-east-1",
+                build_id.replace(':', "%3A")
+            ),
+            "repository": {"full_name": "acme/web"},
+        }),
+    );
+    let mut cmd = w.command(&[]);
+    cmd.env("GITHUB_EVENT_NAME", "status")
+        .env("GITHUB_EVENT_PATH", &event)
+        .env("GITHUB_ACTIONS", "true");
+    let r = w.gate_with(cmd).await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stderr, r.stdout);
+    assert!(
+        r.stderr.contains(&format!(
+            "::notice::the status event is about build {build_id}, a single CodeBuild build, not a batch"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(w.ops(), ops(&["BatchGetBuilds"]));
+    assert!(w.gh.calls().is_empty(), "{:?}", w.gh.calls());
+    assert!(
+        r.outputs.is_empty(),
+        "no decision, no outputs: {:?}",
+        r.outputs
+    );
+}
+
+/// Issue 16.7: GitHub keeps at most 1,000 statuses per commit and context and answers 422
+/// after that. When the latest status already says the same, nothing is lost (exit 0); else
+/// the error says what happened.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_status_limit_of_a_commit_and_context_is_met_clearly() {
+    let w = World::new().await;
+    let passed = w.example("succeeded-after-retry");
+    let r = w.gate(&["--batch-id", &passed]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let first = w.gh.statuses()[0].clone();
+    assert_eq!(first.state, "success");
+
+    // The same status again, at the limit: GitHub refuses, the latest already says it.
+    w.gh.inject_on("POST", GitHubFault::Unprocessable, 1);
+    let r = w.gate(&["--batch-id", &passed]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    // Another status is the latest: the limit is an error that says so.
+    w.gh.add_status(REPO, &first.sha, "pending", &first.context, "Retry 1/2: something");
+    w.gh.inject_on("POST", GitHubFault::Unprocessable, 1);
+    let r = w.gate(&["--batch-id", &passed]).await;
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("(HTTP 422): Validation Failed")
+            && r.stderr.contains("GitHub keeps at most 1000 statuses per commit and context"),
+        "{}",
+        r.stderr
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_gates_own_status_event_is_ignored() {
     let w = World::new().await;

@@ -129,11 +129,22 @@ fn read_event(path: &Path) -> Result<StatusEvent, RunError> {
 
 /// The gate, step by step. Each step either hands the next one what it needs or ends the run;
 /// nothing is changed (retry, status) before [`act`].
-pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Result<i32, RunError> {
+pub async fn run(
+    mut config: Config,
+    out: &mut dyn Write,
+    log: &mut Log<'_>,
+) -> Result<i32, RunError> {
     require_token(&config.run)?;
     // The gate's own statuses trigger `status` events too: nothing to judge there.
     if is_own_status(&config, &Policy::builtin()) {
         return Ok(own_status(log));
+    }
+    let codebuild = CodeBuild::from_env(config.run.timeout).await;
+    // A status event about a single build (not a batch) is not the gate's business.
+    match event_build(&config, &codebuild, log).await? {
+        EventBuild::Single(build) => return Ok(not_a_batch(&build, log)),
+        EventBuild::OfBatch(id) => config.batch_id = Some(id),
+        EventBuild::None => {}
     }
     let source = config.run.policy_source(config.repository());
     let local_policy = read_local_policy(&config, &source, log)?;
@@ -143,7 +154,7 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
     {
         return Ok(own_status(log));
     }
-    let mut clients = Clients::start(&config.run).await?;
+    let mut clients = Clients::start(&config.run, codebuild).await?;
     let (policy, read) = read_policy_and_batch(&config, &source, &clients, local_policy, log).await;
     let policy = policy?;
     let BatchRead { batch, page, known } = read?;
@@ -234,6 +245,60 @@ fn read_local_policy(
     }
 }
 
+/// What a `status` event's link to one build says, once the build is read.
+enum EventBuild {
+    /// No event, a batch link, or a batch id given: nothing to read here.
+    None,
+    /// The build is a member of this batch (`REPORT_INDIVIDUAL_BUILDS`).
+    OfBatch(BatchId),
+    /// A single build, not part of any batch.
+    Single(String),
+}
+
+/// When the inputs name no batch and the `status` event links to one build: read the build
+/// (the one call made) to learn whether it belongs to a batch.
+async fn event_build(
+    config: &Config,
+    codebuild: &CodeBuild,
+    log: &mut Log<'_>,
+) -> Result<EventBuild, RunError> {
+    if config.batch_id.is_some() {
+        return Ok(EventBuild::None);
+    }
+    let Some(url) = config.event.as_ref().and_then(|e| e.target_url.as_deref()) else {
+        return Ok(EventBuild::None);
+    };
+    // Any other link (the gate's own status under a custom context, say) is for the later
+    // steps to judge or refuse.
+    let Ok(ConsoleTarget::Build(build)) = parse_console_url(url) else {
+        return Ok(EventBuild::None);
+    };
+    log.debug(&format!(
+        "the status names build {build}; looking up its batch"
+    ));
+    let builds = codebuild.builds(&[build.to_string()]).await.map_err(aws)?;
+    let Some(found) = builds.first() else {
+        return Err(RunError::Input(format!(
+            "build {build} was not found in CodeBuild"
+        )));
+    };
+    match &found.batch_arn {
+        Some(arn) => Ok(EventBuild::OfBatch(
+            BatchId::parse(arn).map_err(RunError::Input)?,
+        )),
+        None => Ok(EventBuild::Single(build.to_string())),
+    }
+}
+
+/// Exit 0 with a notice: nothing retried, nothing posted.
+fn not_a_batch(build: &str, log: &mut Log<'_>) -> i32 {
+    log.notice(&format!(
+        "the status event is about build {}, a single CodeBuild build, not a batch: the gate judges batch builds only, so nothing was retried or posted",
+        crate::text::clean(build, 200)
+    ));
+    exit::OK
+}
+
 /// The service clients. The GitHub client (its TLS roots take a few ms to load) is built while
 /// CodeBuild is read, unless the policy must come from GitHub first.
 struct Clients {
@@ -249,7 +314,7 @@ enum GitHubClient {
 }
 
 impl Clients {
-    async fn start(run: &Inputs) -> Result<Clients, RunError> {
+    async fn start(run: &Inputs, codebuild: CodeBuild) -> Result<Clients, RunError> {
         let needs_github = !run.dry_run || run.policy_ref.is_some();
         let mut github = match needs_github {
             true => {
@@ -265,10 +330,7 @@ impl Clients {
         if run.policy_ref.is_some() {
             github = GitHubClient::Ready(github.take().await?);
         }
-        Ok(Clients {
-            codebuild: CodeBuild::from_env(run.timeout).await,
-            github,
-        })
+        Ok(Clients { codebuild, github })
     }
 
     /// The GitHub client, once it is ready (built now if still building).
