@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::facts::Timestamp;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "codebuild-retry-gate",
@@ -122,6 +124,18 @@ pub struct ExplainArgs {
     /// Exit 1 when the decision is `refuse`
     #[arg(long)]
     pub fail_on_refusal: bool,
+    /// The moment of judgment, ISO-8601 or epoch seconds: the daily budget and the outage
+    /// brake count what happened in their window before it [default: the latest moment
+    /// recorded in the captures]
+    #[arg(long, value_name = "TIME", value_parser = parse_moment)]
+    pub now: Option<Timestamp>,
+}
+
+/// `--now`: ISO-8601 (`2026-11-21T08:30:00Z`, with an offset or fractions) or epoch seconds.
+fn parse_moment(text: &str) -> Result<Timestamp, String> {
+    crate::facts::awscli::parse_iso8601(text.trim()).ok_or_else(|| {
+        format!("`{text}` is neither an ISO-8601 time (2026-11-21T08:30:00Z) nor epoch seconds")
+    })
 }
 
 #[derive(Debug, Args)]

@@ -45,7 +45,7 @@ pub enum DecisionCode {
     BatchBudgetSpent,
     /// refuse: the commit has used its per-commit budget.
     CommitBudgetSpent,
-    /// refuse: the project has used its retries for the last 24 hours.
+    /// refuse: the project has used its retries for the 24 hours before the gate acts.
     ProjectBudgetSpent,
     /// refuse: many other batches of the project failed just before this one (outage brake).
     OutageSuspected,
@@ -76,6 +76,9 @@ pub enum DecisionCode {
     BatchNotComplete,
     /// wait: someone else retried the batch between our read and our retry.
     RetriedElsewhere,
+    /// wait: another batch of the same commit and project ran after this one ended; that
+    /// batch speaks for the commit (nothing is retried or posted for this one).
+    Superseded,
 }
 
 impl DecisionCode {
@@ -100,6 +103,7 @@ impl DecisionCode {
             DecisionCode::BatchInProgress => "batch-in-progress",
             DecisionCode::BatchNotComplete => "batch-not-complete",
             DecisionCode::RetriedElsewhere => "retried-elsewhere",
+            DecisionCode::Superseded => "superseded",
         }
     }
 }
@@ -308,8 +312,8 @@ pub struct BudgetReport {
     /// The history walk stopped at its page cap before the look-back boundary: figures drawn
     /// from the history may be too low.
     pub history_incomplete: bool,
-    /// Retries of all the project's batches in the 24 hours before the judged failure, when
-    /// the policy sets `per-project-per-day`.
+    /// Retries of all the project's batches in the 24 hours before the moment of judgment,
+    /// when the policy sets `per-project-per-day`.
     pub per_project_per_day: Option<Figure>,
     /// The outage brake, when the policy sets `outage.failed-batches`.
     pub outage: Option<OutageReport>,
@@ -367,6 +371,23 @@ impl Decision {
         self.code = DecisionCode::RetriedElsewhere;
         self.attempt = None;
         self.reason = "Batch was retried by someone else; waiting for it".to_string();
+    }
+
+    /// Another batch of the commit (`newer`) has an attempt that started after this batch's
+    /// latest attempt ended: it speaks for the commit. Nothing is retried or posted for this
+    /// batch; the outputs say `wait` and name the newer batch.
+    pub fn superseded(&mut self, newer: &str) {
+        self.decision = Outcome::Wait;
+        self.code = DecisionCode::Superseded;
+        self.attempt = None;
+        let newer: String = newer
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .take(300)
+            .collect();
+        self.reason = format!(
+            "Superseded: batch {newer} of the same commit ran after this one ended; its status speaks for the commit"
+        );
     }
 
     /// CodeBuild rejected the retry and the batch still reads failed: a refusal, with

@@ -184,6 +184,15 @@ pub struct Build {
 }
 
 impl Build {
+    /// Every moment CodeBuild recorded on the build: its start and end, and its phases'.
+    pub fn recorded_moments(&self) -> impl Iterator<Item = Timestamp> + '_ {
+        let phases = self.phases.iter().flat_map(|p| [p.start_time, p.end_time]);
+        [self.start_time, self.end_time]
+            .into_iter()
+            .chain(phases)
+            .flatten()
+    }
+
     /// When the build ended: its `endTime`, else the latest end of its phases.
     pub fn ended_at(&self) -> Option<Timestamp> {
         self.end_time
@@ -251,9 +260,13 @@ impl Batch {
         times
     }
 
-    /// When the judged failure happened: the batch's end, else its start.
-    pub fn judged_at(&self) -> Option<Timestamp> {
-        self.end_time.or(self.start_time)
+    /// Every moment CodeBuild recorded on the batch: its start and end, and its phases'.
+    pub fn recorded_moments(&self) -> impl Iterator<Item = Timestamp> + '_ {
+        let phases = self.phases.iter().flat_map(|p| [p.start_time, p.end_time]);
+        [self.start_time, self.end_time]
+            .into_iter()
+            .chain(phases)
+            .flatten()
     }
 
     /// The batch phases of the current attempt: those after the last retry marker.
@@ -314,6 +327,11 @@ pub struct Facts {
     /// The history walk stopped at its page cap before the look-back boundary: counts
     /// drawn from the history may be too low, and the report says so.
     pub history_truncated: bool,
+    /// The moment of judgment: every time window (the daily project budget, the outage
+    /// brake) ends here. The wall clock for `gate` and `reconcile`, `--now` for `explain`,
+    /// the end of the judged attempt for `simulate`. `None`: the latest moment recorded in
+    /// the facts ([`Facts::latest_recorded`]).
+    pub now: Option<Timestamp>,
     /// Facts that cost a read, by build id: only those [`crate::decide::needs()`] asked for.
     /// A build missing here was not read; a rule that needs it does not match, and says so.
     pub logs: BTreeMap<String, Fetched<LogTail>>,
@@ -324,6 +342,22 @@ pub struct Facts {
 }
 
 impl Facts {
+    /// The moment of judgment: [`Facts::now`], else the latest moment recorded.
+    pub fn moment(&self) -> Option<Timestamp> {
+        self.now.or_else(|| self.latest_recorded())
+    }
+
+    /// The latest moment recorded anywhere in the facts: a start, end or phase time of the
+    /// batch, of a build, or of a batch of the history. Nothing recorded happened after it.
+    pub fn latest_recorded(&self) -> Option<Timestamp> {
+        let builds = self.builds.values().flat_map(Build::recorded_moments);
+        std::iter::once(&self.batch)
+            .chain(&self.history)
+            .flat_map(Batch::recorded_moments)
+            .chain(builds)
+            .max()
+    }
+
     pub fn build_of(&self, summary: &BuildSummary) -> Option<&Build> {
         self.builds.get(summary.build_id()?)
     }

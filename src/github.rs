@@ -17,6 +17,9 @@ use octocrab::Octocrab;
 use octocrab::models::StatusState;
 use thiserror::Error;
 
+use crate::facts::Timestamp;
+use crate::facts::awscli::parse_iso8601;
+
 /// Attempts per GitHub call (the first one included).
 pub const MAX_ATTEMPTS: u32 = 4;
 /// The longest `retry-after` the gate is willing to wait for.
@@ -118,6 +121,9 @@ pub struct SeenStatus {
     /// `pending`, `success`, `failure` or `error` (anything else is kept as sent).
     pub state: String,
     pub description: Option<String>,
+    /// When it was posted (`updated_at`, else `created_at`; a status is never edited, so
+    /// both are the moment it was created). `None` when GitHub gave no readable time.
+    pub at: Option<Timestamp>,
 }
 
 impl SeenStatus {
@@ -257,6 +263,8 @@ impl GitHub {
             context: Option<String>,
             state: String,
             description: Option<String>,
+            created_at: Option<String>,
+            updated_at: Option<String>,
         }
         #[derive(serde::Serialize)]
         struct Page {
@@ -280,9 +288,14 @@ impl GitHub {
                 .into_iter()
                 .find(|e| e.context.as_deref() == Some(context))
             {
+                let at = entry
+                    .updated_at
+                    .or(entry.created_at)
+                    .and_then(|t| parse_iso8601(&t));
                 return Ok(Some(SeenStatus {
                     state: entry.state,
                     description: entry.description,
+                    at,
                 }));
             }
             if count < CONTEXTS_PER_PAGE {

@@ -16,6 +16,7 @@ pub mod error;
 pub mod facts;
 pub mod github;
 pub mod history;
+pub mod latest;
 pub mod live;
 pub mod policy;
 pub mod render;

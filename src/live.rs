@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::codebuild::{AwsError, CodeBuild, ListPage, RetryResult, idempotency_token};
 use crate::decision::{Decision, Outcome};
 use crate::error::RunError;
-use crate::facts::{Batch, Facts, Status, Timestamp};
+use crate::facts::{Batch, Facts, Phase, Status, Timestamp};
 use crate::history::{self, Known, WalkEnd};
 use crate::policy::Policy;
 
@@ -18,10 +18,29 @@ pub fn aws(e: AwsError) -> RunError {
     RunError::Runtime(e.to_string())
 }
 
-/// How far back the history must reach for `policy`'s budgets, from the batch's start: the
-/// per-commit look-back, and at least the 24 hours the daily project budget and the outage
-/// brake look at (whatever `lookback-days` says).
-pub fn history_since(policy: &Policy, batch: &Batch) -> Option<Timestamp> {
+/// How long before a window's start a batch may have started and still have a retry or a
+/// failed attempt in it: a build runs at most 36 h after queueing at most 8 h (a batch's own
+/// time-out has no documented maximum). A retry made by hand longer than this after the
+/// batch started is reached only through the per-commit look-back (see the notes on
+/// `reconcile`'s `LONGEST_BATCH_HOURS`, the same bound).
+pub const LONGEST_RUN_MS: i64 = 48 * 60 * 60 * 1000;
+
+/// Now, from the system clock: the moment of judgment of `gate` and `reconcile`.
+pub fn clock() -> Timestamp {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Timestamp(i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// How far back (by start time) the history must reach for `policy`'s budgets when the
+/// gate judges `batch` at `now`: the per-commit look-back from the batch's start (which also
+/// bounds the batches that may supersede it), and the windows that end at `now` — the 24
+/// hours of the daily project budget and the brake's minutes (at most a day), with
+/// [`LONGEST_RUN_MS`] before them for batches that started earlier and were retried or
+/// failed inside them. The earlier of the two; `None` (read all, up to the page cap) when
+/// the batch has no start time.
+pub fn history_since(policy: &Policy, batch: &Batch, now: Timestamp) -> Option<Timestamp> {
     // And as far back as a `known-flaky-days` rule learns from.
     let flaky_days = policy
         .rules
@@ -30,29 +49,34 @@ pub fn history_since(policy: &Policy, batch: &Batch) -> Option<Timestamp> {
         .max()
         .unwrap_or(0);
     let days = i64::from(policy.budget.lookback_days.max(flaky_days).max(1));
-    batch
-        .start_time
-        .map(|t| Timestamp(t.0.saturating_sub(days * DAY_MS)))
+    let lookback = batch.start_time?.0.saturating_sub(days * DAY_MS);
+    let windows = now.0.saturating_sub(DAY_MS + LONGEST_RUN_MS);
+    Some(Timestamp(lookback.min(windows)))
 }
 
-/// The facts about `batch`: for a failed batch that is complete, the builds of its failed
-/// groups and the project's history (from `first`, the listing's first page, on; batches in
-/// `known` are not read again), read together. A batch that is not complete is only waited
-/// for (or refused for its project), so nothing more is read for it.
+/// The facts about `batch`, judged at `now`: for a batch that ended, the project's history
+/// (from `first`, the listing's first page, on; batches in `known` are not read again), back
+/// to [`history_since`] — for the budgets, and to tell whether a newer batch of the commit
+/// supersedes it — and, for a failed one, the builds of its failed groups, read together. A
+/// batch still running is only waited for (or refused for its project), so nothing more is
+/// read for it.
 pub async fn facts(
     codebuild: &CodeBuild,
     policy: &Policy,
     batch: Batch,
     first: Result<ListPage, AwsError>,
     mut known: Known,
+    now: Timestamp,
 ) -> Result<Facts, RunError> {
     let mut facts = Facts {
         batch,
+        now: Some(now),
         ..Facts::default()
     };
-    if !facts.batch.status.as_ref().is_some_and(|s| s.is_failure()) || !facts.batch.complete {
+    if history::ended_at(&facts.batch).is_none() {
         return Ok(facts);
     }
+    let failed = facts.batch.status.as_ref().is_some_and(|s| s.is_failure());
     let first = first.map_err(aws)?;
     let build_ids: Vec<String> = facts
         .batch
@@ -60,8 +84,9 @@ pub async fn facts(
         .iter()
         .filter(|g| !g.ignore_failure && g.status().is_some_and(|s| s.is_failure()))
         .filter_map(|g| g.current.as_ref()?.build_id().map(str::to_string))
+        .filter(|_| failed)
         .collect();
-    let since = history_since(policy, &facts.batch);
+    let since = history_since(policy, &facts.batch, now);
     // The batch itself is known: the history walk must not read it again.
     known.insert(facts.batch.id.clone(), facts.batch.clone());
     let project = facts.batch.project.clone();
@@ -78,6 +103,33 @@ pub async fn facts(
     // Test reports, only where a `tests` condition could change the decision (never an error).
     crate::test_reports::read_for_tests(codebuild, policy, &mut facts).await;
     Ok(facts)
+}
+
+/// `batch` as CodeBuild records it once retried at `at`: its open `FAILED` phase closed as
+/// `FAILED`/`RETRY` at `at` (or such a marker added), running again (IN_PROGRESS, not
+/// complete, no end). So a retry just made counts in every budget that reads the batch
+/// afterwards (per batch, per commit, the project's day) before CodeBuild is read again.
+pub fn as_retried(batch: &Batch, at: Timestamp) -> Batch {
+    let mut again = batch.clone();
+    let open_failed = again
+        .phases
+        .last()
+        .is_some_and(|p| p.phase_type == "FAILED" && p.status.is_none());
+    if !open_failed {
+        again.phases.push(Phase {
+            phase_type: "FAILED".into(),
+            start_time: Some(at),
+            ..Phase::default()
+        });
+    }
+    if let Some(marker) = again.phases.last_mut() {
+        marker.status = Some(Status::Other("RETRY".into()));
+        marker.end_time = Some(at);
+    }
+    again.status = Some(Status::InProgress);
+    again.complete = false;
+    again.end_time = None;
+    again
 }
 
 /// What acting on a `retry` decision did.
@@ -260,6 +312,34 @@ mod tests {
             &[Some("CLIENT_ERROR")]
         )));
         assert!(!is_closing(&batch("QUEUED", false, &ended)));
+    }
+
+    #[test]
+    fn a_batch_as_retried_records_one_more_retry_at_that_moment() {
+        let mut failed = batch("FAILED", true, &[Some("FAILED")]);
+        failed.end_time = Some(Timestamp(100));
+        failed.phases = vec![Phase {
+            phase_type: "FAILED".into(),
+            start_time: Some(Timestamp(100)),
+            ..Phase::default()
+        }];
+        let again = as_retried(&failed, Timestamp(500));
+        assert_eq!(again.retries_recorded(), 1);
+        assert_eq!(again.retry_times(), [Some(Timestamp(500))]);
+        assert_eq!(again.phases.len(), 1, "the open FAILED phase is the marker");
+        assert_eq!(again.status, Some(Status::InProgress));
+        assert!(!again.complete);
+        assert_eq!(again.end_time, None);
+        // Without an open FAILED phase, a marker is added; retried twice, two markers.
+        let twice = as_retried(
+            &as_retried(&batch("FAILED", true, &[]), Timestamp(1)),
+            Timestamp(2),
+        );
+        assert_eq!(twice.retries_recorded(), 2);
+        assert_eq!(
+            twice.retry_times(),
+            [Some(Timestamp(1)), Some(Timestamp(2))]
+        );
     }
 
     #[test]

@@ -251,7 +251,7 @@ pub async fn read_for_tests(codebuild: &CodeBuild, policy: &Policy, facts: &mut 
             })
             .map(|g| g.identifier.as_str())
             .collect();
-        let now = facts.batch.judged_at();
+        let now = facts.moment();
         // The same flips `decide` will look at: per group, its newest batches with one.
         let flips: BTreeSet<String> = groups
             .iter()

@@ -683,6 +683,91 @@ fn explain_markdown_is_the_job_summary() {
     }
 }
 
+/// Issue 15: `explain --now` is the moment of judgment. The batch failed at 14:08:35; an
+/// hour later three retries of other batches were made. Judged at 14:10 (before them) the
+/// daily budget of 3 has room; at 16:00 (after them) it is spent; without `--now`, the
+/// latest moment in the captures (the last retry) is the moment, so it is spent too.
+#[test]
+fn explain_now_moves_the_windows_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.yml");
+    std::fs::write(
+        &policy,
+        "version: 1\nbudget: {per-project-per-day: 3}\nrules: [{name: infrastructure, phases: [PROVISIONING]}]\n",
+    )
+    .unwrap();
+    let marker = |at: &str| {
+        serde_json::json!({"phaseType": "FAILED", "phaseStatus": "RETRY",
+                           "startTime": at, "endTime": at, "contexts": []})
+    };
+    let other = serde_json::json!({"buildBatches": [{
+        "id": "acme-api:other-0000", "projectName": "acme-api",
+        "buildBatchStatus": "IN_PROGRESS", "complete": false,
+        "resolvedSourceVersion": "fedcba9876543210fedcba9876543210fedcba98",
+        "startTime": "2026-11-20T13:00:00+00:00",
+        "phases": [marker("2026-11-20T15:00:00+00:00"), marker("2026-11-20T15:10:00+00:00"),
+                   marker("2026-11-20T15:20:00+00:00")],
+    }]});
+    let history = dir.path().join("history.json");
+    std::fs::write(&history, other.to_string()).unwrap();
+    let explain = |now: Option<&str>| {
+        let mut cmd = gate();
+        cmd.args(["explain", "examples/batches/provisioning-fault/batch.json"])
+            .args([
+                "--builds",
+                "examples/batches/provisioning-fault/builds.json",
+            ])
+            .arg("--history")
+            .arg(&history)
+            .arg("--policy")
+            .arg(&policy)
+            .args(["--format", "json"]);
+        if let Some(now) = now {
+            cmd.args(["--now", now]);
+        }
+        let r = run(&mut cmd);
+        assert_eq!(r.code, 0, "{now:?}: {}", r.stderr);
+        serde_json::from_str::<serde_json::Value>(&r.stdout).unwrap()
+    };
+    let before = explain(Some("2026-11-20T14:10:00Z"));
+    assert_eq!(before["decision"], "retry", "{before:#}");
+    assert_eq!(before["budget"]["per_project_per_day"]["used"], 0);
+    let after = explain(Some("2026-11-20T16:00:00+00:00"));
+    assert_eq!(after["decision"], "refuse", "{after:#}");
+    assert_eq!(after["code"], "project-budget-spent");
+    assert_eq!(after["budget"]["per_project_per_day"]["used"], 3);
+    assert!(
+        after["reason"]
+            .as_str()
+            .unwrap()
+            .contains("in the 24 hours before this decision"),
+        "{after:#}"
+    );
+    // Epoch seconds work the same; 2026-11-20T15:05:00Z is after the first retry only.
+    let between = explain(Some("1795187100"));
+    assert_eq!(between["budget"]["per_project_per_day"]["used"], 1);
+    // Without --now: the latest moment recorded in the captures (15:20, the last retry).
+    let latest = explain(None);
+    assert_eq!(latest["code"], "project-budget-spent", "{latest:#}");
+    // A day after the retries they are out of the window again.
+    let next_day = explain(Some("2026-11-21T15:30:00Z"));
+    assert_eq!(next_day["decision"], "retry", "{next_day:#}");
+
+    // A --now that is not a time is a usage error (exit 2) that says what it expects.
+    let r = run(gate().args([
+        "explain",
+        "examples/batches/provisioning-fault/batch.json",
+        "--now",
+        "yesterday",
+    ]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("`yesterday` is neither an ISO-8601 time"),
+        "{}",
+        r.stderr
+    );
+}
+
 /// Issue 18: `explain` and the job summary show the canonical form a rule matched:
 /// `refs/heads/main^{SHA}` (AWS's faster-download form) is refused by never-on-main.
 #[test]

@@ -265,6 +265,11 @@ impl Fx {
         self.0.history.extend(batches);
         self
     }
+    /// The moment of judgment (ms).
+    fn now(mut self, ms: i64) -> Fx {
+        self.0.now = Some(Timestamp(ms));
+        self
+    }
     /// The whole log of group `id`'s build.
     fn log(mut self, id: &str, text: &str) -> Fx {
         let tail = LogTail::from_text("test.log", text.as_bytes(), usize::MAX, true);
@@ -627,6 +632,27 @@ fn batch_and_group_states() {
         )
         .also(|d| assert!(group(d, "b").detail.contains("FUTURE_VALUE"), "{}", group(d, "b").detail)),
         case(
+            "issue 15.4: only ignored failures, the batch's IN_PROGRESS phase FAILED (as CodeBuild records it): no failure found, the batch phase is not judged",
+            ANY,
+            batch("FAILED")
+                .batch_phases(vec![
+                    ok("SUBMITTED"),
+                    ok("DOWNLOAD_BATCHSPEC"),
+                    phase("IN_PROGRESS", "FAILED", &[]),
+                    phase("FAILED", "", &[]),
+                ])
+                .group(g("a", "SUCCEEDED"))
+                .group(g("lint", "FAILED").ignore()),
+            refuse(D::NoFailureFound),
+            &[("a", V::Succeeded, None), ("lint", V::IgnoredFailure, None)],
+        )
+        .also(|d| {
+            assert_eq!(
+                d.reason,
+                "Not retried: the batch failed, but no failed group or batch phase explains it"
+            );
+        }),
+        case(
             "only ignored failures: no failure found",
             ANY,
             batch("FAILED")
@@ -692,6 +718,41 @@ fn batch_and_group_states() {
         .also(|d| {
             assert!(d.reason.contains("the batch was stopped"), "{}", d.reason);
             assert_eq!(group(d, "(batch)").failed_phase.as_deref(), Some("IN_PROGRESS"));
+        }),
+        case(
+            "issue 15.4: a STOPPED, complete batch with a build still IN_PROGRESS (the AWS CLI's stop-build-batch example), a rule names STOPPED: waits, saying a build is still being stopped",
+            "rules: [{name: stops, statuses: [STOPPED]}]",
+            batch("STOPPED")
+                .batch_phases(vec![
+                    ok("SUBMITTED"),
+                    ok("DOWNLOAD_BATCHSPEC"),
+                    phase("IN_PROGRESS", "STOPPED", &[]),
+                    phase("STOPPED", "", &[]),
+                ])
+                .group(g("DOWNLOAD_SOURCE", "SUCCEEDED"))
+                .group(g("linux_small", "IN_PROGRESS"))
+                .group(g("linux_medium", "PENDING").deps(&["linux_small"]))
+                .group(g("lint", "FAILED")),
+            (Outcome::Wait, D::BatchNotComplete),
+            &[
+                ("DOWNLOAD_SOURCE", V::Succeeded, None),
+                ("linux_small", V::InProgress, None),
+                ("linux_medium", V::NotStarted, None),
+                ("lint", V::NotJudged, None),
+                ("(batch)", V::AllowedByRule, Some("stops")),
+            ],
+        )
+        .also(|d| {
+            assert_eq!(
+                d.reason,
+                "Batch was stopped, but a build is still being stopped; waiting for it to end"
+            );
+            assert!(!d.reason.contains("failed"), "{}", d.reason);
+            assert!(
+                group(d, "lint").detail.contains("until its builds have stopped"),
+                "{}",
+                group(d, "lint").detail
+            );
         }),
         case(
             "issue 8.1: a STOPPED batch as CodeBuild reports it right after the stop (groups still running) is refused",
@@ -2428,7 +2489,7 @@ fn per_project_per_day_budget() {
         .also(|d| {
             assert_eq!(
                 d.reason,
-                "Not retried: project web already retried 3 times in the last 24 hours (per-project-per-day budget 3)"
+                "Not retried: project web already retried 3 times in the 24 hours before this decision (per-project-per-day budget 3)"
             );
         }),
         case(
@@ -2442,16 +2503,101 @@ fn per_project_per_day_budget() {
             &[("a", V::AllowedByRule, Some("any"))],
         ),
         case(
-            "issue 11: a retry exactly 24 hours before, or later than the failure, is outside the window",
+            "issue 15.1: a retry exactly 24 hours before now, or later than now, is outside the window; one at now is in",
             p,
-            batch("FAILED").group(fault()).history(vec![
-                retried_at("web:h1", &[day_ago, day_ago - 1, JUDGED_AT + 1]),
-                retried_at("web:h2", &[JUDGED_AT - HOUR_MS]),
-            ]),
+            batch("FAILED")
+                .group(fault())
+                .history(vec![
+                    retried_at("web:h1", &[day_ago, day_ago - 1, JUDGED_AT + 1]),
+                    retried_at("web:h2", &[JUDGED_AT - HOUR_MS, JUDGED_AT]),
+                ])
+                .now(JUDGED_AT),
             retry(),
             &[("a", V::AllowedByRule, Some("any"))],
         )
-        .also(|d| assert_eq!(d.budget.per_project_per_day.unwrap().used, 1)),
+        .also(|d| assert_eq!(d.budget.per_project_per_day.unwrap().used, 2)),
+        case(
+            "issue 15.1: a late judgment counts the retries made since the judged failure (daily cap reached: refused)",
+            p,
+            batch("FAILED")
+                .group(fault())
+                .history(vec![
+                    retried_at("web:h1", &[JUDGED_AT + HOUR_MS, JUDGED_AT + 2 * HOUR_MS]),
+                    retried_at("web:h2", &[JUDGED_AT + 3 * HOUR_MS]),
+                ])
+                .now(JUDGED_AT + 5 * HOUR_MS),
+            refuse(D::ProjectBudgetSpent),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| {
+            assert_eq!(d.budget.per_project_per_day.unwrap().used, 3);
+            assert_eq!(
+                d.reason,
+                "Not retried: project web already retried 3 times in the 24 hours before this decision (per-project-per-day budget 3)"
+            );
+        }),
+        case(
+            "issue 15.1: the window ends at now: retries within a day of the failure but more than a day before now do not count",
+            p,
+            batch("FAILED")
+                .group(fault())
+                .history(vec![retried_at(
+                    "web:h1",
+                    &[JUDGED_AT - HOUR_MS, JUDGED_AT - 2 * HOUR_MS, JUDGED_AT - 3 * HOUR_MS],
+                )])
+                .now(JUDGED_AT + DAY_MS),
+            retry(),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| assert_eq!(d.budget.per_project_per_day.unwrap().used, 0)),
+        case(
+            "issue 15.1: without --now, the latest moment recorded: every recorded retry is at or before it",
+            p,
+            batch("FAILED").group(fault()).history(vec![retried_at(
+                "web:h1",
+                &[JUDGED_AT + HOUR_MS, JUDGED_AT + 2 * HOUR_MS, JUDGED_AT + 3 * HOUR_MS],
+            )]),
+            refuse(D::ProjectBudgetSpent),
+            &[("a", V::AllowedByRule, Some("any"))],
+        ),
+        case(
+            "issue 15.1: a batch without endTime: its own retry counts (the window ends at now, not at its start)",
+            p,
+            {
+                let mut fx = batch("FAILED").group(fault()).now(T0 + 2 * HOUR_MS);
+                fx.0.batch.end_time = None;
+                fx.0.batch.phases = [HOUR_MS, HOUR_MS + 1, HOUR_MS + 2]
+                    .iter()
+                    .map(|&at| Phase {
+                        start_time: Some(Timestamp(T0 + at - 1000)),
+                        end_time: Some(Timestamp(T0 + at)),
+                        ..retry_marker()
+                    })
+                    .collect();
+                fx
+            },
+            refuse(D::ProjectBudgetSpent),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| assert_eq!(d.budget.per_project_per_day.unwrap().used, 3)),
+        case(
+            "issue 15.1: nothing recorded has a time and no now: every retry counts (fail closed)",
+            p,
+            {
+                let mut fx = batch("FAILED").group(fault()).history(vec![{
+                    let mut h = hist("web:h1", PROJECT, OTHER_SHA, 0, 3);
+                    h.start_time = None;
+                    h.end_time = None;
+                    h
+                }]);
+                fx.0.batch.start_time = None;
+                fx.0.batch.end_time = None;
+                fx
+            },
+            refuse(D::ProjectBudgetSpent),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| assert_eq!(d.budget.per_project_per_day.unwrap().used, 3)),
         case(
             "issue 11: this batch's own retries count, by their time; other projects do not",
             p,
@@ -2525,7 +2671,7 @@ fn outage_brake() {
         .also(|d| {
             assert_eq!(
                 d.reason,
-                "Not retried: outage suspected: 3 other batches of web failed in the last 30 minutes (brake at 3)"
+                "Not retried: outage suspected: 3 other batches of web failed in the 30 minutes before this decision (brake at 3)"
             );
         }),
         case(
@@ -2562,6 +2708,84 @@ fn outage_brake() {
             refuse(D::OutageSuspected),
             &[("a", V::AllowedByRule, Some("any"))],
         ),
+        case(
+            "issue 15.1: a late judgment during an outage that began after the judged failure: refused",
+            p,
+            batch("FAILED")
+                .group(fault())
+                .history(
+                    (0..3)
+                        .map(|i| failed_at_ms(&format!("web:late{i}"), JUDGED_AT + 3 * HOUR_MS - i * MIN_MS))
+                        .collect(),
+                )
+                .now(JUDGED_AT + 3 * HOUR_MS + 5 * MIN_MS),
+            refuse(D::OutageSuspected),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| assert_eq!(d.budget.outage.unwrap().failed_batches, 3)),
+        case(
+            "issue 15.1: the brake's window ends at now: failures just before the judged failure, hours before now, do not count",
+            p,
+            batch("FAILED").group(fault()).history(recent(3)).now(JUDGED_AT + 2 * HOUR_MS),
+            retry(),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| assert_eq!(d.budget.outage.unwrap().failed_batches, 0)),
+        case(
+            "issue 15.1: a failure at now counts, one after now or exactly within-minutes before it does not",
+            p,
+            batch("FAILED")
+                .group(fault())
+                .history(vec![
+                    failed_at_ms("web:at-now", JUDGED_AT),
+                    failed_at_ms("web:later", JUDGED_AT + 1),
+                    failed_at_ms("web:edge", JUDGED_AT - 30 * MIN_MS),
+                    failed_at_ms("web:inside", JUDGED_AT - 30 * MIN_MS + 1),
+                ])
+                .now(JUDGED_AT),
+            retry(),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| assert_eq!(d.budget.outage.unwrap().failed_batches, 2)),
+        case(
+            "issue 15.1: an attempt with no recorded time does not count toward the brake",
+            "outage: {failed-batches: 1, within-minutes: 30}\nrules: [{name: any}]",
+            batch("FAILED").group(fault()).history(vec![
+                {
+                    let mut b = failed_at_ms("web:untimed", JUDGED_AT);
+                    b.end_time = None;
+                    b
+                },
+                {
+                    let mut b = failed_at_ms("web:untimed-retry", JUDGED_AT);
+                    b.status = Some(Status::InProgress);
+                    b.end_time = None;
+                    b.phases = vec![retry_marker()];
+                    b
+                },
+            ]),
+            retry(),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| assert_eq!(d.budget.outage.unwrap().failed_batches, 0)),
+        case(
+            "issue 15.1: no moment recorded anywhere: no failure can be placed in the brake's window",
+            "outage: {failed-batches: 1, within-minutes: 30}\nrules: [{name: any}]",
+            {
+                let mut fx = batch("FAILED").group(g("a", "FAULT")).history(vec![{
+                    let mut b = failed_at_ms("web:untimed", JUDGED_AT);
+                    b.start_time = None;
+                    b.end_time = None;
+                    b
+                }]);
+                fx.0.batch.start_time = None;
+                fx.0.batch.end_time = None;
+                fx
+            },
+            retry(),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| assert_eq!(d.budget.outage.unwrap().failed_batches, 0)),
         case(
             "issue 11: the brake never turns a refusal into anything else: the failure is named first",
             "outage: {failed-batches: 1, within-minutes: 30}\nrules: [{name: no, action: refuse}]",
@@ -2785,7 +3009,7 @@ fn max_failed_share() {
 // Coverage of the codes
 // ---------------------------------------------------------------------------------------
 
-/// Every `DecisionCode` but `RetriedElsewhere` and `RetryRejected` (set by the live gate) and every
+/// Every `DecisionCode` but `RetriedElsewhere`, `RetryRejected` and `Superseded` (set by the live gate) and every
 /// `VerdictCode` is produced by at least one of the cases above; the exhaustive matches
 /// make a new variant a compile error here until it is covered.
 #[test]
@@ -2810,7 +3034,7 @@ fn every_code_is_covered_somewhere() {
             | D::BatchNotComplete
             | D::CouldNotJudge => true,
             // Set by the gate after CodeBuild answers the retry (tests/gate.rs).
-            D::RetriedElsewhere | D::RetryRejected => false,
+            D::RetriedElsewhere | D::RetryRejected | D::Superseded => false,
         }
     }
     fn verdict_listed(c: VerdictCode) -> bool {

@@ -52,6 +52,17 @@ impl World {
             .load_example(&common::root().join("examples/batches").join(name))
     }
 
+    /// [`World::example`], its batch moved in time to have ended `ago` seconds before now:
+    /// the gate's windows (the daily budget, the outage brake) end at the wall clock.
+    fn recent_example(&self, name: &str, ago: f64) -> String {
+        let id = self.example(name);
+        let mut batch = self.cb.batch(&id);
+        let delta = epoch_now() - ago - batch["endTime"].as_f64().unwrap();
+        shift(&mut batch, delta);
+        self.cb.add_batch(batch);
+        id
+    }
+
     fn workspace(&self) -> &Path {
         self.dir.path()
     }
@@ -264,6 +275,33 @@ async fn refuse_when_the_per_batch_budget_is_spent() {
 }
 
 /// A batch like `provisioning-fault`'s, with another id, commit, start time and retries.
+fn epoch_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// Adds `delta` seconds to every timestamp member, at any depth.
+fn shift(value: &mut Value, delta: f64) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                match v {
+                    Value::Number(n)
+                        if fakes::codebuild::TIMESTAMP_KEYS.contains(&key.as_str()) =>
+                    {
+                        *v = json!(n.as_f64().unwrap() + delta);
+                    }
+                    other => shift(other, delta),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| shift(v, delta)),
+        _ => {}
+    }
+}
+
 fn sibling(template: &Value, n: usize, commit: &str, start: f64, retries: usize) -> Value {
     let mut b = template.clone();
     let id = format!("acme-api:{n:08x}-0000-4000-8000-000000000000");
@@ -811,13 +849,20 @@ async fn the_status_limit_of_a_commit_and_context_is_met_clearly() {
     assert_eq!(r.code, 0, "{}", r.stderr);
 
     // Another status is the latest: the limit is an error that says so.
-    w.gh.add_status(REPO, &first.sha, "pending", &first.context, "Retry 1/2: something");
+    w.gh.add_status(
+        REPO,
+        &first.sha,
+        "pending",
+        &first.context,
+        "Retry 1/2: something",
+    );
     w.gh.inject_on("POST", GitHubFault::Unprocessable, 1);
     let r = w.gate(&["--batch-id", &passed]).await;
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(
         r.stderr.contains("(HTTP 422): Validation Failed")
-            && r.stderr.contains("GitHub keeps at most 1000 statuses per commit and context"),
+            && r.stderr
+                .contains("GitHub keeps at most 1000 statuses per commit and context"),
         "{}",
         r.stderr
     );
@@ -887,8 +932,8 @@ async fn pass_and_wait_post_their_status_without_reading_more() {
     assert_eq!(w.cb.count("RetryBuildBatch"), 0);
     assert_eq!(
         w.cb.count("BatchGetBuildBatches"),
-        2,
-        "one read per run, no history read"
+        3,
+        "one read per run, and (issue 15) the ended batch's history, to see whether a newer batch of its commit supersedes it; the running one reads nothing more"
     );
 }
 
@@ -1488,38 +1533,45 @@ async fn eight_gates_at_once_on_one_failed_batch_make_exactly_one_retry() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn serialised_gates_on_batches_of_one_commit_hold_the_per_commit_budget_exactly() {
-    // Five failed batches of one commit and project, judged one after another as the
-    // example workflow's concurrency group runs them; each fails again after its retry.
+    // Five failed batches of one commit and project, one after another (each starts an hour
+    // after the one before), each judged as it ends — as the example workflow's concurrency
+    // group runs them — and again after each retry, which fails again. (Issue 15: judged all
+    // at once, only the commit's latest batch would speak; each here is the latest when its
+    // gates run.)
     let w = World::new().await;
     let first = w.example("provisioning-fault");
     let template = w.cb.batch(&first);
-    let mut ids = vec![first.clone()];
-    for n in 1..5 {
-        let mut b = template.clone();
-        let id = format!("acme-api:{n:08x}-1111-4000-8000-000000000000");
-        b["id"] = json!(id);
-        b["arn"] = json!(format!(
-            "arn:aws:codebuild:us-east-1:111122223333:build-batch/{id}"
-        ));
-        b["startTime"] = json!(template["startTime"].as_f64().unwrap() + 60.0 * n as f64);
-        w.cb.add_batch(b);
-        ids.push(id);
-    }
     let mut decisions = Vec::new();
-    for round in 0..3 {
-        for id in &ids {
-            let r = w.gate(&["--batch-id", id]).await;
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let id = if n == 0 {
+            first.clone()
+        } else {
+            let mut b = template.clone();
+            let id = format!("acme-api:{n:08x}-1111-4000-8000-000000000000");
+            b["id"] = json!(id);
+            b["arn"] = json!(format!(
+                "arn:aws:codebuild:us-east-1:111122223333:build-batch/{id}"
+            ));
+            shift(&mut b, 3600.0 * n as f64);
+            w.cb.add_batch(b);
+            id
+        };
+        for round in 0..3 {
+            let r = w.gate(&["--batch-id", &id]).await;
             assert_eq!(r.code, 0, "{}", r.stderr);
-            decisions.push((round, r.outputs["decision"].clone()));
-            if r.outputs["decision"] == "retry" {
-                // The retried batch fails again before the next gate runs.
-                w.cb.set_batch_status(id, "FAILED");
+            decisions.push((n, round, r.outputs["decision"].clone()));
+            if r.outputs["decision"] != "retry" {
+                break;
             }
+            // The retried batch fails again before the next gate runs.
+            w.cb.set_batch_status(&id, "FAILED");
         }
+        ids.push(id);
     }
     let retries: usize = ids.iter().map(|id| w.cb.retries_performed(id)).sum();
     assert_eq!(retries, 3, "per-commit budget 3, exactly: {decisions:?}");
-    assert_eq!(decisions.iter().filter(|(_, d)| d == "retry").count(), 3);
+    assert_eq!(decisions.iter().filter(|(_, _, d)| d == "retry").count(), 3);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1867,7 +1919,7 @@ async fn source_versions_tell_pull_requests_from_other_batches() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_daily_project_budget_counts_retries_across_pages_of_history() {
     let w = World::new().await;
-    let id = w.example("provisioning-fault");
+    let id = w.recent_example("provisioning-fault", 60.0);
     write_policy(
         &w,
         "version: 1\nbudget: {per-commit: 10, lookback-days: 1, per-project-per-day: 4}\nrules:\n  - name: any\n",
@@ -1903,7 +1955,7 @@ async fn the_daily_project_budget_counts_retries_across_pages_of_history() {
     assert_eq!(
         s.description.as_deref(),
         Some(
-            "Not retried: project acme-api already retried 4 times in the last 24 hours (per-project-per-day budget 4)"
+            "Not retried: project acme-api already retried 4 times in the 24 hours before this decision (per-project-per-day budget 4)"
         )
     );
     assert!(
@@ -1928,12 +1980,13 @@ async fn the_daily_project_budget_counts_retries_across_pages_of_history() {
     assert_eq!(w.cb.retries_performed(&id), 1);
 }
 
-/// The outage brake: five other batches (other commits) failed in the 30 minutes before this
-/// failure → refused, `outage-suspected`, and the reason says how many in how long.
+/// The outage brake: five other batches (other commits) failed in the 30 minutes before the
+/// gate acts (the batch failed just now) → refused, `outage-suspected`, and the reason says
+/// how many in how long.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_outage_brake_refuses_while_many_batches_fail() {
     let w = World::new().await;
-    let id = w.example("provisioning-fault");
+    let id = w.recent_example("provisioning-fault", 0.0);
     write_policy(
         &w,
         "version: 1\noutage: {failed-batches: 5, within-minutes: 30}\nrules:\n  - name: any\n",
@@ -1973,7 +2026,141 @@ async fn the_outage_brake_refuses_while_many_batches_fail() {
     assert_eq!(
         w.gh.statuses()[0].description.as_deref(),
         Some(
-            "Not retried: outage suspected: 5 other batches of acme-api failed in the last 30 minutes (brake at 5)"
+            "Not retried: outage suspected: 5 other batches of acme-api failed in the 30 minutes before this decision (brake at 5)"
         )
     );
+}
+
+/// Issue 15.3: a batch is superseded when another batch of the same commit and project has an
+/// attempt that started after the judged attempt ended (a late event about an old batch):
+/// the gate neither retries it nor posts (exit 0), a notice names the newer batch, and the
+/// outputs say `wait`. A batch of the commit that started before the judged one ended does
+/// not supersede it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_superseded_batch_is_neither_retried_nor_reported() {
+    let w = World::new().await;
+    let id = w.example("provisioning-fault");
+    let main = w.cb.batch(&id);
+    let commit = main["resolvedSourceVersion"].as_str().unwrap().to_string();
+    let end = main["endTime"].as_f64().unwrap();
+    // Same commit, started while the judged batch still ran: not newer news.
+    w.cb.add_batch(sibling(&main, 1, &commit, end - 120.0, 0));
+    // Another commit, started after: not about this commit.
+    w.cb.add_batch(sibling(&main, 2, &format!("{:040x}", 2), end + 60.0, 0));
+    let r = w
+        .gate(&["--batch-id", &id, "--dry-run", "--format", "json"])
+        .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["decision"], "retry", "{}", r.stdout);
+
+    // Same commit, started after the judged batch ended (a re-run): it speaks for the commit.
+    let newer = "acme-api:00000003-0000-4000-8000-000000000000";
+    w.cb.add_batch(sibling(&main, 3, &commit, end + 60.0, 0));
+    let r = w.gate(&["--batch-id", &id, "--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report = r.json();
+    assert_eq!(report["decision"], "wait", "{report}");
+    assert_eq!(report["code"], "superseded");
+    assert!(
+        report["reason"].as_str().unwrap().contains(newer),
+        "{report}"
+    );
+    assert_eq!(report["acted"], false);
+    assert_eq!(r.outputs["decision"], "wait");
+    assert!(r.outputs["reason"].contains(newer), "{:?}", r.outputs);
+    assert!(
+        r.stderr.contains("is superseded") && r.stderr.contains(newer),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(w.cb.count("RetryBuildBatch"), 0);
+    assert!(w.gh.statuses().is_empty(), "nothing posted");
+    assert_eq!(w.gh.count_posts(), 0);
+
+    // An older batch of the commit retried (by hand) after the judged one ended supersedes
+    // it too: a retry keeps its batch's start time.
+    let w = World::new().await;
+    let id = w.example("provisioning-fault");
+    let main = w.cb.batch(&id);
+    let mut old = sibling(&main, 4, &commit, end - 3600.0, 0);
+    old["buildBatchStatus"] = json!("IN_PROGRESS");
+    old["complete"] = json!(false);
+    old["phases"] = json!([
+        {"phaseType": "SUBMITTED", "phaseStatus": "SUCCEEDED", "startTime": end - 3600.0, "endTime": end - 3599.0},
+        {"phaseType": "IN_PROGRESS", "phaseStatus": "FAILED", "startTime": end - 3599.0, "endTime": end - 3000.0},
+        {"phaseType": "FAILED", "phaseStatus": "RETRY", "startTime": end - 3000.0, "endTime": end + 30.0},
+        {"phaseType": "SUBMITTED", "startTime": end + 30.0},
+    ]);
+    w.cb.add_batch(old);
+    let r = w.gate(&["--batch-id", &id, "--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["code"], "superseded", "{}", r.stdout);
+    assert!(
+        r.json()["reason"]
+            .as_str()
+            .unwrap()
+            .contains("acme-api:00000004-0000-4000-8000-000000000000")
+    );
+    assert_eq!(w.cb.count("RetryBuildBatch"), 0);
+    assert!(w.gh.statuses().is_empty());
+}
+
+/// Issue 15.1: a gate that acts late (the batch failed five hours ago; the event came late)
+/// judges at the wall clock: the retries other batches got *after* the judged failure count
+/// toward the daily budget (cap reached → refused, no RetryBuildBatch), and an outage that
+/// began after the failure brakes it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_late_gate_sees_what_happened_since_the_failure() {
+    let w = World::new().await;
+    let id = w.recent_example("provisioning-fault", 5.0 * 3600.0);
+    write_policy(
+        &w,
+        "version: 1\nbudget: {per-project-per-day: 2}\nrules:\n  - name: any\n",
+    );
+    let main = w.cb.batch(&id);
+    let start = main["startTime"].as_f64().unwrap();
+    let now = epoch_now();
+    // Two batches of other commits that started before the judged one, retried an hour ago
+    // and two hours ago (after the judged failure; a retry keeps the start time).
+    for (n, retried) in [(1usize, now - 3600.0), (2, now - 7200.0)] {
+        let mut b = sibling(&main, n, &format!("{n:040x}"), start - 600.0, 0);
+        b["phases"] = json!([
+            {"phaseType": "SUBMITTED", "phaseStatus": "SUCCEEDED", "startTime": start - 600.0, "endTime": start - 599.0},
+            {"phaseType": "IN_PROGRESS", "phaseStatus": "FAILED", "startTime": start - 599.0, "endTime": start - 300.0},
+            {"phaseType": "FAILED", "phaseStatus": "RETRY", "startTime": retried - 1.0, "endTime": retried},
+            {"phaseType": "SUCCEEDED", "startTime": retried + 600.0},
+        ]);
+        b["endTime"] = json!(retried + 600.0);
+        w.cb.add_batch(b);
+    }
+    let r = w.gate(&["--batch-id", &id, "--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report = r.json();
+    assert_eq!(report["code"], "project-budget-spent", "{report}");
+    assert_eq!(report["budget"]["per_project_per_day"]["used"], 2);
+    assert_eq!(w.cb.count("RetryBuildBatch"), 0);
+    assert_eq!(w.gh.statuses()[0].state, "failure");
+
+    // An outage that began after the failure: five batches of other commits failed in the
+    // last 30 minutes. (No daily budget here.)
+    let w = World::new().await;
+    let id = w.recent_example("provisioning-fault", 5.0 * 3600.0);
+    write_policy(
+        &w,
+        "version: 1\noutage: {failed-batches: 5, within-minutes: 30}\nrules:\n  - name: any\n",
+    );
+    let main = w.cb.batch(&id);
+    for n in 1..=5 {
+        let ended = now - 60.0 * n as f64;
+        let mut b = sibling(&main, n, &format!("{n:040x}"), ended - 600.0, 0);
+        b["buildBatchStatus"] = json!("FAILED");
+        b["endTime"] = json!(ended);
+        w.cb.add_batch(b);
+    }
+    let r = w.gate(&["--batch-id", &id, "--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report = r.json();
+    assert_eq!(report["code"], "outage-suspected", "{report}");
+    assert_eq!(report["budget"]["outage"]["failed_batches"], 5);
+    assert_eq!(w.cb.count("RetryBuildBatch"), 0);
 }

@@ -257,8 +257,9 @@ async fn reconcile_settles_what_lost_events_left_and_leaves_the_rest_alone() {
     let report = r.json();
 
     // CodeBuild: one listing page and one read of its batches; then, for the two failed
-    // batches judged, their failed build, and one retry (attempt 2 of the batch retried
-    // and failed again, with that attempt's token).
+    // batches judged (oldest end first: the refused one, then the one that failed again),
+    // their failed build, and one retry (attempt 2 of the batch retried and failed again,
+    // with that attempt's token).
     let calls = w.cb.calls();
     let ops: Vec<&str> = calls.iter().map(|c| c.op.as_str()).collect();
     assert_eq!(
@@ -267,8 +268,8 @@ async fn reconcile_settles_what_lost_events_left_and_leaves_the_rest_alone() {
             "ListBuildBatchesForProject",
             "BatchGetBuildBatches",
             "BatchGetBuilds",
-            "RetryBuildBatch",
             "BatchGetBuilds",
+            "RetryBuildBatch",
             // Step 2 (issue 16.4): the project's webhook; it has none, so no pull request is
             // read.
             "BatchGetProjects",
@@ -276,9 +277,9 @@ async fn reconcile_settles_what_lost_events_left_and_leaves_the_rest_alone() {
         "{calls:#?}"
     );
     assert_eq!(calls[1].body["ids"].as_array().unwrap().len(), 6);
-    assert_eq!(calls[3].body["id"], failed_again.id);
+    assert_eq!(calls[4].body["id"], failed_again.id);
     assert_eq!(
-        calls[3].body["idempotencyToken"],
+        calls[4].body["idempotencyToken"],
         idempotency_token(&failed_again.id, 2)
     );
     assert_eq!(
@@ -318,10 +319,11 @@ async fn reconcile_settles_what_lost_events_left_and_leaves_the_rest_alone() {
             .filter(|s| s.token.is_some())
             .map(|s| (s.sha, s.state, s.context))
             .collect();
+    // Oldest end first.
     let expected_posts = [
-        (&succeeded.commit, "success"),
-        (&failed_again.commit, "pending"),
         (&refused.commit, "failure"),
+        (&failed_again.commit, "pending"),
+        (&succeeded.commit, "success"),
     ];
     assert_eq!(
         posted,
@@ -335,7 +337,7 @@ async fn reconcile_settles_what_lost_events_left_and_leaves_the_rest_alone() {
             .collect();
     assert!(descriptions[1].starts_with("Retry 2/2"), "{descriptions:?}");
     assert!(
-        descriptions[2].starts_with("Not retried"),
+        descriptions[0].starts_with("Not retried"),
         "{descriptions:?}"
     );
 
@@ -741,4 +743,265 @@ async fn secrets_never_appear_in_output_even_with_debug_logging() {
             .any(|c| c.token.as_deref() == Some(TOKEN))
     );
     assert_eq!(w.cb.retries_performed(&failed.id), 1);
+}
+
+impl World {
+    /// The policy the runs read (the workspace's `.github/codebuild-retry-gate.yml`).
+    fn policy(&self, text: &str) {
+        let dir = self.dir.path().join(".github");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("codebuild-retry-gate.yml"), text).unwrap();
+    }
+
+    /// `made` rebuilt `commit` (another batch of the same commit).
+    fn on_commit(&self, made: &mut Made, commit: &str) {
+        self.cb.update_batch(&made.id, |b| {
+            b["resolvedSourceVersion"] = json!(commit);
+        });
+        made.commit = commit.to_string();
+    }
+
+    fn posted(&self) -> Vec<(String, String, String)> {
+        self.gh
+            .statuses()
+            .into_iter()
+            .filter(|s| s.token.is_some())
+            .map(|s| (s.sha, s.state, s.description.unwrap_or_default()))
+            .collect()
+    }
+}
+
+fn at_hours_ago(hours: f64) -> time::OffsetDateTime {
+    time::OffsetDateTime::from_unix_timestamp_nanos(((now() - hours * HOUR) * 1e9) as i128).unwrap()
+}
+
+/// Issue 15.2: five lost failures, a daily project budget of 2: reconcile settles them
+/// oldest first, and the retries it makes count toward the batches after them — exactly
+/// two retries, of the two oldest; the rest get `failure` naming the daily budget.
+#[tokio::test(flavor = "multi_thread")]
+async fn reconcile_counts_its_own_retries_against_the_daily_budget() {
+    let w = World::new().await;
+    w.policy(
+        "version: 1\nbudget: {per-project-per-day: 2}\nrules: [{name: infrastructure, phases: [PROVISIONING]}]\n",
+    );
+    let made: Vec<Made> = [5.0, 4.0, 3.0, 2.0, 1.0]
+        .into_iter()
+        .map(|h| w.batch(h))
+        .collect();
+    let r = w.reconcile(&["--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stderr, r.stdout);
+    let retried: Vec<usize> = made.iter().map(|m| w.cb.retries_performed(&m.id)).collect();
+    assert_eq!(retried, [1, 1, 0, 0, 0], "the two oldest, only");
+    assert_eq!(w.cb.count("RetryBuildBatch"), 2);
+    let posted = w.posted();
+    let states: Vec<(&str, &str)> = posted
+        .iter()
+        .map(|(sha, state, _)| (sha.as_str(), state.as_str()))
+        .collect();
+    let expected: Vec<(&str, &str)> = made
+        .iter()
+        .zip(["pending", "pending", "failure", "failure", "failure"])
+        .map(|(m, s)| (m.commit.as_str(), s))
+        .collect();
+    assert_eq!(states, expected, "oldest first");
+    for (_, _, description) in &posted[2..] {
+        assert!(
+            description.contains("per-project-per-day budget 2"),
+            "{description}"
+        );
+    }
+    let report = r.json();
+    assert_eq!(row(&report, &made[1].id)["did"], "retried");
+    assert_eq!(
+        row(&report, &made[2].id)["decision"]["code"],
+        "project-budget-spent"
+    );
+
+    // A dry run judges the same way: what it would retry counts for the batches after it.
+    let w = World::new().await;
+    w.policy(
+        "version: 1\nbudget: {per-project-per-day: 2}\nrules: [{name: infrastructure, phases: [PROVISIONING]}]\n",
+    );
+    let made: Vec<Made> = [5.0, 4.0, 3.0].into_iter().map(|h| w.batch(h)).collect();
+    let r = w.reconcile(&["--format", "json", "--dry-run"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report = r.json();
+    let did: Vec<&str> = made
+        .iter()
+        .map(|m| row(&report, &m.id)["did"].as_str().unwrap())
+        .collect();
+    assert_eq!(did, ["would-retry", "would-retry", "would-post"]);
+    assert_eq!(w.cb.count("RetryBuildBatch"), 0);
+}
+
+/// Issue 15.3: the gate's `failure` on a commit was about an older batch (posted before the
+/// newer batch of the same commit ended): reconcile replaces it with the newer batch's
+/// verdict (it passed: `success`), and leaves the older batch alone as superseded.
+#[tokio::test(flavor = "multi_thread")]
+async fn reconcile_replaces_a_stale_final_status_of_an_older_batch() {
+    let w = World::new().await;
+    let older = w.batch(3.0);
+    let mut newer = w.batch(2.0);
+    w.on_commit(&mut newer, &older.commit.clone());
+    w.retried_then(&newer, "SUCCEEDED");
+    w.gh.add_status_at(
+        REPO,
+        &older.commit,
+        "failure",
+        CONTEXT,
+        "Not retried: about the older batch",
+        at_hours_ago(2.5),
+    );
+    // A final status posted after its batch ended is left alone, as before.
+    let settled = w.batch(4.0);
+    w.gh.add_status_at(
+        REPO,
+        &settled.commit,
+        "failure",
+        CONTEXT,
+        "Not retried: settled",
+        at_hours_ago(1.0),
+    );
+
+    let r = w.reconcile(&["--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stderr, r.stdout);
+    let report = r.json();
+    assert_eq!(row(&report, &older.id)["found"], "superseded");
+    assert!(
+        row(&report, &older.id)["note"]
+            .as_str()
+            .unwrap()
+            .contains(&newer.id),
+        "{report:#}"
+    );
+    assert_eq!(row(&report, &newer.id)["found"], "stale");
+    assert_eq!(row(&report, &newer.id)["did"], "posted");
+    assert_eq!(row(&report, &settled.id)["found"], "final");
+    assert_eq!(row(&report, &settled.id)["did"], "left-alone");
+    let posted = w.posted();
+    assert_eq!(posted.len(), 1, "{posted:?}");
+    assert_eq!(
+        (posted[0].0.as_str(), posted[0].1.as_str()),
+        (older.commit.as_str(), "success")
+    );
+    assert_eq!(w.cb.count("RetryBuildBatch"), 0);
+
+    // Run again: the success was posted after the batch ended, so it is final now.
+    let r = w.reconcile(&["--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(row(&r.json(), &newer.id)["found"], "final");
+    assert_eq!(w.posted().len(), 1);
+}
+
+/// Issue 15.3: "latest" is the batch whose latest attempt ended last, not the one that
+/// started last: a retry keeps its batch's startTime. The batch that started first was
+/// retried by hand an hour ago and failed again; the batch that started after it passed
+/// three hours ago. Reconcile judges (and retries) the first one; the other is superseded.
+#[tokio::test(flavor = "multi_thread")]
+async fn reconcile_judges_the_batch_whose_attempt_ended_last() {
+    let w = World::new().await;
+    let first = w.batch(5.0);
+    let mut second = w.batch(3.0);
+    w.on_commit(&mut second, &first.commit.clone());
+    w.cb.set_batch_status(&second.id, "SUCCEEDED");
+    w.cb.set_clock(now() - HOUR);
+    w.retried_then(&first, "FAILED");
+    assert!(
+        w.cb.batch(&first.id)["startTime"].as_f64() < w.cb.batch(&second.id)["startTime"].as_f64(),
+        "the first started first"
+    );
+
+    let r = w.reconcile(&["--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stderr, r.stdout);
+    let report = r.json();
+    assert_eq!(row(&report, &second.id)["found"], "superseded");
+    assert_eq!(row(&report, &first.id)["did"], "retried");
+    assert_eq!(row(&report, &first.id)["decision"]["attempt"], 2);
+    assert_eq!(
+        w.cb.retries_performed(&first.id),
+        2,
+        "by hand, then reconcile"
+    );
+    let posted = w.posted();
+    assert_eq!(posted.len(), 1, "{posted:?}");
+    assert_eq!(posted[0].1, "pending", "{posted:?}");
+    assert!(posted[0].2.starts_with("Retry 2/2"), "{posted:?}");
+}
+
+/// Issue 15.5: gates for *different* commits racing on one daily budget. Each reads the
+/// project's retries before the others' retries exist, so each can see room: with a cap C
+/// and N gates at once on N failures, between min(N, C) and N retries happen (the day can
+/// end up to N − C over the cap; docs/faults.md). On the *same* failure, N racing gates make
+/// exactly one retry (the idempotency token).
+#[tokio::test(flavor = "multi_thread")]
+async fn gates_on_different_commits_racing_on_one_daily_budget() {
+    const N: usize = 4;
+    const CAP: usize = 2;
+    let w = World::new().await;
+    w.policy(&format!(
+        "version: 1\nbudget: {{per-project-per-day: {CAP}}}\nrules: [{{name: infrastructure, phases: [PROVISIONING]}}]\n"
+    ));
+    let made: Vec<Made> = (0..N).map(|i| w.batch(1.0 + i as f64 * 0.1)).collect();
+    let gates = made.iter().map(|m| {
+        tokio::process::Command::from(common::gate_in(
+            w.dir.path(),
+            &w.cb.endpoint(),
+            &w.gh.url(),
+            TOKEN,
+            REPO,
+            &["--batch-id", &m.id],
+        ))
+        .output()
+    });
+    for out in futures_util::future::join_all(gates).await {
+        let out = out.unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let retried: usize = made.iter().map(|m| w.cb.retries_performed(&m.id)).sum();
+    assert!(
+        (N.min(CAP)..=N).contains(&retried),
+        "{retried} retries of {N} racing failures under a cap of {CAP}"
+    );
+    assert!(made.iter().all(|m| w.cb.retries_performed(&m.id) <= 1));
+    eprintln!("racing gates: {N} failures on {N} commits, daily cap {CAP}: {retried} retries");
+
+    // Once they are done, a later gate counts them all: no room left.
+    let late = w.batch(0.5);
+    let r = w
+        .run(tokio::process::Command::from(common::gate_in(
+            w.dir.path(),
+            &w.cb.endpoint(),
+            &w.gh.url(),
+            TOKEN,
+            REPO,
+            &["--batch-id", &late.id, "--format", "json"],
+        )))
+        .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["code"], "project-budget-spent", "{}", r.stdout);
+    assert_eq!(w.cb.retries_performed(&late.id), 0);
+
+    // The same failure, N gates at once: one retry.
+    let w = World::new().await;
+    let one = w.batch(1.0);
+    let gates = (0..N).map(|_| {
+        tokio::process::Command::from(common::gate_in(
+            w.dir.path(),
+            &w.cb.endpoint(),
+            &w.gh.url(),
+            TOKEN,
+            REPO,
+            &["--batch-id", &one.id],
+        ))
+        .output()
+    });
+    for out in futures_util::future::join_all(gates).await {
+        assert_eq!(out.unwrap().status.code(), Some(0));
+    }
+    assert_eq!(w.cb.retries_performed(&one.id), 1);
 }

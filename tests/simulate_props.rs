@@ -86,8 +86,8 @@ fn load(specs: &[Spec]) -> (Vec<Batch>, BTreeMap<String, Build>) {
     (batches, builds)
 }
 
-/// What `explain` decides on `batch` as attempt `k` ended, given every build and the other
-/// batches as they stood then.
+/// What `explain --now AT` decides on `batch` as attempt `k` ended (at `at`), given every
+/// build and the other batches as they stood then.
 fn explained(
     policy: &Policy,
     batches: &[Batch],
@@ -105,13 +105,34 @@ fn explained(
             .filter_map(|b| as_of(b, at))
             .collect(),
         history_truncated: false,
+        now: Some(at),
         ..Facts::default()
     };
     decide(policy, &facts)
 }
 
+/// The built-in policy with every time window in use: a daily project budget and the outage
+/// brake, both tight enough to bite in a two-day history of ten batches.
+fn windowed() -> Policy {
+    Policy::from_yaml(
+        "version: 1
+budget: {per-batch: 2, per-commit: 3, per-project-per-day: 3}
+outage: {failed-batches: 2, within-minutes: 120}
+rules:
+  - {name: infrastructure-phases, phases: [SUBMITTED, QUEUED, PROVISIONING, DOWNLOAD_SOURCE]}
+  - {name: command-failures, action: refuse, status-codes: [COMMAND_EXECUTION_ERROR]}
+",
+        "windowed.yml",
+    )
+    .unwrap()
+}
+
 fn check(specs: &[Spec]) -> Result<usize, TestCaseError> {
-    let policy = Policy::builtin();
+    check_with(&Policy::builtin(), specs)
+}
+
+fn check_with(policy: &Policy, specs: &[Spec]) -> Result<usize, TestCaseError> {
+    let policy = policy.clone();
     let (batches, builds) = load(specs);
     let replayed = replay(&policy, batches.clone(), &builds, Window::default(), false);
     let mut judged = 0;
@@ -153,6 +174,16 @@ proptest! {
     ) {
         check(&specs)?;
     }
+
+    /// Issue 15: with the daily project budget and the outage brake in the policy, the
+    /// replay still equals `explain --now` at each attempt's end: the windows end at the
+    /// moment of judgment, and the history holds nothing after it.
+    #[test]
+    fn the_windows_end_at_each_attempts_end(
+        specs in prop::collection::vec(spec(3), 1..10)
+    ) {
+        check_with(&windowed(), &specs)?;
+    }
 }
 
 #[test]
@@ -188,4 +219,29 @@ fn the_properties_judge_real_decisions() {
     assert!(codes.contains(&"all-failures-allowed"), "{codes:?}");
     assert!(codes.contains(&"commit-budget-spent"), "{codes:?}");
     assert!(codes.contains(&"failure-not-allowed"), "{codes:?}");
+}
+
+#[test]
+fn the_windowed_property_meets_both_windows() {
+    // Six batches an hour apart, each failing twice: the daily budget and the brake bite.
+    let specs: Vec<Spec> = (0..6)
+        .map(|n| Spec {
+            commit: ['a', 'b', 'c'][n % 3],
+            start: T0 + n as f64 * HOUR,
+            attempts: vec![vec![("build", Fail::Infra)], vec![("build", Fail::Infra)]],
+            delay: 600.0,
+            running: false,
+        })
+        .collect();
+    assert_eq!(check_with(&windowed(), &specs).unwrap(), 12);
+    let (batches, builds) = load(&specs);
+    let r = replay(&windowed(), batches, &builds, Window::default(), false);
+    let codes: Vec<&str> = r
+        .attempts
+        .iter()
+        .map(|a| a.decision.code.as_str())
+        .collect();
+    assert!(codes.contains(&"project-budget-spent"), "{codes:?}");
+    assert!(codes.contains(&"outage-suspected"), "{codes:?}");
+    assert!(codes.contains(&"all-failures-allowed"), "{codes:?}");
 }

@@ -27,6 +27,8 @@ pub fn run(args: &ExplainArgs, out: &mut dyn Write) -> Result<i32, RunError> {
     let mut facts = load_facts(&batch, &builds, &history)?;
     let (reports, test_cases) = report_captures(args)?;
     load_reports(&mut facts, &reports, &test_cases)?;
+    // Without --now, the latest moment recorded in the captures (see `Facts::moment`).
+    facts.now = args.now;
     let decision = decide(&policy, &facts);
     let text = match args.format {
         Format::Text => render::text::render(&decision),

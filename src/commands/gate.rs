@@ -25,6 +25,7 @@ use crate::error::{RunError, exit};
 use crate::facts::{Batch, Facts};
 use crate::github::{GitHub, Repo, Token};
 use crate::history::{self, Known};
+use crate::latest;
 use crate::live::{self, aws};
 use crate::policy::Policy;
 use crate::render;
@@ -172,10 +173,31 @@ pub async fn run(
         decision.decision.as_str(),
         decision.code.as_str()
     ));
+    if superseded(&facts, &mut decision, log) {
+        return finish(&config, &decision, false, Ok(false), out, log);
+    }
     // Once decided, the outputs are written whatever happens next.
     let retried = act(&config.run, &clients.codebuild, &mut decision, &facts, log).await?;
     let posted = post_status(&config.run, &mut clients, &target, &decision, &facts, log).await;
     finish(&config, &decision, retried, posted, out, log)
+}
+
+/// The commit's latest batch speaks ([`latest::superseded_by`]): when another batch of the
+/// same commit and project has an attempt that started after this batch's latest attempt
+/// ended, this batch is neither retried nor reported on — a late event about an old batch
+/// must not overwrite the verdict on a newer one. The decision becomes `wait`, naming the
+/// newer batch, for the outputs; a notice says so.
+fn superseded(facts: &Facts, decision: &mut Decision, log: &mut Log<'_>) -> bool {
+    let Some(newer) = latest::superseded_by(&facts.batch, &facts.history) else {
+        return false;
+    };
+    log.notice(&format!(
+        "batch {} is superseded: batch {} of the same commit ran after it ended and speaks for the commit; nothing is retried or posted for this one",
+        crate::text::clean(&facts.batch.id, 200),
+        crate::text::clean(&newer.id, 200)
+    ));
+    decision.superseded(&newer.id);
+    true
 }
 
 /// The outputs, job summary and report, then the exit code: a status that could not be posted
@@ -453,7 +475,7 @@ async fn read_facts(
     known: Known,
     log: &mut Log<'_>,
 ) -> Result<Facts, RunError> {
-    let facts = live::facts(codebuild, policy, batch, page, known).await?;
+    let facts = live::facts(codebuild, policy, batch, page, known, live::clock()).await?;
     log.debug(&format!(
         "read {} failed build(s) and {} history batch(es){}",
         facts.builds.len(),

@@ -1,12 +1,17 @@
 //! `reconcile`: settle the gate statuses that lost events left missing or pending.
 //!
-//! For every batch of the project that ended in the last `--hours`, read the gate's latest
-//! status on the batch's commit (the project's context). When it is missing, or `pending`
-//! although the batch has ended, judge the batch exactly as `gate` does ([`live::facts`],
-//! [`decide`], [`live::retry`]) and post the status `gate` would post. Left alone: batches
-//! still running, statuses already final (success, failure, error), batches whose commit
-//! cannot be established, batches a newer batch of the same commit supersedes (that one
-//! decides the commit's status), and batches that ended before the window.
+//! For every commit of the project with a batch that ended in the last `--hours`, the
+//! commit's latest batch ([`crate::latest`]: the one whose latest attempt runs, or else
+//! ended last) speaks: read the gate's latest status on the commit (the project's context).
+//! When it is missing, `pending` although the batch has ended, or final but posted before
+//! the batch's latest attempt ended (stale: about an older batch or attempt), judge the
+//! batch exactly as `gate` does ([`live::facts`], [`decide`], [`live::retry`]) at the wall
+//! clock's moment and post the status `gate` would post. Batches are settled oldest end
+//! first, and a retry this run makes is recorded in the history it judges the later
+//! batches with ([`live::as_retried`]), so it counts toward their budgets. Left alone:
+//! batches still running, final statuses posted after the batch ended, batches whose commit
+//! cannot be established, batches that are not their commit's latest, and batches that
+//! ended before the window.
 //!
 //! Read-mostly and bounded: one listing walk back to [`LONGEST_BATCH_HOURS`] before the
 //! window (at most [`history::MAX_LIST_PAGES`] pages, batches read in chunks), GitHub reads
@@ -110,8 +115,10 @@ struct Judge<'a> {
     codebuild: &'a CodeBuild,
     github: &'a GitHub,
     policy: &'a Policy,
-    /// The project's batches read, back to the budgets' look-back of the failed batches.
-    known: &'a Known,
+    /// The project's batches read, back to the budgets' look-back of the failed batches;
+    /// a batch this run retried reads as CodeBuild records the retry (a `FAILED`/`RETRY`
+    /// marker, running again), so the batches judged after it count that retry.
+    known: Known,
     /// That read was cut by the page cap.
     history_truncated: bool,
 }
@@ -184,7 +191,7 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
         .iter()
         .filter_map(|step| match step {
             Step::Judge { batch, .. } if needs_history(batch) => {
-                Some(live::history_since(&policy, batch))
+                Some(live::history_since(&policy, batch, now()))
             }
             _ => None,
         })
@@ -198,12 +205,12 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
     };
 
     // Judge and act, one batch at a time.
-    let judge = Judge {
+    let mut judge = Judge {
         run,
         codebuild: &codebuild,
         github: &github,
         policy: &policy,
-        known: &known,
+        known,
         history_truncated: matches!(history, Ok(WalkEnd::Truncated)),
     };
     for step in steps {
@@ -217,7 +224,7 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
                     .map(ToString::to_string)
                     .unwrap_or_default(),
                 seen_state: seen.as_ref().map(|s| s.state.clone()),
-                ..row(&batch, found_of(seen.as_ref()), "")
+                ..row(&batch, found_of(seen.as_ref(), &batch), "")
             },
             Step::Judge {
                 batch,
@@ -230,7 +237,8 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
         report.batches.push(row);
     }
     // Step 2: open pull requests CodeBuild will not build.
-    let built: BTreeSet<String> = known
+    let built: BTreeSet<String> = judge
+        .known
         .values()
         .filter_map(|b| b.commit())
         .map(str::to_ascii_lowercase)
@@ -358,9 +366,10 @@ fn log_pulls(log: &mut Log<'_>, pulls: &out_report::Pulls) {
 }
 
 impl Judge<'_> {
-    /// Judges a batch whose gate status is missing or pending, then acts as `gate` would.
+    /// Judges a batch whose gate status is missing, pending or stale, then acts as `gate`
+    /// would, at the wall clock's moment.
     async fn settle(
-        &self,
+        &mut self,
         batch: &Batch,
         repo: &Repo,
         commit: &Commit,
@@ -369,7 +378,7 @@ impl Judge<'_> {
         let mut row = Row {
             seen_state: seen.map(|s| s.state.clone()),
             did: Did::Failed,
-            ..row(batch, found_of(seen), "")
+            ..row(batch, found_of(seen, batch), "")
         };
         // The history is known already (no listing page left to read).
         let mut facts = match live::facts(
@@ -378,6 +387,7 @@ impl Judge<'_> {
             batch.clone(),
             Ok(ListPage::default()),
             self.known.clone(),
+            now(),
         )
         .await
         {
@@ -390,9 +400,18 @@ impl Judge<'_> {
         facts.history_truncated |= self.history_truncated;
         let mut decision = decide(self.policy, &facts);
         let mut retried = false;
+        if decision.decision == Outcome::Retry && self.run.dry_run {
+            // What a real run would have retried counts for the batches after it, too.
+            let again = live::as_retried(&facts.batch, now());
+            self.known.insert(again.id.clone(), again);
+        }
         if decision.decision == Outcome::Retry && !self.run.dry_run {
             match live::retry(self.codebuild, &mut decision, &facts.batch).await {
-                Ok(live::Retried::Yes) => retried = true,
+                Ok(live::Retried::Yes) => {
+                    retried = true;
+                    let again = live::as_retried(&facts.batch, now());
+                    self.known.insert(again.id.clone(), again);
+                }
                 Ok(live::Retried::No) => {}
                 Err(e) => {
                     row.decision = Some(Judged::of(&decision));
@@ -436,10 +455,7 @@ fn hours_ms(hours: u64) -> i64 {
     i64::try_from(hours).unwrap_or(i64::MAX / HOUR_MS) * HOUR_MS
 }
 
-/// Now, from the system clock.
+/// Now, from the system clock: the moment of judgment.
 fn now() -> Timestamp {
-    let since_epoch = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    Timestamp(i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX))
+    live::clock()
 }

@@ -7,35 +7,39 @@ use super::DAY_MS;
 use crate::facts::{Batch, Facts, Timestamp};
 use crate::policy::Policy;
 
-/// Whether `at` lies in the `window_ms` before `now`. An unknown time (or an unknown `now`)
-/// counts: a limit is never loosened by a gap in the record.
-fn within(at: Option<Timestamp>, now: Option<Timestamp>, window_ms: i64) -> bool {
-    match (at, now) {
-        (Some(at), Some(now)) => at.0 <= now.0 && at.0 > now.0.saturating_sub(window_ms),
-        _ => true,
-    }
+/// Whether `at` lies in the `window_ms` before `now` (after its start, not after `now`).
+fn within(at: Timestamp, now: Timestamp, window_ms: i64) -> bool {
+    at <= now && at > Timestamp(now.0.saturating_sub(window_ms))
 }
 
 /// Retries of every batch of the project (this one included, any commit) made in the 24
-/// hours before the judged failure, by the times of CodeBuild's retry markers.
-pub(super) fn project_retries_in_a_day(facts: &Facts) -> u32 {
+/// hours before `now`, the moment of judgment, by the times of CodeBuild's retry markers.
+/// A marker without a time counts, and so does every marker when `now` is unknown: the
+/// limit is never loosened by a gap in the record.
+pub(super) fn project_retries_in_a_day(facts: &Facts, now: Option<Timestamp>) -> u32 {
     let batch = &facts.batch;
-    let now = batch.judged_at();
     let mut seen = BTreeSet::new();
     let count = std::iter::once(batch)
         .chain(facts.history.iter().filter(|b| b.project == batch.project))
         .filter(|b| seen.insert(b.id.as_str()))
         .flat_map(Batch::retry_times)
-        .filter(|&at| within(at, now, DAY_MS))
+        .filter(|&at| match (at, now) {
+            (Some(at), Some(now)) => within(at, now, DAY_MS),
+            _ => true,
+        })
         .count();
     u32::try_from(count).unwrap_or(u32::MAX)
 }
 
-/// Other batches of the project, on other commits, that ended in failure (an attempt that
-/// ended FAILED, FAULT or TIMED_OUT) within `window_ms` before the judged failure.
-pub(super) fn other_failures(facts: &Facts, window_ms: i64) -> u32 {
+/// Other batches of the project, on other commits, with an attempt that ended in failure
+/// (FAILED, FAULT or TIMED_OUT) within `window_ms` before `now`, the moment of judgment.
+/// An attempt with no recorded time does not count: the brake is for failures seen
+/// together, and a failure that cannot be placed in time was not seen with this one.
+pub(super) fn other_failures(facts: &Facts, now: Option<Timestamp>, window_ms: i64) -> u32 {
     let batch = &facts.batch;
-    let now = batch.judged_at();
+    let Some(now) = now else {
+        return 0;
+    };
     let commit = batch.commit();
     let mut seen = BTreeSet::from([batch.id.as_str()]);
     let count = facts
@@ -47,6 +51,7 @@ pub(super) fn other_failures(facts: &Facts, window_ms: i64) -> u32 {
         .filter(|b| {
             b.failure_times()
                 .into_iter()
+                .flatten()
                 .any(|at| within(at, now, window_ms))
         })
         .count();

@@ -118,5 +118,5 @@ fn judge_tests(tests: &TestsCondition, build_id: Option<&str>, facts: &Facts) ->
             .find(|g| g.current.as_ref().and_then(|s| s.build_id()) == Some(id))
             .map(|g| g.identifier.as_str())
     });
-    super::test_reports::judge_tests(tests, build_id, group, facts, facts.batch.judged_at())
+    super::test_reports::judge_tests(tests, build_id, group, facts, facts.moment())
 }

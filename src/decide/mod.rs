@@ -36,15 +36,16 @@ pub(crate) const DAY_MS: i64 = 24 * 60 * MINUTE_MS;
 /// Decides what to do about `facts.batch` under `policy`.
 pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
     let batch = &facts.batch;
+    let now = facts.moment();
     let (per_commit_used, commit_batches) = commit_retries(policy, facts);
     let per_batch = Figure::new(batch.retries_recorded(), policy.budget.per_batch);
     let per_commit = Figure::new(per_commit_used, policy.budget.per_commit);
     let per_project_per_day = policy
         .budget
         .per_project_per_day
-        .map(|limit| Figure::new(project_retries_in_a_day(facts), limit));
+        .map(|limit| Figure::new(project_retries_in_a_day(facts, now), limit));
     let outage = policy.outage.map(|o| {
-        let failed = other_failures(facts, i64::from(o.within_minutes) * MINUTE_MS);
+        let failed = other_failures(facts, now, i64::from(o.within_minutes) * MINUTE_MS);
         OutageReport {
             failed_batches: failed,
             threshold: o.failed_batches,
@@ -366,7 +367,14 @@ impl Judge<'_> {
                 .iter()
                 .any(|g| g.status() == Some(&Status::InProgress));
         if unfinished && self.project_covered && !stop_refused {
-            not_judged(groups, "until the batch is complete");
+            not_judged(
+                groups,
+                if stopped {
+                    "until its builds have stopped"
+                } else {
+                    "until the batch is complete"
+                },
+            );
             return (Outcome::Wait, DecisionCode::BatchNotComplete);
         }
 
@@ -377,12 +385,15 @@ impl Judge<'_> {
         if roots.is_empty() && !any_group_failed && !stopped {
             // No group failure explains it: the batch failed on its own (before any group
             // ran, e.g. in DOWNLOAD_BATCHSPEC, or after, e.g. in COMBINE_ARTIFACTS). Only
-            // when no group is left waiting in an unknown or unfinished state.
-            let waiting = self.batch.groups.iter().any(|g| {
+            // when no group failed and none is left waiting in an unknown or unfinished
+            // state. A failed `ignoreFailure` group is a group that failed: it explains the
+            // batch's failed IN_PROGRESS phase, but the batch ignores it, so nothing is left
+            // to judge (`no-failure-found`), never the batch phase that merely records it.
+            let groups_speak = self.batch.groups.iter().any(|g| {
                 g.status()
                     .is_some_and(|s| s.is_unfinished() || s.is_unknown())
-            });
-            match self.batch_failure(&batch_status).filter(|_| !waiting) {
+            }) || groups.iter().any(|g| g.code == VerdictCode::IgnoredFailure);
+            match self.batch_failure(&batch_status).filter(|_| !groups_speak) {
                 Some(verdict) => groups.push(verdict),
                 None => return (Outcome::Refuse, DecisionCode::NoFailureFound),
             }

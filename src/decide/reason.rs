@@ -3,7 +3,7 @@
 use crate::decision::{
     BATCH_ITSELF, BudgetReport, DecisionCode, GroupVerdict, VerdictCode, blamed,
 };
-use crate::facts::Batch;
+use crate::facts::{Batch, Status};
 
 /// One line in plain words.
 pub(super) fn reason(
@@ -43,6 +43,12 @@ pub(super) fn reason(
             Some(g) => format!("Not retried: the batch was stopped, {}", g.detail),
             None => "Not retried: the batch was stopped".to_string(),
         },
+        // A stopped batch can read complete while a build is still being stopped (the AWS
+        // CLI's own `stop-build-batch` example): it did not fail, it is being stopped.
+        DecisionCode::BatchNotComplete if batch.status == Some(Status::Stopped) => {
+            "Batch was stopped, but a build is still being stopped; waiting for it to end"
+                .to_string()
+        }
         DecisionCode::BatchNotComplete => {
             "Batch failed but is not complete (a build is still running); waiting for it to end"
                 .to_string()
@@ -67,7 +73,7 @@ pub(super) fn reason(
         DecisionCode::ProjectBudgetSpent => {
             let day = budget.per_project_per_day.unwrap_or(budget.per_batch);
             format!(
-                "Not retried: project {} already retried {} time{} in the last 24 hours (per-project-per-day budget {})",
+                "Not retried: project {} already retried {} time{} in the 24 hours before this decision (per-project-per-day budget {})",
                 batch.project,
                 day.used,
                 plural(day.used),
@@ -76,7 +82,7 @@ pub(super) fn reason(
         }
         DecisionCode::OutageSuspected => match budget.outage {
             Some(o) => format!(
-                "Not retried: outage suspected: {} other batch{} of {} failed in the last {} minute{} (brake at {})",
+                "Not retried: outage suspected: {} other batch{} of {} failed in the {} minute{} before this decision (brake at {})",
                 o.failed_batches,
                 if o.failed_batches == 1 { "" } else { "es" },
                 batch.project,
@@ -130,6 +136,7 @@ pub(super) fn reason(
         },
         DecisionCode::BatchInProgress => "Batch is still in progress".to_string(),
         DecisionCode::RetriedElsewhere => "Batch was retried by someone else; waiting for it".to_string(),
+        DecisionCode::Superseded => "Superseded by a newer batch of the same commit".to_string(),
     }
     .chars()
     .map(|c| if c.is_control() { ' ' } else { c })

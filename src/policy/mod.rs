@@ -62,7 +62,7 @@ pub struct Budget {
     pub per_batch: u32,
     pub per_commit: u32,
     pub lookback_days: u32,
-    /// Retries of all the project's batches in the 24 h before the judged failure.
+    /// Retries of all the project's batches in the 24 h before the gate acts ("now").
     pub per_project_per_day: Option<u32>,
 }
 

@@ -44,14 +44,14 @@ pub struct RawBudget {
     /// How far back per-commit counting looks, in days (default 14).
     #[schemars(range(min = 1, max = 90))]
     pub lookback_days: Option<u32>,
-    /// Retries of all batches of the project, any commit, in the 24 hours before the judged
-    /// failure (default: no such limit).
+    /// Retries of all batches of the project, any commit, in the 24 hours before the gate
+    /// acts (default: no such limit).
     #[schemars(range(min = 1, max = 1000))]
     pub per_project_per_day: Option<u32>,
 }
 
 /// Brakes that only ever refuse. The outage brake: at least `failed-batches` other batches
-/// (of other commits) failed within `within-minutes` before the judged failure (both keys or
+/// (of other commits) failed within `within-minutes` before the gate acts (both keys or
 /// neither). And `max-failed-share`: more than this share of the batch's own build groups
 /// are root failures (it stands alone).
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -66,7 +66,7 @@ pub struct RawOutage {
     /// How many other batches must have failed (with `within-minutes`).
     #[schemars(range(min = 1, max = 1000))]
     pub failed_batches: Option<u32>,
-    /// In how many minutes before the judged failure (with `failed-batches`).
+    /// In how many minutes before the gate acts (with `failed-batches`).
     #[schemars(range(min = 1, max = 1440))]
     pub within_minutes: Option<u32>,
     /// Refuse when root failures make up more than this share of the batch's build groups

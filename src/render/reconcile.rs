@@ -33,8 +33,12 @@ pub enum Found {
     Missing,
     /// The gate's latest status is `pending`.
     Pending,
-    /// The gate's latest status is final (success, failure, error).
+    /// The gate's latest status is final (success, failure, error) and was posted after
+    /// the batch's latest attempt ended.
     Final,
+    /// The gate's latest status is final but was posted before the batch's latest attempt
+    /// ended: it was about an older batch or attempt, and is replaced.
+    Stale,
     /// The gate's status could not be read.
     Unreadable,
 }
@@ -49,6 +53,7 @@ impl Found {
             Found::Missing => "no status",
             Found::Pending => "pending",
             Found::Final => "final",
+            Found::Stale => "stale",
             Found::Unreadable => "unreadable",
         }
     }
@@ -309,6 +314,7 @@ fn short(commit: Option<&str>) -> String {
 fn found_text(r: &Row) -> String {
     match (&r.found, &r.seen_state) {
         (Found::Final | Found::Pending, Some(state)) => clean(state, 20),
+        (Found::Stale, Some(state)) => format!("stale {}", clean(state, 20)),
         (found, _) => found.as_str().to_string(),
     }
 }

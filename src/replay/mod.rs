@@ -311,6 +311,9 @@ fn replay_project(
         };
         facts.builds = judged_builds(&judged, builds);
         facts.batch = judged;
+        // The moment of judgment: the end of the judged attempt (without a recorded end,
+        // the latest moment recorded).
+        facts.now = attempt.ended;
         // The batch itself is not its own history: out for this judgment, then back.
         let own = timeline.position(d.batch);
         let saved = own.map(|p| facts.history.swap_remove(p));

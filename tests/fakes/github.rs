@@ -253,10 +253,23 @@ impl FakeGitHub {
     /// Record a status as if it had been posted earlier (by a gate run before the test, say);
     /// its `token` is `None`. Not recorded as a call.
     pub fn add_status(&self, repo: &str, sha: &str, state: &str, context: &str, description: &str) {
+        self.add_status_at(repo, sha, state, context, description, now());
+    }
+
+    /// [`FakeGitHub::add_status`], posted at `at` (its `created_at` and `updated_at`).
+    pub fn add_status_at(
+        &self,
+        repo: &str,
+        sha: &str,
+        state: &str,
+        context: &str,
+        description: &str,
+        at: OffsetDateTime,
+    ) {
         let mut shared = lock(&self.state);
         let id = shared.next_status_id;
         shared.next_status_id += 1;
-        let at = timestamp(now());
+        let at = timestamp(at);
         shared.statuses.push((
             id,
             at,

@@ -7,6 +7,7 @@ use crate::commands::report::{self, Commit};
 use crate::facts::{Batch, Timestamp};
 use crate::github::{GitHubError, Repo, SeenStatus};
 use crate::history;
+use crate::latest;
 use crate::render::reconcile::{Did, Found, Row};
 
 /// What to do with one listed batch, before anything is read from GitHub.
@@ -25,7 +26,7 @@ pub enum Plan {
 /// What to do with one batch once the gate's statuses are read.
 pub enum Step {
     Done(Row),
-    /// Its gate status is missing, or pending (`seen`): judge it.
+    /// Its gate status is missing, pending or stale (`seen`): judge it.
     Judge {
         batch: Batch,
         repo: Repo,
@@ -39,27 +40,46 @@ pub fn needs_history(batch: &Batch) -> bool {
     batch.complete && batch.status.as_ref().is_some_and(|s| s.is_failure())
 }
 
-/// Plans each batch, newest first (by start): still running; ended before the window
-/// (counted, not shown); commit unknown; superseded by a newer batch of the same commit; no
-/// repository; else checked. Returns the plans and how many ended before the window.
+/// Plans each batch: still running; ended before the window (counted, not shown); commit
+/// unknown; not its commit's latest batch ([`latest::latest`]: the one whose latest attempt
+/// runs, or else ended last — a retry keeps a batch's start time, so the start says
+/// nothing); no repository; else checked. The plans come oldest end first (running
+/// batches last), so that failures are settled oldest first and the retries made for
+/// them count toward the budgets of the batches judged after them. Returns the plans and
+/// how many ended before the window.
 pub fn triage<'a>(
     batches: impl Iterator<Item = &'a Batch>,
     window_start: Timestamp,
     repository: Option<&str>,
 ) -> (Vec<Plan>, usize) {
-    let mut batches: Vec<&Batch> = batches.collect();
-    batches.sort_by(|a, b| b.start_time.cmp(&a.start_time).then(b.id.cmp(&a.id)));
+    let batches: Vec<(&Batch, Option<Timestamp>)> =
+        batches.map(|b| (b, history::ended_at(b))).collect();
+    // Each commit's batches, for its latest.
+    let mut by_commit: BTreeMap<&str, Vec<&Batch>> = BTreeMap::new();
+    for (b, _) in &batches {
+        if let Some(commit) = b.commit() {
+            by_commit.entry(commit).or_default().push(b);
+        }
+    }
+    let latest_of: BTreeMap<&str, &str> = by_commit
+        .iter()
+        .filter_map(|(commit, list)| {
+            Some((*commit, latest::latest(list.iter().copied())?.id.as_str()))
+        })
+        .collect();
+    let mut ordered = batches;
+    ordered.sort_by(|(a, a_end), (b, b_end)| {
+        (a_end.is_none(), a_end, &a.id).cmp(&(b_end.is_none(), b_end, &b.id))
+    });
     let mut plans = Vec::new();
     let mut older = 0;
-    // Commits seen so far, with the (newer) batch that built them.
-    let mut newest: BTreeMap<String, &str> = BTreeMap::new();
-    for batch in batches {
+    for (batch, ended) in ordered {
         let commit = report::commit(batch, &[]).ok().flatten();
-        let newer = commit.as_ref().and_then(|c| newest.get(&c.sha).copied());
-        if let Some(c) = &commit {
-            newest.entry(c.sha.clone()).or_insert(&batch.id);
-        }
-        let plan = match history::ended_at(batch) {
+        let newer = batch
+            .commit()
+            .and_then(|c| latest_of.get(c).copied())
+            .filter(|latest| *latest != batch.id);
+        let plan = match ended {
             None => Plan::Leave(row(batch, Found::Running, "still running")),
             Some(ended) if ended < window_start => {
                 older += 1;
@@ -75,7 +95,7 @@ pub fn triage<'a>(
                     batch,
                     Found::Superseded,
                     &format!(
-                        "batch {newer} built the same commit later: its status is that batch's"
+                        "batch {newer} is its commit's latest (its latest attempt runs or ended last): the commit's status is that batch's"
                     ),
                 )),
                 (Some(commit), None) => {
@@ -113,8 +133,9 @@ pub fn row(batch: &Batch, found: Found, note: &str) -> Row {
 /// The gate's statuses read, by repository and commit.
 pub type Seen = BTreeMap<(Repo, String), Result<Option<SeenStatus>, GitHubError>>;
 
-/// What the statuses say: a final one leaves its batch alone, a missing or pending one has
-/// it judged, an unreadable one is a failure of this batch (only).
+/// What the statuses say: a final one posted after the batch's latest attempt ended leaves
+/// it alone; a missing, pending or stale one has it judged; an unreadable one is a failure
+/// of this batch (only).
 pub fn steps(plans: Vec<Plan>, seen: &Seen) -> Vec<Step> {
     plans
         .into_iter()
@@ -135,10 +156,12 @@ pub fn steps(plans: Vec<Plan>, seen: &Seen) -> Vec<Step> {
                     note: e.to_string(),
                     ..row(&batch, Found::Unreadable, "")
                 }),
-                Some(Ok(Some(status))) if status.is_final() => Step::Done(Row {
-                    seen_state: Some(status.state.clone()),
-                    ..row(&batch, Found::Final, "the gate's status is final")
-                }),
+                Some(Ok(Some(status))) if status.is_final() && !is_stale(status, &batch) => {
+                    Step::Done(Row {
+                        seen_state: Some(status.state.clone()),
+                        ..row(&batch, Found::Final, "the gate's status is final")
+                    })
+                }
                 Some(Ok(status)) => Step::Judge {
                     batch,
                     repo,
@@ -150,12 +173,23 @@ pub fn steps(plans: Vec<Plan>, seen: &Seen) -> Vec<Step> {
         .collect()
 }
 
-/// What a status read found: `pending` (or another non-final state) or none.
-pub fn found_of(seen: Option<&SeenStatus>) -> Found {
-    if seen.is_some() {
-        Found::Pending
-    } else {
-        Found::Missing
+/// A final status that was posted before `batch`'s latest attempt ended: it was about an
+/// older batch or attempt of the commit, not this one. A status whose time GitHub did not
+/// give cannot be shown to be stale, and is taken as final.
+pub fn is_stale(status: &SeenStatus, batch: &Batch) -> bool {
+    match (status.at, history::ended_at(batch)) {
+        (Some(posted), Some(ended)) => posted < ended,
+        _ => false,
+    }
+}
+
+/// What a status read found for `batch`: none, a stale final one, or `pending` (or another
+/// non-final state).
+pub fn found_of(seen: Option<&SeenStatus>, batch: &Batch) -> Found {
+    match seen {
+        None => Found::Missing,
+        Some(s) if s.is_final() && is_stale(s, batch) => Found::Stale,
+        Some(_) => Found::Pending,
     }
 }
 
@@ -193,7 +227,7 @@ mod tests {
     }
 
     #[test]
-    fn batches_are_planned_newest_first() {
+    fn batches_are_planned_oldest_end_first_and_only_a_commits_latest_is_checked() {
         let (a, b, c, d, e) = (sha('a'), sha('b'), sha('c'), sha('d'), sha('e'));
         let batches = [
             // Hours since some origin; the window starts at hour 100.
@@ -205,6 +239,10 @@ mod tests {
             batch("p:superseded", "FAILED", 99, Some(100), Some(&b)),
             batch("p:under-running", "FAILED", 98, Some(101), Some(&a)),
             batch("p:e", "SUCCEEDED", 97, Some(104), Some(&e)),
+            // Started first, ended last: the latest of its commit (not the one that
+            // started last).
+            batch("p:f-first", "FAILED", 90, Some(103), Some(&sha('f'))),
+            batch("p:f-second", "SUCCEEDED", 101, Some(102), Some(&sha('f'))),
         ];
         let (plans, older) = triage(batches.iter(), Timestamp(100 * H), None);
         assert_eq!(older, 1);
@@ -224,13 +262,15 @@ mod tests {
             })
             .collect();
         let expected = [
-            ("p:running", "running"),
-            ("p:no-commit", "no commit"),
-            ("p:ended", "check"),
             ("p:superseded", "superseded"),
-            ("p:under-running", "superseded"),
-            ("p:e", "check"),
             ("p:long", "check"),
+            ("p:under-running", "superseded"),
+            ("p:ended", "check"),
+            ("p:f-second", "superseded"),
+            ("p:f-first", "check"),
+            ("p:e", "check"),
+            ("p:no-commit", "no commit"),
+            ("p:running", "running"),
         ];
         assert_eq!(shown, expected.map(|(a, b)| (a.to_string(), b.to_string())),);
     }
@@ -249,18 +289,23 @@ mod tests {
     }
 
     #[test]
-    fn final_statuses_are_left_alone_and_missing_or_pending_ones_judged() {
+    fn final_statuses_are_left_alone_and_missing_pending_or_stale_ones_judged() {
         let repo = Repo::parse("acme/api").unwrap();
-        let status = |state: &str| SeenStatus {
+        // Posted at the batch's end (hour 102) or later: final; an hour before it: stale.
+        let status = |state: &str, at: Option<i64>| SeenStatus {
             state: state.into(),
             description: Some("d".into()),
+            at: at.map(|h| Timestamp(h * H)),
         };
-        let reads: [(char, Result<Option<SeenStatus>, GitHubError>); 6] = [
+        let reads: [(char, Result<Option<SeenStatus>, GitHubError>); 9] = [
             ('a', Ok(None)),
-            ('b', Ok(Some(status("pending")))),
-            ('c', Ok(Some(status("success")))),
-            ('d', Ok(Some(status("failure")))),
-            ('e', Ok(Some(status("error")))),
+            ('b', Ok(Some(status("pending", Some(101))))),
+            ('c', Ok(Some(status("success", Some(102))))),
+            ('d', Ok(Some(status("failure", Some(103))))),
+            ('e', Ok(Some(status("error", None)))),
+            ('1', Ok(Some(status("success", Some(101))))),
+            ('2', Ok(Some(status("failure", Some(101))))),
+            ('3', Ok(Some(status("error", Some(101))))),
             (
                 'f',
                 Err(GitHubError {
@@ -284,21 +329,25 @@ mod tests {
             .map(|step| match step {
                 Step::Done(r) => format!("{} {} {}", r.batch_id, r.found.as_str(), r.did.as_str()),
                 Step::Judge { batch, seen, .. } => format!(
-                    "{} judge {}",
+                    "{} judge {} {}",
                     batch.id,
-                    seen.map_or("missing".to_string(), |s| s.state)
+                    found_of(seen.as_ref(), &batch).as_str(),
+                    seen.map_or("-".to_string(), |s| s.state)
                 ),
             })
             .collect();
         assert_eq!(
             outcome,
             [
-                "p:f unreadable failed",
-                "p:e final left alone",
-                "p:d final left alone",
+                "p:1 judge stale success",
+                "p:2 judge stale failure",
+                "p:3 judge stale error",
+                "p:a judge no status -",
+                "p:b judge pending pending",
                 "p:c final left alone",
-                "p:b judge pending",
-                "p:a judge missing",
+                "p:d final left alone",
+                "p:e final left alone",
+                "p:f unreadable failed",
             ]
         );
     }
