@@ -115,6 +115,11 @@ pub struct ExplainArgs {
     /// `tests` conditions (repeatable)
     #[arg(long = "test-cases", value_name = "FILE")]
     pub test_cases: Vec<PathBuf>,
+    /// Captured build logs for rules with `log`: one file per build, named PROJECT:UUID or
+    /// UUID, `.log` (plain text) or `.json` (`aws logs get-log-events` output) [default: the
+    /// BATCH directory's logs/]
+    #[arg(long, value_name = "DIR")]
+    pub logs: Option<PathBuf>,
     /// Policy file [default: the built-in default policy]
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,

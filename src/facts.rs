@@ -5,6 +5,7 @@
 //! paths share one judgment. Values outside the documented enums are kept as text.
 
 pub mod awscli;
+pub mod captured_logs;
 pub mod expensive;
 pub mod reports;
 pub mod sdk;

@@ -5,12 +5,13 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::{ExplainArgs, Format};
 use crate::commands::common::{self, at};
-use crate::decide::decide;
+use crate::decide::{decide, needs};
 use crate::decision::Outcome;
 use crate::error::{RunError, exit};
 use crate::facts::awscli::{
     batches_from_json, builds_from_json, history_from_json, reports_from_json, test_cases_from_json,
 };
+use crate::facts::captured_logs;
 use crate::facts::{Batch, Facts};
 use crate::policy::Policy;
 use crate::render;
@@ -29,6 +30,21 @@ pub fn run(args: &ExplainArgs, out: &mut dyn Write) -> Result<i32, RunError> {
     load_reports(&mut facts, &reports, &test_cases)?;
     // Without --now, the latest moment recorded in the captures (see `Facts::moment`).
     facts.now = args.now;
+    // Facts that cost a read come from files offline: only those a rule could use.
+    let wanted = needs(&policy, &facts);
+    let logs = args.logs.clone().or_else(|| {
+        let dir = args.batch.join("logs");
+        (args.batch.is_dir() && dir.is_dir()).then_some(dir)
+    });
+    if let Some(dir) = logs.filter(|_| !wanted.logs.is_empty()) {
+        if !dir.is_dir() {
+            return Err(at(
+                &dir,
+                "not a directory; --logs takes a directory of captured logs",
+            ));
+        }
+        facts.logs = captured_logs::read_dir(&dir, &wanted.logs);
+    }
     let decision = decide(&policy, &facts);
     let text = match args.format {
         Format::Text => render::text::render(&decision),

@@ -1,0 +1,155 @@
+//! Build logs captured to files, for offline `explain --logs DIR` (and `explain DIR` with a
+//! `logs/` directory): one file per build, named by its id `PROJECT:UUID` or its UUID,
+//! `.log` for plain text or `.json` for `aws logs get-log-events` output. A capture is taken
+//! as the whole log; only the end each rule needs is judged.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::{Fetched, LogTail};
+
+/// A `.json` capture larger than this is not read (a `.log` file is read from its end).
+pub const MAX_JSON_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The logs of `wanted` (build id → bytes of the end) from `dir`. Every build gets a fact:
+/// known, absent (no file for it) or unreadable (why).
+pub fn read_dir(
+    dir: &Path,
+    wanted: &BTreeMap<String, usize>,
+) -> BTreeMap<String, Fetched<LogTail>> {
+    wanted
+        .iter()
+        .map(|(id, bytes)| (id.clone(), read_one(dir, id, *bytes)))
+        .collect()
+}
+
+fn read_one(dir: &Path, id: &str, bytes: usize) -> Fetched<LogTail> {
+    let uuid = id.rsplit_once(':').map_or(id, |(_, u)| u);
+    let mut names = vec![format!("{id}.log"), format!("{id}.json")];
+    if uuid != id {
+        names.push(format!("{uuid}.log"));
+        names.push(format!("{uuid}.json"));
+    }
+    let Some(path) = names.iter().map(|n| dir.join(n)).find(|p| p.is_file()) else {
+        return Fetched::Absent(format!(
+            "no captured log for it in {} (looked for {})",
+            dir.display(),
+            names.join(", ")
+        ));
+    };
+    let shown = path.display().to_string();
+    let result = if path.extension().is_some_and(|e| e == "json") {
+        read_json(&path, bytes)
+    } else {
+        read_text(&path, bytes)
+    };
+    match result {
+        Ok(tail) => Fetched::Known(tail),
+        Err(why) => Fetched::Unreadable(format!("{shown}: {why}")),
+    }
+}
+
+/// The last `bytes` of a text file (and the byte before them, to know whether the first line
+/// is whole), without reading the rest.
+fn read_text(path: &Path, bytes: usize) -> Result<LogTail, String> {
+    let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let len = file.metadata().map_err(|e| e.to_string())?.len();
+    let want = (bytes as u64).saturating_add(1).min(len);
+    file.seek(SeekFrom::Start(len - want))
+        .map_err(|e| e.to_string())?;
+    let mut text = Vec::with_capacity(want as usize);
+    file.take(want)
+        .read_to_end(&mut text)
+        .map_err(|e| e.to_string())?;
+    // Whole when the file fits; the extra byte before the tail tells whether its first line
+    // was cut.
+    Ok(LogTail::from_text(
+        &path.display().to_string(),
+        &text,
+        bytes,
+        want == len,
+    ))
+}
+
+#[derive(Deserialize)]
+struct Capture {
+    events: Vec<Event>,
+}
+
+#[derive(Deserialize)]
+struct Event {
+    message: Option<String>,
+}
+
+/// `aws logs get-log-events` output: its events' messages, in order.
+fn read_json(path: &Path, bytes: usize) -> Result<LogTail, String> {
+    let len = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
+    if len > MAX_JSON_BYTES {
+        return Err(format!(
+            "larger than 64 MiB ({len} bytes); capture the end of the log only"
+        ));
+    }
+    let text = std::fs::read(path).map_err(|e| e.to_string())?;
+    let capture: Capture = serde_json::from_slice(&text)
+        .map_err(|e| format!("not `aws logs get-log-events` output: {e}"))?;
+    let mut joined = Vec::new();
+    for message in capture.events.iter().filter_map(|e| e.message.as_deref()) {
+        joined.extend_from_slice(message.as_bytes());
+        if !message.ends_with('\n') {
+            joined.push(b'\n');
+        }
+    }
+    Ok(LogTail::from_text(
+        &path.display().to_string(),
+        &joined,
+        bytes,
+        true,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logs_are_found_by_id_or_uuid_as_text_or_json() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("web:aaa.log"), "one\ntwo\n").unwrap();
+        std::fs::write(
+            dir.path().join("bbb.json"),
+            r#"{"events": [{"timestamp": 1, "message": "first\n"}, {"timestamp": 2, "message": "second"}], "nextForwardToken": "f/1"}"#,
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("web:ccc.json"), "not json").unwrap();
+        let wanted: BTreeMap<String, usize> = ["web:aaa", "web:bbb", "web:ccc", "web:ddd"]
+            .iter()
+            .map(|id| (id.to_string(), 1024))
+            .collect();
+        let got = read_dir(dir.path(), &wanted);
+        let a = got["web:aaa"].known().unwrap();
+        assert_eq!(a.lines, ["one", "two"]);
+        assert!(a.whole);
+        assert_eq!(got["web:bbb"].known().unwrap().lines, ["first", "second"]);
+        assert!(
+            matches!(&got["web:ccc"], Fetched::Unreadable(why) if why.contains("get-log-events"))
+        );
+        assert!(matches!(&got["web:ddd"], Fetched::Absent(why) if why.contains("ddd.log")));
+    }
+
+    #[test]
+    fn a_long_text_log_is_read_from_its_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!("{}\nlast line\n", "x".repeat(10_000));
+        std::fs::write(dir.path().join("web:aaa.log"), text).unwrap();
+        let wanted = BTreeMap::from([("web:aaa".to_string(), 16)]);
+        let got = read_dir(dir.path(), &wanted);
+        let tail = got["web:aaa"].known().unwrap();
+        assert_eq!(tail.lines, ["last line"]);
+        assert!(!tail.whole);
+        assert!(tail.within(16).is_some());
+        assert!(tail.within(17).is_none());
+    }
+}
