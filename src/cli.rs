@@ -107,6 +107,14 @@ pub struct ExplainArgs {
     /// More batches of the project, for the per-commit budget (repeatable)
     #[arg(long, value_name = "FILE")]
     pub history: Vec<PathBuf>,
+    /// `aws codebuild batch-get-reports` output: the builds' test reports, for `tests`
+    /// conditions (repeatable)
+    #[arg(long, value_name = "FILE")]
+    pub reports: Vec<PathBuf>,
+    /// `aws codebuild describe-test-cases` output: test cases with their `reportArn`, for
+    /// `tests` conditions (repeatable)
+    #[arg(long = "test-cases", value_name = "FILE")]
+    pub test_cases: Vec<PathBuf>,
     /// Captured build logs for rules with `log`: one file per build, named PROJECT:UUID or
     /// UUID, `.log` (plain text) or `.json` (`aws logs get-log-events` output) [default: the
     /// BATCH directory's logs/]

@@ -79,7 +79,7 @@ impl fmt::Display for AwsError {
 const NO_CREDENTIALS: &str = "no AWS credentials";
 
 impl AwsError {
-    fn from_sdk<E, R>(call: &'static str, err: SdkError<E, R>) -> AwsError
+    pub(crate) fn from_sdk<E, R>(call: &'static str, err: SdkError<E, R>) -> AwsError
     where
         E: std::error::Error + aws_sdk_codebuild::error::ProvideErrorMetadata + 'static,
         R: std::fmt::Debug,
@@ -185,6 +185,11 @@ impl CodeBuild {
             region: Some(self.region.clone()),
             ..AwsError::from_sdk(call, err)
         }
+    }
+
+    /// The SDK client, for the other rooms of the AWS side (test reports).
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
     }
 
     /// Batches by id, in chunks of 100, at most [`MAX_CONCURRENT_READS`] at once. Ids

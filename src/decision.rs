@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::facts::Context;
+use crate::policy::Share;
 
 /// What the gate does about the batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -48,6 +49,9 @@ pub enum DecisionCode {
     ProjectBudgetSpent,
     /// refuse: many other batches of the project failed just before this one (outage brake).
     OutageSuspected,
+    /// refuse: root failures make up more than `outage.max-failed-share` of the batch's
+    /// build groups.
+    TooManyFailed,
     /// refuse: the project's history could not be read whole inside a window a budget or the
     /// brake needs, so that budget cannot be counted.
     HistoryIncomplete,
@@ -87,6 +91,7 @@ impl DecisionCode {
             DecisionCode::CommitBudgetSpent => "commit-budget-spent",
             DecisionCode::ProjectBudgetSpent => "project-budget-spent",
             DecisionCode::OutageSuspected => "outage-suspected",
+            DecisionCode::TooManyFailed => "too-many-failed",
             DecisionCode::HistoryIncomplete => "history-incomplete",
             DecisionCode::ProjectNotCovered => "project-not-covered",
             DecisionCode::NoFailureFound => "no-failure-found",
@@ -279,6 +284,20 @@ pub struct OutageReport {
     pub braking: bool,
 }
 
+/// Root failures of the batch against its build groups, when the policy sets
+/// `outage.max-failed-share`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct FailedShareReport {
+    /// Groups that are root failures (CodeBuild's internal `DOWNLOAD_SOURCE` group not
+    /// counted).
+    pub failed_groups: usize,
+    /// The batch's build groups (`DOWNLOAD_SOURCE` not counted).
+    pub groups: usize,
+    pub max_failed_share: Share,
+    /// `failed_groups / groups > max_failed_share`.
+    pub braking: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BudgetReport {
     /// Retries of this batch, as CodeBuild records them.
@@ -296,8 +315,12 @@ pub struct BudgetReport {
     /// Retries of all the project's batches in the 24 hours before the moment of judgment,
     /// when the policy sets `per-project-per-day`.
     pub per_project_per_day: Option<Figure>,
-    /// The outage brake, when the policy sets `outage`.
+    /// The outage brake, when the policy sets `outage.failed-batches`.
     pub outage: Option<OutageReport>,
+    /// The share of failed groups, when the policy sets `outage.max-failed-share` (left out
+    /// of the JSON otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_share: Option<FailedShareReport>,
     pub lookback_days: u32,
     /// The tightest `max-retries` of the rules that allowed failures, if any.
     pub rule_cap: Option<u32>,

@@ -8,6 +8,7 @@ pub mod awscli;
 pub mod captured_logs;
 pub mod expensive;
 pub mod github;
+pub mod reports;
 pub mod sdk;
 pub mod source_version;
 
@@ -180,6 +181,8 @@ pub struct Build {
     pub end_time: Option<Timestamp>,
     pub phases: Vec<Phase>,
     pub batch_arn: Option<String>,
+    /// The ARNs of the build's reports (`reportArns`), test and code coverage.
+    pub report_arns: Vec<String>,
 }
 
 impl Build {
@@ -337,8 +340,10 @@ pub struct Facts {
     /// GitHub's facts about the batch's commit (`branches`, `pull-request-bases`): each
     /// `None` when it was not read.
     pub github: github::GitHubFacts,
-    // Test reports (issue 17, the test-report side) are recorded here the same way, as
-    // `Fetched` values.
+    /// Test reports and their failed cases, by report ARN (the builds name theirs in
+    /// `report_arns`): read only for the builds `needs()` names, and for the history's flips
+    /// a `known-flaky-days` rule learns from. A report missing here was not read.
+    pub reports: reports::Reports,
 }
 
 impl Facts {

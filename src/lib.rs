@@ -22,6 +22,7 @@ pub mod live;
 pub mod policy;
 pub mod render;
 pub mod replay;
+pub mod test_reports;
 pub mod text;
 pub mod url_safe;
 pub mod webhook;

@@ -43,7 +43,14 @@ pub fn clock() -> Timestamp {
 /// failed inside them. The earlier of the two; `None` (read all, up to the page cap) when
 /// the batch has no start time.
 pub fn history_since(policy: &Policy, batch: &Batch, now: Timestamp) -> Option<Timestamp> {
-    let days = i64::from(policy.budget.lookback_days.max(1));
+    // And as far back as a `known-flaky-days` rule learns from.
+    let flaky_days = policy
+        .rules
+        .iter()
+        .filter_map(|r| r.tests.as_ref()?.known_flaky_days)
+        .max()
+        .unwrap_or(0);
+    let days = i64::from(policy.budget.lookback_days.max(flaky_days).max(1));
     let lookback = batch.start_time?.0.saturating_sub(days * DAY_MS);
     let windows = now.0.saturating_sub(DAY_MS + LONGEST_RUN_MS);
     Some(Timestamp(lookback.min(windows)))
@@ -95,6 +102,8 @@ pub async fn facts(
     facts.history_truncated = walked.map_err(aws)? == WalkEnd::Truncated;
     let current = facts.batch.id.clone();
     facts.history = known.into_values().filter(|b| b.id != current).collect();
+    // Test reports, only where a `tests` condition could change the decision (never an error).
+    crate::test_reports::read_for_tests(codebuild, policy, &mut facts).await;
     Ok(facts)
 }
 

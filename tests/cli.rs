@@ -354,6 +354,90 @@ fn validate_checks_the_daily_budget_the_outage_brake_and_source_versions() {
     );
 }
 
+/// Issue 17: `outage.max-failed-share` is a share strictly between 0 and 1 and stands
+/// alone; `failed-batches` and `within-minutes` go together; an `outage` that sets nothing
+/// is a mistake. Each problem at its line and column.
+#[test]
+fn validate_checks_max_failed_share_and_the_outage_pairs() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |name: &str, outage: &str| {
+        let file = dir.path().join(format!("{name}.yml"));
+        std::fs::write(
+            &file,
+            format!("version: 1\noutage:\n{outage}rules:\n  - name: any\n"),
+        )
+        .unwrap();
+        run(gate().arg("validate").arg(&file))
+    };
+    let r = check("alone", "  max-failed-share: 0.5\n");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = check(
+        "all",
+        "  failed-batches: 3\n  within-minutes: 30\n  max-failed-share: 0.75\n",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for (name, outage, want) in [
+        (
+            "zero",
+            "  max-failed-share: 0\n",
+            ":3:21: error[out-of-range]: `max-failed-share` is 0; it must be more than 0 and less than 1 (0 would refuse every failure",
+        ),
+        (
+            "one",
+            "  max-failed-share: 1\n",
+            ":3:21: error[out-of-range]: `max-failed-share` is 1; it must be more than 0 and less than 1 (1 or more could never be exceeded",
+        ),
+        (
+            "negative",
+            "  max-failed-share: -0.5\n",
+            ":3:21: error[out-of-range]: `max-failed-share` is -0.5;",
+        ),
+        (
+            "nan",
+            "  max-failed-share: .nan\n",
+            ":3:21: error[out-of-range]: `max-failed-share` is NaN; it must be more than 0 and less than 1\n",
+        ),
+        (
+            "text",
+            "  max-failed-share: half\n",
+            ":3:21: error[wrong-type]: outage.max-failed-share: invalid type: string \"half\", expected f64",
+        ),
+        (
+            "only-minutes",
+            "  within-minutes: 30\n  max-failed-share: 0.5\n",
+            ":3:3: error[missing-key]: outage: missing field `failed-batches`",
+        ),
+        (
+            "only-batches",
+            "  failed-batches: 3\n",
+            ":3:3: error[missing-key]: outage: missing field `within-minutes`",
+        ),
+        (
+            "typo",
+            "  max-failed-shares: 0.5\n",
+            ":3:3: error[unknown-key]: unknown key `max-failed-shares` in `outage`\n  help: did you mean `max-failed-share`?",
+        ),
+    ] {
+        let r = check(name, outage);
+        assert_eq!(r.code, 2, "{name}: {}", r.stderr);
+        assert!(
+            r.stderr.contains(want),
+            "{name}: missing {want:?} in:\n{}",
+            r.stderr
+        );
+    }
+    let file = dir.path().join("empty.yml");
+    std::fs::write(&file, "version: 1\noutage: {}\nrules: []\n").unwrap();
+    let r = run(gate().arg("validate").arg(&file));
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains(":2:9: error[missing-key]: `outage` sets nothing"),
+        "{}",
+        r.stderr
+    );
+}
+
 /// Each out-of-range value says what is wrong with it: blank is not "too long", and a
 /// budget of 0 is not a rule to remove.
 #[test]
@@ -852,4 +936,64 @@ fn explain_takes_github_facts_from_a_file_and_without_them_cannot_judge() {
         "{}",
         r.stderr
     );
+}
+
+/// Issue 17: `explain` with captured test reports — `explain DIR` picks up `reports.json`
+/// and `test-cases*.json`, `--reports`/`--test-cases` name them; a quarantine list retries,
+/// a test off the list is named, and without the test cases the rule cannot be judged.
+#[test]
+fn explain_judges_tests_conditions_from_captured_reports() {
+    let dir = "examples/batches/quarantined-tests";
+    let json = |args: &[&str]| -> serde_json::Value {
+        let r = run(gate().arg("explain").args(args).args(["--format", "json"]));
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        serde_json::from_str(&r.stdout).unwrap()
+    };
+    let quarantine = "policies/examples/quarantined-tests.yml";
+    let report = json(&[dir, "--policy", quarantine]);
+    assert_eq!(report["decision"], "retry", "{report}");
+    // The same captures named one by one.
+    let by_flags = json(&[
+        &format!("{dir}/batch.json"),
+        "--builds",
+        &format!("{dir}/builds.json"),
+        "--reports",
+        &format!("{dir}/reports.json"),
+        "--test-cases",
+        &format!("{dir}/test-cases.json"),
+        "--policy",
+        quarantine,
+    ]);
+    assert_eq!(by_flags["decision"], "retry");
+    // Without the test cases: the report counts 2 failed tests, none were read.
+    let unread = json(&[
+        &format!("{dir}/batch.json"),
+        "--builds",
+        &format!("{dir}/builds.json"),
+        "--reports",
+        &format!("{dir}/reports.json"),
+        "--policy",
+        quarantine,
+    ]);
+    assert_eq!(unread["decision"], "refuse");
+    assert_eq!(unread["code"], "could-not-judge", "{unread}");
+    // A quarantine list without the search test: refused, naming it.
+    let tmp = tempfile::tempdir().unwrap();
+    let policy = tmp.path().join("p.yml");
+    std::fs::write(
+        &policy,
+        "version: 1\nrules:\n  - name: q\n    tests:\n      failed: [\"checkout.spec.ts::*\"]\n",
+    )
+    .unwrap();
+    let named = json(&[dir, "--policy", policy.to_str().unwrap()]);
+    assert_eq!(named["decision"], "refuse");
+    let reason = named["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(
+            "test `search.spec.ts: :search suggests as you type` failed and is not quarantined"
+        ),
+        "{reason}"
+    );
+    // The built-in default policy has no `tests` rule: a real test failure, refused.
+    assert_eq!(json(&[dir])["decision"], "refuse");
 }

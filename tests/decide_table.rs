@@ -3053,6 +3053,208 @@ fn outage_brake() {
     ]);
 }
 
+/// Issue 17: `outage.max-failed-share`, the "half the suite failed, something is broken"
+/// brake. Root failures against the batch's own groups, CodeBuild's `DOWNLOAD_SOURCE` group
+/// not counted on either side.
+#[test]
+fn max_failed_share() {
+    let half = "outage: {max-failed-share: 0.5}\nrules: [{name: any}]";
+    let f = |id: &str| g(id, "FAILED").failed_in("BUILD", "FAILED", &[]);
+    let ok = |id: &str| g(id, "SUCCEEDED");
+    // `n` groups `g0..`, the first `failed` of them failed: the facts and the verdicts.
+    let many = |n: usize, failed: usize| {
+        let facts = (0..n).fold(batch("FAILED"), |b, i| {
+            let id = format!("g{i}");
+            b.group(if i < failed { f(&id) } else { ok(&id) })
+        });
+        let verdicts: Vec<(&'static str, VerdictCode, Option<&'static str>)> = (0..n)
+            .map(|i| {
+                let id: &'static str = Box::leak(format!("g{i}").into_boxed_str());
+                if i < failed {
+                    (id, V::AllowedByRule, Some("any"))
+                } else {
+                    (id, V::Succeeded, None)
+                }
+            })
+            .collect();
+        (facts, verdicts)
+    };
+    let (ten, ten_verdicts) = many(10, 3);
+    let (hundred, hundred_verdicts) = many(100, 29);
+    run(vec![
+        case(
+            "issue 17: 3 of 4 groups failed, more than half: too many failed",
+            half,
+            batch("FAILED").group(f("a")).group(f("b")).group(f("c")).group(ok("d")),
+            refuse(D::TooManyFailed),
+            &[
+                ("a", V::AllowedByRule, Some("any")),
+                ("b", V::AllowedByRule, Some("any")),
+                ("c", V::AllowedByRule, Some("any")),
+                ("d", V::Succeeded, None),
+            ],
+        )
+        .also(|d| {
+            let s = d.budget.failed_share.unwrap();
+            assert_eq!((s.failed_groups, s.groups, s.braking), (3, 4, true));
+            assert_eq!(s.max_failed_share.get(), 0.5);
+            assert_eq!(
+                d.reason,
+                "Not retried: 3 of 4 build groups failed, more than the policy's max-failed-share 0.5: more likely broken than flaky"
+            );
+        }),
+        case(
+            "issue 17: exactly half is not more than half: retried",
+            half,
+            batch("FAILED").group(f("a")).group(f("b")).group(ok("c")).group(ok("d")),
+            retry(),
+            &[
+                ("a", V::AllowedByRule, Some("any")),
+                ("b", V::AllowedByRule, Some("any")),
+                ("c", V::Succeeded, None),
+                ("d", V::Succeeded, None),
+            ],
+        )
+        .also(|d| {
+            let s = d.budget.failed_share.unwrap();
+            assert_eq!((s.failed_groups, s.groups, s.braking), (2, 4, false));
+        }),
+        case(
+            "issue 17: a share like 0.3 is compared exactly: 3 of 10 is not more than 0.3",
+            "outage: {max-failed-share: 0.3}\nrules: [{name: any}]",
+            ten,
+            retry(),
+            &ten_verdicts,
+        )
+        .also(|d| assert!(!d.budget.failed_share.unwrap().braking)),
+        case(
+            "issue 17: 0.29 and 29 of 100 is not more either (29/100 == 0.29, 0.29 × 100 < 29)",
+            "outage: {max-failed-share: 0.29}\nrules: [{name: any}]",
+            hundred,
+            retry(),
+            &hundred_verdicts,
+        )
+        .also(|d| {
+            let s = d.budget.failed_share.unwrap();
+            assert_eq!((s.failed_groups, s.groups, s.braking), (29, 100, false));
+        }),
+        case(
+            "issue 17: DOWNLOAD_SOURCE is neither a group nor a failure: 1 of 2 with it is retried",
+            half,
+            batch("FAILED")
+                .group(ok("DOWNLOAD_SOURCE"))
+                .group(f("a"))
+                .group(ok("b")),
+            retry(),
+            &[
+                ("DOWNLOAD_SOURCE", V::Succeeded, None),
+                ("a", V::AllowedByRule, Some("any")),
+                ("b", V::Succeeded, None),
+            ],
+        )
+        .also(|d| {
+            let s = d.budget.failed_share.unwrap();
+            assert_eq!((s.failed_groups, s.groups), (1, 2));
+        }),
+        case(
+            "issue 17: a failed DOWNLOAD_SOURCE (the others its collateral) is not too many failed",
+            half,
+            batch("FAILED")
+                .group(f("DOWNLOAD_SOURCE"))
+                .group(g("a", "STOPPED").ended(T0 + 200_000))
+                .group(g("b", "STOPPED").ended(T0 + 200_000)),
+            retry(),
+            &[
+                ("DOWNLOAD_SOURCE", V::AllowedByRule, Some("any")),
+                ("a", V::Collateral, None),
+                ("b", V::Collateral, None),
+            ],
+        )
+        .also(|d| {
+            let s = d.budget.failed_share.unwrap();
+            assert_eq!((s.failed_groups, s.groups, s.braking), (0, 2, false));
+        }),
+        case(
+            "issue 17: collateral and ignored failures are not root failures: 1 of 3",
+            half,
+            batch("FAILED")
+                .group(f("a"))
+                .group(g("b", "STOPPED").deps(&["a"]))
+                .group(f("c").ignore()),
+            retry(),
+            &[
+                ("a", V::AllowedByRule, Some("any")),
+                ("b", V::Collateral, None),
+                ("c", V::IgnoredFailure, None),
+            ],
+        ),
+        case(
+            "issue 17: a refused failure is named first, the brake after it",
+            "outage: {max-failed-share: 0.5}\nrules: [{name: no, action: refuse, groups: [a]}, {name: any}]",
+            batch("FAILED").group(f("a")).group(f("b")),
+            refuse(D::FailureNotAllowed),
+            &[
+                ("a", V::RefusedByRule, Some("no")),
+                ("b", V::AllowedByRule, Some("any")),
+            ],
+        ),
+        case(
+            "issue 17: an unknown status counts as a root failure",
+            half,
+            batch("FAILED").group(f("a")).group(g("b", "CLIENT_ERROR")),
+            refuse(D::FailureNotAllowed),
+            &[
+                ("a", V::AllowedByRule, Some("any")),
+                ("b", V::UnknownStatus, None),
+            ],
+        )
+        .also(|d| assert!(d.budget.failed_share.unwrap().braking)),
+        case(
+            "issue 17: the share brake comes before the outage brake and the budgets",
+            "outage: {failed-batches: 1, within-minutes: 30, max-failed-share: 0.5}\nrules: [{name: any}]",
+            batch("FAILED")
+                .retries(2)
+                .group(f("a"))
+                .history(vec![failed_at_ms("web:f0", JUDGED_AT - MIN_MS)]),
+            refuse(D::TooManyFailed),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| assert!(d.budget.outage.unwrap().braking)),
+        case(
+            "issue 17: the batch's own failure (no group failed) is no share of groups",
+            half,
+            batch("FAILED")
+                .batch_phases(vec![phase(
+                    "DOWNLOAD_BATCHSPEC",
+                    "FAILED",
+                    &[("YAML_FILE_ERROR", "bad buildspec")],
+                )])
+                .group(not_started("a")),
+            retry(),
+            &[("a", V::NotStarted, None), ("(batch)", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| {
+            let s = d.budget.failed_share.unwrap();
+            assert_eq!((s.failed_groups, s.groups, s.braking), (0, 1, false));
+        }),
+        case(
+            "issue 17: without the key there is no figure",
+            ANY,
+            batch("FAILED").group(f("a")),
+            retry(),
+            &[("a", V::AllowedByRule, Some("any"))],
+        )
+        .also(|d| assert_eq!(d.budget.failed_share, None)),
+        case(
+            "issue 17: a running batch is waited for, whatever its share",
+            half,
+            batch("FAILED").incomplete().group(f("a")).group(f("b")),
+            (Outcome::Wait, D::BatchNotComplete),
+            &[("a", V::NotJudged, None), ("b", V::NotJudged, None)],
+        ),
+    ]);
+}
+
 // ---------------------------------------------------------------------------------------
 // Coverage of the codes
 // ---------------------------------------------------------------------------------------
@@ -3071,6 +3273,7 @@ fn every_code_is_covered_somewhere() {
             | D::CommitBudgetSpent
             | D::ProjectBudgetSpent
             | D::OutageSuspected
+            | D::TooManyFailed
             | D::HistoryIncomplete
             | D::ProjectNotCovered
             | D::NoFailureFound
@@ -3110,6 +3313,7 @@ fn every_code_is_covered_somewhere() {
         D::CommitBudgetSpent,
         D::ProjectBudgetSpent,
         D::OutageSuspected,
+        D::TooManyFailed,
         D::HistoryIncomplete,
         D::ProjectNotCovered,
         D::NoFailureFound,
@@ -3174,6 +3378,10 @@ fn every_code_is_covered_somewhere() {
             batch("FAILED")
                 .group(g("a", "FAILED"))
                 .history(vec![failed_at_ms("web:f", JUDGED_AT - 1)]),
+        ),
+        (
+            policy("outage: {max-failed-share: 0.5}\nrules: [{name: any}]"),
+            batch("FAILED").group(g("a", "FAILED")),
         ),
         (policy(ANY), batch("FAILED").group(g("a", "FUTURE_VALUE"))),
         (
@@ -3524,4 +3732,541 @@ fn needs_asks_only_for_logs_a_matching_rule_would_read() {
         .group(command_failure("b").ignore())
         .0;
     assert_eq!(needs(&p, &facts).logs.len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// Issue 17: `tests`, the failed build's test reports. Test identities are shown through
+// the one sanitiser, which breaks every `::` (a workflow command's start) into `: :`.
+// ---------------------------------------------------------------------------------------
+
+use codebuild_retry_gate::facts::reports::{CasesRead, Report, ReportRead, TestCase};
+
+fn report_arn(group: &str, n: usize) -> String {
+    format!(
+        "arn:aws:codebuild:eu-west-1:123456789012:report/web-e2e:{}-{n}",
+        group.to_lowercase()
+    )
+}
+
+fn test_case(arn: &str, identity: &str, status: &str) -> TestCase {
+    let (prefix, name) = identity.split_once("::").unwrap_or(("", identity));
+    TestCase {
+        report_arn: arn.to_string(),
+        prefix: prefix.into(),
+        name: name.into(),
+        status: status.into(),
+        message: format!("{name}: expected 200, got 502"),
+        ..TestCase::default()
+    }
+}
+
+/// A test report of a build.
+struct Rep {
+    status: &'static str,
+    /// Failed and errored tests the summary counts (`None`: no summary).
+    counted: Option<i64>,
+    /// The failed tests read, `PREFIX::NAME` or `NAME`; `None`: not read.
+    read: Option<Vec<&'static str>>,
+    truncated: bool,
+    expired: Option<i64>,
+    coverage: bool,
+}
+
+fn rep(read: &[&'static str]) -> Rep {
+    Rep {
+        status: "FAILED",
+        counted: Some(read.len() as i64),
+        read: Some(read.to_vec()),
+        truncated: false,
+        expired: Some(T0 + 30 * DAY_MS),
+        coverage: false,
+    }
+}
+
+impl Fx {
+    /// The current build of `group` (already added with phase details) made these reports.
+    fn reports(mut self, group: &str, reports: Vec<Rep>) -> Fx {
+        let id = build_id(group);
+        for (n, r) in reports.into_iter().enumerate() {
+            let arn = report_arn(group, n);
+            self.0
+                .builds
+                .get_mut(&id)
+                .expect("a group with build details")
+                .report_arns
+                .push(arn.clone());
+            self.0.reports.reports.insert(
+                arn.clone(),
+                ReportRead::Found(Report {
+                    arn: arn.clone(),
+                    kind: Some(if r.coverage { "CODE_COVERAGE" } else { "TEST" }.into()),
+                    status: Some(r.status.into()),
+                    truncated: r.truncated,
+                    expired: r.expired.map(Timestamp),
+                    status_counts: r
+                        .counted
+                        .map(|n| BTreeMap::from([("FAILED".to_string(), n)])),
+                    ..Report::default()
+                }),
+            );
+            if let Some(read) = r.read {
+                self.0.reports.failed_cases.insert(
+                    arn.clone(),
+                    CasesRead::Read(read.iter().map(|t| test_case(&arn, t, "FAILED")).collect()),
+                );
+            }
+        }
+        self
+    }
+    /// Sets what reading report `n` of `group` came to.
+    fn report_read(mut self, group: &str, n: usize, read: ReportRead) -> Fx {
+        let arn = report_arn(group, n);
+        let id = build_id(group);
+        let build = self.0.builds.get_mut(&id).unwrap();
+        if !build.report_arns.contains(&arn) {
+            build.report_arns.push(arn.clone());
+        }
+        self.0.reports.reports.insert(arn, read);
+        self
+    }
+}
+
+/// A group `e2e` that failed in BUILD (with its build's details).
+fn e2e() -> G {
+    g("e2e", "FAILED").failed_in(
+        "BUILD",
+        "FAILED",
+        &[(
+            "COMMAND_EXECUTION_ERROR",
+            "Error while executing command: npx playwright test. Reason: exit status 1",
+        )],
+    )
+}
+
+const QUARANTINE: &str =
+    "rules: [{name: quarantine, tests: {failed: [\"checkout.spec.ts::*\", \"search suggests\"]}}]";
+
+fn detail_has(needle: &'static str) -> impl Fn(&Decision) + 'static {
+    move |d: &Decision| {
+        let e = group(d, "e2e");
+        assert!(e.detail.contains(needle), "{:?} lacks {needle:?}", e.detail);
+    }
+}
+
+#[test]
+fn tests_quarantine_list() {
+    run(vec![
+        case(
+            "issue 17: every failed test quarantined (by identity glob, by bare name): retried",
+            QUARANTINE,
+            batch("FAILED").group(e2e()).reports(
+                "e2e",
+                vec![rep(&[
+                    "checkout.spec.ts::pays",
+                    "search.spec.ts::search suggests",
+                ])],
+            ),
+            retry(),
+            &[("e2e", V::AllowedByRule, Some("quarantine"))],
+        ),
+        case(
+            "issue 17: one failed test not quarantined: refused, naming it",
+            QUARANTINE,
+            batch("FAILED").group(e2e()).reports(
+                "e2e",
+                vec![rep(&[
+                    "checkout.spec.ts::pays",
+                    "cart.spec.ts::adds a line",
+                ])],
+            ),
+            refuse(D::FailureNotAllowed),
+            &[("e2e", V::NoMatchingRule, None)],
+        )
+        .also(|d| {
+            assert!(
+                d.reason
+                    .contains("test `cart.spec.ts: :adds a line` failed and is not quarantined"),
+                "{}",
+                d.reason
+            );
+        }),
+        case(
+            "issue 17: a failed test in a second report counts too",
+            QUARANTINE,
+            batch("FAILED").group(e2e()).reports(
+                "e2e",
+                vec![rep(&["checkout.spec.ts::pays"]), rep(&["api::returns 500"])],
+            ),
+            refuse(D::FailureNotAllowed),
+            &[("e2e", V::NoMatchingRule, None)],
+        )
+        .also(detail_has("api: :returns 500")),
+        case(
+            "issue 17: no test report on the build: refused",
+            QUARANTINE,
+            batch("FAILED").group(e2e()),
+            refuse(D::FailureNotAllowed),
+            &[("e2e", V::NoMatchingRule, None)],
+        )
+        .also(detail_has("has no test report")),
+        case(
+            "issue 17: only a code coverage report: no test report",
+            QUARANTINE,
+            batch("FAILED").group(e2e()).reports(
+                "e2e",
+                vec![Rep {
+                    coverage: true,
+                    status: "SUCCEEDED",
+                    counted: None,
+                    read: None,
+                    ..rep(&[])
+                }],
+            ),
+            refuse(D::FailureNotAllowed),
+            &[("e2e", V::NoMatchingRule, None)],
+        )
+        .also(detail_has("has no test report")),
+        case(
+            "issue 17: no failed test at all: the failure is not a test failure",
+            QUARANTINE,
+            batch("FAILED").group(e2e()).reports(
+                "e2e",
+                vec![Rep {
+                    status: "SUCCEEDED",
+                    counted: Some(0),
+                    read: None,
+                    ..rep(&[])
+                }],
+            ),
+            refuse(D::FailureNotAllowed),
+            &[("e2e", V::NoMatchingRule, None)],
+        )
+        .also(detail_has("no test of build web:e2e-build failed")),
+        case(
+            "issue 17: a rule not met falls through to the next",
+            "rules: [{name: quarantine, tests: {failed: [\"checkout*\"]}}, {name: e2e-refused, action: refuse, groups: [e2e]}]",
+            batch("FAILED")
+                .group(e2e())
+                .reports("e2e", vec![rep(&["cart::adds"])]),
+            refuse(D::FailureNotAllowed),
+            &[("e2e", V::RefusedByRule, Some("e2e-refused"))],
+        ),
+        case(
+            "issue 17: max-failed: three failed, two allowed",
+            "rules: [{name: few, tests: {failed: [\"*\"], max-failed: 2}}]",
+            batch("FAILED")
+                .group(e2e())
+                .reports("e2e", vec![rep(&["a", "b", "c"])]),
+            refuse(D::FailureNotAllowed),
+            &[("e2e", V::NoMatchingRule, None)],
+        )
+        .also(detail_has(
+            "3 tests of build web:e2e-build failed, more than max-failed 2",
+        )),
+        case(
+            "issue 17: max-failed alone: two of two allowed",
+            "rules: [{name: few, tests: {max-failed: 2}}]",
+            batch("FAILED")
+                .group(e2e())
+                .reports("e2e", vec![rep(&["a", "b"])]),
+            retry(),
+            &[("e2e", V::AllowedByRule, Some("few"))],
+        ),
+        case(
+            "issue 17: the same test failed twice (two reports) counts once",
+            "rules: [{name: few, tests: {failed: [\"*\"], max-failed: 1}}]",
+            batch("FAILED")
+                .group(e2e())
+                .reports("e2e", vec![rep(&["a::x"]), rep(&["a::x"])]),
+            retry(),
+            &[("e2e", V::AllowedByRule, Some("few"))],
+        ),
+    ]);
+}
+
+#[test]
+fn tests_fail_closed_on_reports_that_cannot_be_judged() {
+    let unknown = |name: &'static str, fx: Fx, needle: &'static str| {
+        case(
+            name,
+            QUARANTINE,
+            fx,
+            refuse(D::CouldNotJudge),
+            &[("e2e", V::CouldNotJudge, None)],
+        )
+        .also(detail_has(needle))
+    };
+    let with = |r: Rep| batch("FAILED").group(e2e()).reports("e2e", vec![r]);
+    run(vec![
+        unknown(
+            "issue 17: a report INCOMPLETE",
+            with(Rep {
+                status: "INCOMPLETE",
+                ..rep(&["checkout.spec.ts::pays"])
+            }),
+            "is INCOMPLETE, not complete",
+        ),
+        unknown(
+            "issue 17: a report GENERATING",
+            with(Rep {
+                status: "GENERATING",
+                ..rep(&["checkout.spec.ts::pays"])
+            }),
+            "is GENERATING",
+        ),
+        unknown(
+            "issue 17: a report whose expired moment has passed",
+            with(Rep {
+                expired: Some(T0),
+                ..rep(&["checkout.spec.ts::pays"])
+            }),
+            "has expired",
+        ),
+        unknown(
+            "issue 17: a truncated report with failed tests missing",
+            with(Rep {
+                truncated: true,
+                counted: Some(5),
+                ..rep(&["checkout.spec.ts::pays"])
+            }),
+            "is truncated: it counts 5 failed tests, 1 were read",
+        ),
+        unknown(
+            "issue 17: a report whose failed cases were not read",
+            with(Rep {
+                read: None,
+                ..rep(&["checkout.spec.ts::pays"])
+            }),
+            "were not read",
+        ),
+        unknown(
+            "issue 17: a report not found",
+            batch("FAILED")
+                .group(e2e())
+                .report_read("e2e", 0, ReportRead::NotFound),
+            "was not found",
+        ),
+        unknown(
+            "issue 17: a report that could not be read",
+            batch("FAILED").group(e2e()).report_read(
+                "e2e",
+                0,
+                ReportRead::Unreadable(
+                    "CodeBuild BatchGetReports failed: AccessDeniedException: no".into(),
+                ),
+            ),
+            "AccessDeniedException",
+        ),
+        unknown(
+            "issue 17: a report the build names that was not read at all",
+            {
+                let mut fx = batch("FAILED").group(e2e());
+                fx.0.builds
+                    .get_mut("web:e2e-build")
+                    .unwrap()
+                    .report_arns
+                    .push("arn:x".into());
+                fx
+            },
+            "test report arn:x of build web:e2e-build was not read",
+        ),
+        case(
+            "issue 17: a truncated report whose failed tests were all read is judged",
+            QUARANTINE,
+            with(Rep {
+                truncated: true,
+                ..rep(&["checkout.spec.ts::pays"])
+            }),
+            retry(),
+            &[("e2e", V::AllowedByRule, Some("quarantine"))],
+        ),
+        case(
+            "issue 17: a later rule that needs no report still allows it",
+            "rules: [{name: quarantine, tests: {failed: [x]}}, {name: any}]",
+            batch("FAILED")
+                .group(e2e())
+                .report_read("e2e", 0, ReportRead::NotFound),
+            retry(),
+            &[("e2e", V::AllowedByRule, Some("any"))],
+        ),
+        case(
+            "issue 17: the batch's own failure has no test reports",
+            "rules: [{name: quarantine, tests: {failed: [\"*\"]}}]",
+            batch("FAILED")
+                .batch_phases(vec![phase(
+                    "DOWNLOAD_BATCHSPEC",
+                    "FAILED",
+                    &[("YAML_FILE_ERROR", "bad")],
+                )])
+                .group(not_started("a")),
+            refuse(D::FailureNotAllowed),
+            &[
+                ("a", V::NotStarted, None),
+                ("(batch)", V::NoMatchingRule, None),
+            ],
+        ),
+    ]);
+}
+
+impl Fx {
+    /// A batch `id` of the project on `SHA`, started `days_ago` days before `T0`, whose group
+    /// `group` failed in its first attempt (with a test report listing `failed`) and then
+    /// ended `then` in the next one (a retry). `report` says what reading that report came to
+    /// (`None`: found, as listed).
+    fn flipped(
+        mut self,
+        id: &str,
+        group: &str,
+        days_ago: i64,
+        failed: &[&str],
+        then: &str,
+        report: Option<ReportRead>,
+    ) -> Fx {
+        let start = T0 - days_ago * DAY_MS;
+        let mut b = batch_with(id, PROJECT, Some(SHA), Some(start));
+        b.status = Some(Status::parse(then));
+        let failed_build = format!("{id}-{group}-attempt1");
+        let arn = format!("arn:aws:codebuild:eu-west-1:123456789012:report/web-e2e:{failed_build}");
+        b.phases = vec![retry_marker()];
+        b.groups.push(Group {
+            identifier: group.into(),
+            prior: vec![BuildSummary {
+                arn: Some(build_arn(&failed_build)),
+                status: Some(Status::Failed),
+                requested_on: Some(Timestamp(start)),
+            }],
+            current: Some(BuildSummary {
+                arn: Some(build_arn(&format!("{id}-{group}-attempt2"))),
+                status: Some(Status::parse(then)),
+                requested_on: Some(Timestamp(start + 600_000)),
+            }),
+            ..Group::default()
+        });
+        self.0.builds.insert(
+            failed_build.clone(),
+            Build {
+                id: failed_build.clone(),
+                status: Some(Status::Failed),
+                start_time: Some(Timestamp(start)),
+                end_time: Some(Timestamp(start + 300_000)),
+                report_arns: vec![arn.clone()],
+                ..Build::default()
+            },
+        );
+        match report {
+            Some(read) => {
+                self.0.reports.reports.insert(arn, read);
+            }
+            None => {
+                self.0.reports.reports.insert(
+                    arn.clone(),
+                    ReportRead::Found(Report {
+                        arn: arn.clone(),
+                        kind: Some("TEST".into()),
+                        status: Some("FAILED".into()),
+                        status_counts: Some(BTreeMap::from([(
+                            "FAILED".to_string(),
+                            failed.len() as i64,
+                        )])),
+                        ..Report::default()
+                    }),
+                );
+                self.0.reports.failed_cases.insert(
+                    arn.clone(),
+                    CasesRead::Read(
+                        failed
+                            .iter()
+                            .map(|t| test_case(&arn, t, "FAILED"))
+                            .collect(),
+                    ),
+                );
+            }
+        }
+        self.0.history.push(b);
+        self
+    }
+}
+
+const LEARNED: &str = "rules: [{name: learned, tests: {known-flaky-days: 14}}]";
+
+#[test]
+fn tests_known_flaky_learned_from_history() {
+    let now_failing = || {
+        batch("FAILED")
+            .group(e2e())
+            .reports("e2e", vec![rep(&["checkout::pays"])])
+    };
+    run(vec![
+        case(
+            "issue 17: the same test of the same group failed 3 days ago and the retry fixed it: retried",
+            LEARNED,
+            now_failing().flipped("web:old", "e2e", 3, &["checkout::pays", "other::x"], "SUCCEEDED", None),
+            retry(),
+            &[("e2e", V::AllowedByRule, Some("learned"))],
+        ),
+        case(
+            "issue 17: a test that never flipped: refused, naming it",
+            LEARNED,
+            now_failing().flipped("web:old", "e2e", 3, &["other::x"], "SUCCEEDED", None),
+            refuse(D::FailureNotAllowed),
+            &[("e2e", V::NoMatchingRule, None)],
+        )
+        .also(|d| {
+            assert!(
+                d.reason.contains("test `checkout: :pays` failed and is not known flaky in group e2e (no retry fixed it in the last 14 days)"),
+                "{}",
+                d.reason
+            );
+        }),
+        case(
+            "issue 17: flipped in another group: not known flaky here",
+            LEARNED,
+            now_failing().flipped("web:old", "unit", 3, &["checkout::pays"], "SUCCEEDED", None),
+            refuse(D::FailureNotAllowed),
+            &[("e2e", V::NoMatchingRule, None)],
+        ),
+        case(
+            "issue 17: a retry that failed again is no flip",
+            LEARNED,
+            now_failing().flipped("web:old", "e2e", 3, &["checkout::pays"], "FAILED", None),
+            refuse(D::FailureNotAllowed),
+            &[("e2e", V::NoMatchingRule, None)],
+        ),
+        case(
+            "issue 17: a flip before the look-back is forgotten",
+            LEARNED,
+            now_failing().flipped("web:old", "e2e", 15, &["checkout::pays"], "SUCCEEDED", None),
+            refuse(D::FailureNotAllowed),
+            &[("e2e", V::NoMatchingRule, None)],
+        ),
+        case(
+            "issue 17: a flip whose report cannot be read: could not judge, never 'not flaky'",
+            LEARNED,
+            now_failing().flipped("web:old", "e2e", 3, &[], "SUCCEEDED", Some(ReportRead::NotFound)),
+            refuse(D::CouldNotJudge),
+            &[("e2e", V::CouldNotJudge, None)],
+        )
+        .also(detail_has("1 earlier attempt that a retry fixed could not be read")),
+        case(
+            "issue 17: quarantined or known flaky, each test one or the other: retried",
+            "rules: [{name: both, tests: {failed: [\"search*\"], known-flaky-days: 14}}]",
+            batch("FAILED")
+                .group(e2e())
+                .reports("e2e", vec![rep(&["checkout::pays", "search::suggests"])])
+                .flipped("web:old", "e2e", 3, &["checkout::pays"], "SUCCEEDED", None),
+            retry(),
+            &[("e2e", V::AllowedByRule, Some("both"))],
+        ),
+        case(
+            "issue 17: neither quarantined nor known flaky: named",
+            "rules: [{name: both, tests: {failed: [\"search*\"], known-flaky-days: 14}}]",
+            batch("FAILED")
+                .group(e2e())
+                .reports("e2e", vec![rep(&["checkout::pays", "cart::adds"])])
+                .flipped("web:old", "e2e", 3, &["checkout::pays"], "SUCCEEDED", None),
+            refuse(D::FailureNotAllowed),
+            &[("e2e", V::NoMatchingRule, None)],
+        )
+        .also(detail_has("test `cart: :adds` failed and is neither quarantined")),
+    ]);
 }

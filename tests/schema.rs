@@ -81,6 +81,19 @@ fn the_schema_rejects_what_the_validator_rejects() {
             "version: 1\nbudget: {per-batch: 0}\nrules: []\n",
         ),
         ("wrong version", "version: 2\nrules: []\n"),
+        (
+            "a share of 1",
+            "version: 1\noutage: {max-failed-share: 1}\nrules: []\n",
+        ),
+        (
+            "a share of 0",
+            "version: 1\noutage: {max-failed-share: 0}\nrules: []\n",
+        ),
+        (
+            "failed-batches without within-minutes",
+            "version: 1\noutage: {failed-batches: 3, max-failed-share: 0.5}\nrules: []\n",
+        ),
+        ("an empty outage", "version: 1\noutage: {}\nrules: []\n"),
         ("missing rules", "version: 1\n"),
         ("missing name", "version: 1\nrules: [{action: retry}]\n"),
         (

@@ -9,7 +9,9 @@ use crate::commands::common::{self, at};
 use crate::decide::{decide, needs};
 use crate::decision::Outcome;
 use crate::error::{RunError, exit};
-use crate::facts::awscli::{batches_from_json, builds_from_json, history_from_json};
+use crate::facts::awscli::{
+    batches_from_json, builds_from_json, history_from_json, reports_from_json, test_cases_from_json,
+};
 use crate::facts::captured_logs;
 use crate::facts::github::Captured;
 use crate::facts::{Batch, Facts};
@@ -26,6 +28,8 @@ pub fn run(args: &ExplainArgs, out: &mut dyn Write) -> Result<i32, RunError> {
     };
     let (batch, builds, history) = captures(args)?;
     let mut facts = load_facts(&batch, &builds, &history)?;
+    let (reports, test_cases) = report_captures(args)?;
+    load_reports(&mut facts, &reports, &test_cases)?;
     // Without --now, the latest moment recorded in the captures (see `Facts::moment`).
     facts.now = args.now;
     // Facts that cost a read come from files offline: only those a rule could use.
@@ -89,6 +93,54 @@ fn captures(args: &ExplainArgs) -> Result<(PathBuf, Vec<PathBuf>, Vec<PathBuf>),
         }
     }
     Ok((batch, builds, history))
+}
+
+/// The test report captures: `--reports` and `--test-cases`, and in a directory BATCH its
+/// `reports.json` and `test-cases*.json` (in name order) too.
+fn report_captures(args: &ExplainArgs) -> Result<(Vec<PathBuf>, Vec<PathBuf>), RunError> {
+    let mut reports = args.reports.clone();
+    let mut test_cases = args.test_cases.clone();
+    if args.batch.is_dir() {
+        let path = args.batch.join("reports.json");
+        if path.is_file() {
+            reports.insert(0, path);
+        }
+        let entries = std::fs::read_dir(&args.batch)
+            .map_err(|e| at(&args.batch, format!("cannot list the directory: {e}")))?;
+        let mut found: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.is_file()
+                    && p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("test-cases") && n.ends_with(".json"))
+            })
+            .collect();
+        found.sort();
+        test_cases.splice(0..0, found);
+    }
+    Ok((reports, test_cases))
+}
+
+/// Adds captured test reports (`batch-get-reports` output) and test cases
+/// (`describe-test-cases` output) to the facts. A report named by a build but in no capture
+/// stays unread: a `tests` condition on it could not be judged.
+pub fn load_reports(
+    facts: &mut Facts,
+    reports: &[impl AsRef<Path>],
+    test_cases: &[impl AsRef<Path>],
+) -> Result<(), RunError> {
+    for path in reports {
+        let path = path.as_ref();
+        let read = reports_from_json(&read(path)?).map_err(|e| at(path, e))?;
+        facts.reports.extend(read);
+    }
+    for path in test_cases {
+        let path = path.as_ref();
+        let cases = test_cases_from_json(&read(path)?).map_err(|e| at(path, e))?;
+        facts.reports.add_cases(cases);
+    }
+    Ok(())
 }
 
 /// Reads the batch (the first batch of the file), builds and history captures into facts.

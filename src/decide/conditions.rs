@@ -209,13 +209,17 @@ fn judge_log(log: &LogCondition, build_id: Option<&str>, facts: &Facts) -> Judge
     }
 }
 
-/// `tests`: judged by the test-report side (issue 17, tests). Until it lands, a rule with
-/// `tests` is never met for lack of the facts (fail closed).
-fn judge_tests(_tests: &TestsCondition, build_id: Option<&str>, _facts: &Facts) -> Judgement {
-    match build_id {
-        None => Judgement::NotMet("the batch's own failure has no test reports".to_string()),
-        Some(id) => Judgement::Unknown(format!(
-            "the test reports of build {id} are not judged by this version of the gate"
-        )),
-    }
+/// `tests`: the failed build's test reports (see [`super::test_reports`]), judged at the
+/// moment of judgment.
+fn judge_tests(tests: &TestsCondition, build_id: Option<&str>, facts: &Facts) -> Judgement {
+    // The group whose current build failed: known-flaky tests are learned per group.
+    let group = build_id.and_then(|id| {
+        facts
+            .batch
+            .groups
+            .iter()
+            .find(|g| g.current.as_ref().and_then(|s| s.build_id()) == Some(id))
+            .map(|g| g.identifier.as_str())
+    });
+    super::test_reports::judge_tests(tests, build_id, group, facts, facts.moment())
 }

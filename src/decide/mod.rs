@@ -3,19 +3,21 @@
 use std::collections::HashMap;
 
 use crate::decision::{
-    BATCH_ITSELF, BudgetReport, ContextView, Decision, DecisionCode, Figure, GroupVerdict,
-    OutageReport, Outcome, RuleRef, SourceVersionView, VerdictCode,
+    BATCH_ITSELF, BudgetReport, ContextView, Decision, DecisionCode, FailedShareReport, Figure,
+    GroupVerdict, OutageReport, Outcome, RuleRef, SourceVersionView, VerdictCode,
 };
 use crate::facts::source_version::canonical_forms;
 use crate::facts::{Batch, Context, Facts, Group, Phase, Status};
-use crate::policy::{Action, Globs, Policy, Rule};
+use crate::policy::{Action, Globs, Policy, Rule, Share};
 use conditions::Judgement;
 
 mod budgets;
 mod conditions;
+pub mod flaky;
 mod needs;
 mod reason;
 mod stops;
+mod test_reports;
 
 pub use needs::{GithubNeeds, Needs, github_needs, needs};
 
@@ -55,19 +57,23 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
     // commit is known), the daily one and the brake.
     let history_uncountable = facts.history_truncated
         && (batch.commit().is_some() || per_project_per_day.is_some() || outage.is_some());
-    let limits = Limits {
-        per_batch,
-        per_commit,
-        per_project_per_day,
-        outage,
-        history_uncountable,
-    };
     let project_covered = policy
         .rules
         .iter()
         .any(|r| r.covers_project(&batch.project));
 
     let mut groups = classify_groups(batch, facts);
+    let failed_share = policy
+        .max_failed_share
+        .map(|share| failed_share(batch, &groups, share));
+    let limits = Limits {
+        per_batch,
+        per_commit,
+        per_project_per_day,
+        outage,
+        history_uncountable,
+        failed_share,
+    };
     let source = batch.source_version.as_deref().map(|raw| Source {
         raw,
         canonical: canonical_forms(raw),
@@ -113,6 +119,7 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
         history_incomplete: facts.history_truncated,
         per_project_per_day,
         outage,
+        failed_share,
         lookback_days: policy.budget.lookback_days,
         rule_cap,
         remaining,
@@ -151,6 +158,26 @@ struct Limits {
     outage: Option<OutageReport>,
     /// The history those budgets are counted from was cut (see [`DecisionCode::HistoryIncomplete`]).
     history_uncountable: bool,
+    failed_share: Option<FailedShareReport>,
+}
+
+/// Root failures among the batch's build groups (first verdicts, before the rules), against
+/// `max-failed-share`. CodeBuild's internal source group is not one the buildspec defines:
+/// it is counted neither as a group nor as a failure (when it fails, the others are its
+/// collateral, and a failed source download is not "half the suite failed").
+fn failed_share(batch: &Batch, groups: &[GroupVerdict], share: Share) -> FailedShareReport {
+    let own: Vec<&GroupVerdict> = groups
+        .iter()
+        .take(batch.groups.len())
+        .filter(|g| g.group != SOURCE_GROUP)
+        .collect();
+    let failed = own.iter().filter(|g| g.code.is_root_failure()).count();
+    FailedShareReport {
+        failed_groups: failed,
+        groups: own.len(),
+        max_failed_share: share,
+        braking: share.exceeded_by(failed, own.len()),
+    }
 }
 
 /// Failed groups of a batch that is not judged are shown as such, not as refusals.
@@ -392,8 +419,11 @@ impl Judge<'_> {
         if judged.iter().any(|g| g.code == VerdictCode::CouldNotJudge) {
             return (Outcome::Refuse, DecisionCode::CouldNotJudge);
         }
-        // The outage brake only ever refuses, and only what would otherwise be retried or
-        // refused for a budget.
+        // The brakes only ever refuse, and only what would otherwise be retried or refused
+        // for a budget: first the batch's own share of failed groups, then the outage brake.
+        if limits.failed_share.is_some_and(|f| f.braking) {
+            return (Outcome::Refuse, DecisionCode::TooManyFailed);
+        }
         if limits.outage.is_some_and(|o| o.braking) {
             return (Outcome::Refuse, DecisionCode::OutageSuspected);
         }

@@ -92,6 +92,15 @@ pub(super) fn reason(
             ),
             None => "Not retried: outage suspected".to_string(),
         },
+        DecisionCode::TooManyFailed => match budget.failed_share {
+            Some(f) => format!(
+                "Not retried: {} of {} build groups failed, more than the policy's max-failed-share {}: more likely broken than flaky",
+                f.failed_groups,
+                f.groups,
+                f.max_failed_share.get()
+            ),
+            None => "Not retried: too many build groups failed".to_string(),
+        },
         DecisionCode::HistoryIncomplete => {
             let mut uncounted = Vec::new();
             if budget.commit_known {

@@ -9,6 +9,9 @@
 use serde::Deserialize;
 use thiserror::Error;
 
+mod reports;
+pub use reports::{reports_from_json, test_cases_from_json};
+
 use super::{Batch, Build, BuildSummary, Context, Group, Phase, Status, Timestamp};
 
 /// A capture that could not be read. `line`/`column` point into the JSON text.
@@ -384,6 +387,7 @@ struct RawBuild {
     end_time: Option<RawTime>,
     phases: Option<Vec<RawPhase>>,
     build_batch_arn: Option<String>,
+    report_arns: Option<Vec<String>>,
 }
 
 impl RawBuild {
@@ -414,6 +418,7 @@ impl RawBuild {
                 .map(RawPhase::into_fact)
                 .collect::<Result<_, _>>()?,
             batch_arn: self.build_batch_arn,
+            report_arns: self.report_arns.unwrap_or_default(),
         })
     }
 }

@@ -120,5 +120,39 @@ pub fn build(b: &cb::Build) -> Build {
             })
             .collect(),
         batch_arn: b.build_batch_arn().map(str::to_string),
+        report_arns: b.report_arns().to_vec(),
+    }
+}
+
+/// `Report` → [`Report`](super::reports::Report).
+pub fn report(r: &cb::Report) -> super::reports::Report {
+    super::reports::Report {
+        arn: r.arn().unwrap_or_default().to_string(),
+        kind: r.r#type().map(|t| t.as_str().to_string()),
+        status: r.status().map(|s| s.as_str().to_string()),
+        execution_id: r.execution_id().map(str::to_string),
+        created: time(r.created()),
+        expired: time(r.expired()),
+        truncated: r.truncated().unwrap_or(false),
+        total: r.test_summary().map(|s| i64::from(s.total())),
+        status_counts: r.test_summary().map(|s| {
+            s.status_counts()
+                .iter()
+                .map(|(k, v)| (k.clone(), i64::from(*v)))
+                .collect()
+        }),
+    }
+}
+
+/// `TestCase` → [`TestCase`](super::reports::TestCase).
+pub fn test_case(c: &cb::TestCase) -> super::reports::TestCase {
+    super::reports::TestCase {
+        report_arn: c.report_arn().unwrap_or_default().to_string(),
+        prefix: c.prefix().unwrap_or_default().to_string(),
+        name: c.name().unwrap_or_default().to_string(),
+        status: c.status().unwrap_or_default().to_string(),
+        message: c.message().unwrap_or_default().to_string(),
+        expired: time(c.expired()),
+        suite: c.test_suite_name().map(str::to_string),
     }
 }

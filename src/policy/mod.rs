@@ -35,7 +35,11 @@ pub struct Policy {
     pub context: String,
     pub retry_type: RetryType,
     pub budget: Budget,
+    /// The outage brake (`outage.failed-batches` and `outage.within-minutes`).
     pub outage: Option<Outage>,
+    /// `outage.max-failed-share`: refuse when more than this share of the batch's own build
+    /// groups are root failures.
+    pub max_failed_share: Option<Share>,
     pub rules: Vec<Rule>,
 }
 
@@ -80,6 +84,42 @@ impl Default for Budget {
 pub struct Outage {
     pub failed_batches: u32,
     pub within_minutes: u32,
+}
+
+/// A share strictly between 0 and 1 (validated), e.g. `outage.max-failed-share`.
+#[derive(Debug, Clone, Copy, PartialOrd)]
+pub struct Share(f64);
+
+impl Share {
+    /// `Some` for a finite value with 0 < value < 1.
+    pub fn new(value: f64) -> Option<Share> {
+        (value.is_finite() && value > 0.0 && value < 1.0).then_some(Share(value))
+    }
+
+    pub fn get(self) -> f64 {
+        self.0
+    }
+
+    /// Whether `part` of `whole` is more than this share (`false` for an empty whole). Compared
+    /// as `part / whole` so that a share of exactly this value (3 of 10 against 0.3) is never
+    /// "more" by a rounding error.
+    pub fn exceeded_by(self, part: usize, whole: usize) -> bool {
+        whole > 0 && part as f64 / whole as f64 > self.0
+    }
+}
+
+// A validated share is never NaN, so equality is total.
+impl PartialEq for Share {
+    fn eq(&self, other: &Share) -> bool {
+        self.0.to_bits() == other.0.to_bits()
+    }
+}
+impl Eq for Share {}
+
+impl serde::Serialize for Share {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(self.0)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -505,5 +545,39 @@ mod context_tests {
         custom.context = "gate/{project}/retry".into();
         assert!(custom.is_own_context("gate/api/retry"));
         assert!(!custom.is_own_context("gate//retry"));
+    }
+}
+
+#[cfg(test)]
+mod share_tests {
+    use super::Share;
+
+    #[test]
+    fn a_share_is_strictly_between_0_and_1() {
+        for bad in [0.0, 1.0, -0.5, 1.5, f64::NAN, f64::INFINITY] {
+            assert!(Share::new(bad).is_none(), "{bad}");
+        }
+        assert_eq!(Share::new(0.5).map(Share::get), Some(0.5));
+        assert_eq!(Share::new(0.5), Share::new(0.5));
+        assert_ne!(Share::new(0.5), Share::new(0.25));
+        assert_eq!(
+            serde_json::to_string(&Share::new(0.75).unwrap()).unwrap(),
+            "0.75"
+        );
+    }
+
+    #[test]
+    fn exceeded_means_strictly_more_and_never_of_nothing() {
+        let half = Share::new(0.5).unwrap();
+        assert!(!half.exceeded_by(2, 4));
+        assert!(half.exceeded_by(3, 4));
+        assert!(!half.exceeded_by(1, 4));
+        // Of no groups at all nothing is "more than half" (not even by a division by zero).
+        assert!(!half.exceeded_by(0, 0));
+        assert!(!half.exceeded_by(1, 0));
+        // Compared as a quotient: 0.29 × 100 is 28.999…, 29 / 100 is 0.29.
+        let s = Share::new(0.29).unwrap();
+        assert!(!s.exceeded_by(29, 100));
+        assert!(s.exceeded_by(30, 100));
     }
 }

@@ -50,19 +50,29 @@ pub struct RawBudget {
     pub per_project_per_day: Option<u32>,
 }
 
-/// Refuse retries while the project looks like it is in an outage: at least
-/// `failed-batches` other batches (of other commits) failed within `within-minutes` before
-/// the gate acts. It only ever refuses.
+/// Brakes that only ever refuse. The outage brake: at least `failed-batches` other batches
+/// (of other commits) failed within `within-minutes` before the gate acts (both keys or
+/// neither). And `max-failed-share`: more than this share of the batch's own build groups
+/// are root failures (it stands alone).
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 #[schemars(rename = "Outage")]
+#[schemars(extend("dependentRequired" = {
+    "failed-batches": ["within-minutes"],
+    "within-minutes": ["failed-batches"]
+}))]
+#[schemars(extend("minProperties" = 1))]
 pub struct RawOutage {
-    /// How many other batches must have failed.
+    /// How many other batches must have failed (with `within-minutes`).
     #[schemars(range(min = 1, max = 1000))]
-    pub failed_batches: u32,
-    /// In how many minutes before the gate acts.
+    pub failed_batches: Option<u32>,
+    /// In how many minutes before the gate acts (with `failed-batches`).
     #[schemars(range(min = 1, max = 1440))]
-    pub within_minutes: u32,
+    pub within_minutes: Option<u32>,
+    /// Refuse when root failures make up more than this share of the batch's build groups
+    /// (CodeBuild's internal `DOWNLOAD_SOURCE` group not counted); 0 < share < 1.
+    #[schemars(extend("exclusiveMinimum" = 0, "exclusiveMaximum" = 1))]
+    pub max_failed_share: Option<f64>,
 }
 
 /// One rule: selectors that must all match a failure, and what to do with it.

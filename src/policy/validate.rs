@@ -3,10 +3,10 @@
 use globset::{GlobBuilder, GlobSetBuilder};
 
 use super::locate::{Locations, Pos};
-use super::raw::{RawLog, RawPolicy, RawRule, RawTests};
+use super::raw::{RawLog, RawOutage, RawPolicy, RawRule, RawTests};
 use super::{
     Action, Budget, Diagnostic, Globs, LogCondition, Outage, Policy, PolicyError, REGEX_SIZE_LIMIT,
-    Regexes, RetryType, Rule, TestsCondition,
+    Regexes, RetryType, Rule, Share, TestsCondition,
 };
 use crate::facts::Status;
 
@@ -379,20 +379,10 @@ impl Checker<'_> {
                 }),
             },
         };
-        let outage = raw.outage.map(|o| Outage {
-            failed_batches: self.number(
-                "outage.failed-batches",
-                Some(o.failed_batches),
-                o.failed_batches,
-                OUTAGE_FAILED_BATCHES,
-            ),
-            within_minutes: self.number(
-                "outage.within-minutes",
-                Some(o.within_minutes),
-                o.within_minutes,
-                OUTAGE_WITHIN_MINUTES,
-            ),
-        });
+        let (outage, max_failed_share) = match raw.outage {
+            None => (None, None),
+            Some(o) => self.outage(o),
+        };
         let mut rules: Vec<Rule> = Vec::with_capacity(raw.rules.len());
         let mut first_lines: std::collections::HashMap<String, usize> =
             std::collections::HashMap::new();
@@ -418,8 +408,90 @@ impl Checker<'_> {
             retry_type,
             budget,
             outage,
+            max_failed_share,
             rules,
         }
+    }
+
+    /// `outage`: the brake (`failed-batches` with `within-minutes`, both or neither) and
+    /// `max-failed-share` (alone); at least one of them.
+    fn outage(&mut self, o: RawOutage) -> (Option<Outage>, Option<Share>) {
+        let brake = match (o.failed_batches, o.within_minutes) {
+            (Some(failed), Some(minutes)) => Some(Outage {
+                failed_batches: self.number(
+                    "outage.failed-batches",
+                    Some(failed),
+                    failed,
+                    OUTAGE_FAILED_BATCHES,
+                ),
+                within_minutes: self.number(
+                    "outage.within-minutes",
+                    Some(minutes),
+                    minutes,
+                    OUTAGE_WITHIN_MINUTES,
+                ),
+            }),
+            (Some(_), None) => {
+                self.missing_beside("failed-batches", "within-minutes");
+                None
+            }
+            (None, Some(_)) => {
+                self.missing_beside("within-minutes", "failed-batches");
+                None
+            }
+            (None, None) => None,
+        };
+        let share = o.max_failed_share.and_then(|value| {
+            let share = Share::new(value);
+            if share.is_none() {
+                let why = if value >= 1.0 {
+                    " (1 or more could never be exceeded; remove the key to turn the brake off)"
+                } else if value <= 0.0 {
+                    " (0 would refuse every failure; to refuse every failure, use a rule with `action: refuse`)"
+                } else {
+                    ""
+                };
+                self.error(
+                    "outage.max-failed-share",
+                    "out-of-range",
+                    format!(
+                        "`max-failed-share` is {value}; it must be more than 0 and less than 1{why}"
+                    ),
+                    Some("a share of the batch's build groups, e.g. 0.5 for half".into()),
+                );
+            }
+            share
+        });
+        if o.failed_batches.is_none() && o.within_minutes.is_none() && o.max_failed_share.is_none()
+        {
+            self.error(
+                "outage",
+                "missing-key",
+                "`outage` sets nothing: neither the brake (`failed-batches` with `within-minutes`) nor `max-failed-share`".into(),
+                Some("set the keys you want, or remove `outage`".into()),
+            );
+        }
+        (brake, share)
+    }
+
+    /// `outage` has `present` but not `missing`, which go together; said at `present`'s key.
+    fn missing_beside(&mut self, present: &str, missing: &str) {
+        let pos = self
+            .at
+            .mappings()
+            .find(|(path, _)| *path == "outage")
+            .and_then(|(_, keys)| keys.iter().find(|(k, _)| k == present))
+            .map_or_else(|| self.at.value("outage"), |(_, pos)| *pos);
+        self.error_at(
+            pos,
+            "missing-key",
+            format!(
+                "outage: missing field `{missing}`: the outage brake counts `failed-batches` in a window of `within-minutes`, so the two go together"
+            ),
+            Some(format!(
+                "add `{missing}`, or remove `{present}` (`max-failed-share` stands alone)"
+            )),
+        );
     }
 
     fn rule(&mut self, raw: RawRule, path: &str) -> Rule {

@@ -145,6 +145,16 @@ pub fn render(d: &Decision, acted: bool) -> String {
             if o.braking { "braking" } else { "-" }
         );
     }
+    if let Some(f) = b.failed_share {
+        let _ = writeln!(
+            out,
+            "| Failed groups (brakes above a share of {}) | {} | {} | {} |",
+            f.max_failed_share.get(),
+            f.failed_groups,
+            f.groups,
+            if f.braking { "braking" } else { "-" }
+        );
+    }
     for note in super::budget_notes(b) {
         let _ = writeln!(out, "\n> [!NOTE]\n> {}", escape(&note, 400));
     }

@@ -153,6 +153,16 @@ pub fn render(d: &Decision) -> String {
             if o.braking { ": BRAKING" } else { "" }
         );
     }
+    if let Some(f) = b.failed_share {
+        let _ = writeln!(
+            out,
+            "           failed groups: {} of {} (brakes above {}){}",
+            f.failed_groups,
+            f.groups,
+            f.max_failed_share.get(),
+            if f.braking { ": BRAKING" } else { "" }
+        );
+    }
     for note in super::budget_notes(b) {
         let _ = writeln!(out, "  note     {note}");
     }

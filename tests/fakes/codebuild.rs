@@ -25,8 +25,11 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 pub const TARGET_PREFIX: &str = "CodeBuild_20161006.";
 /// Content type of requests and responses.
 pub const AMZ_JSON: &str = "application/x-amz-json-1.1";
-/// Members of `BuildBatch`, `Build` and their nested shapes that the model types as `timestamp`.
-pub const TIMESTAMP_KEYS: [&str; 3] = ["startTime", "endTime", "requestedOn"];
+/// Members of `BuildBatch`, `Build`, `Report`, `TestCase` and their nested shapes that the model
+/// types as `timestamp`.
+pub const TIMESTAMP_KEYS: [&str; 5] = ["startTime", "endTime", "requestedOn", "created", "expired"];
+/// Statuses `DescribeTestCases` accepts in its filter (`TestCaseFilter.status`).
+pub const TEST_CASE_STATUSES: [&str; 5] = ["SUCCEEDED", "FAILED", "ERROR", "SKIPPED", "UNKNOWN"];
 /// Batch statuses from which `RetryBuildBatch` is allowed.
 pub const RETRYABLE_STATUSES: [&str; 4] = ["FAILED", "FAULT", "TIMED_OUT", "STOPPED"];
 
@@ -88,6 +91,14 @@ struct StoredRetry {
     response: Value,
 }
 
+/// Where a `DescribeTestCases` listing stands, behind a minted `nextToken`.
+struct CaseCursor {
+    report: String,
+    status: Option<String>,
+    keyword: Option<String>,
+    offset: usize,
+}
+
 struct PageCursor {
     project: String,
     descending: bool,
@@ -113,6 +124,11 @@ struct State {
     clock: Option<f64>,
     /// Batch states to become, in turn, after each read of the batch.
     scripts: HashMap<String, std::collections::VecDeque<Value>>,
+    /// Reports by ARN (wire form).
+    reports: BTreeMap<String, Value>,
+    /// Test cases (wire form), in the order they were added.
+    test_cases: Vec<Value>,
+    case_tokens: HashMap<String, CaseCursor>,
     /// List batches strictly by identifier, the only order the model documents.
     by_identifier: bool,
 }
@@ -206,6 +222,53 @@ impl FakeCodeBuild {
             first.get_or_insert(id);
         }
         first.expect("add_build: no build given")
+    }
+
+    /// Add (or replace) test reports: a wire-format `Report` object, a list of them, or
+    /// `batch-get-reports` output (`{"reports": [...]}`; `reportsNotFound` is ignored).
+    /// ISO-8601 `created`/`expired` become epoch seconds. Returns the ARN of the first.
+    pub fn add_report(&self, report: Value) -> String {
+        let reports = unwrap_list(report, "report", "reports");
+        let mut state = lock(&self.state);
+        let mut first = None;
+        for report in reports {
+            let report = to_wire(report);
+            let arn = str_field(&report, "arn").expect("add_report: report without arn");
+            state.reports.insert(arn.clone(), report);
+            first.get_or_insert(arn);
+        }
+        first.expect("add_report: no report given")
+    }
+
+    /// Add test cases: `describe-test-cases` output (`{"testCases": [...]}`) or a list of
+    /// wire-format `TestCase` objects, each with its `reportArn`. Returns how many.
+    pub fn add_test_cases(&self, cases: Value) -> usize {
+        let cases = match cases {
+            Value::Object(mut map) if map.contains_key("testCases") => {
+                match map.remove("testCases") {
+                    Some(Value::Array(items)) => items,
+                    other => panic!("testCases is not a list: {other:?}"),
+                }
+            }
+            Value::Array(items) => items,
+            other => vec![other],
+        };
+        let mut state = lock(&self.state);
+        let n = cases.len();
+        for case in cases {
+            assert!(
+                str_field(&case, "reportArn").is_some(),
+                "add_test_cases: a case without reportArn"
+            );
+            state.test_cases.push(to_wire(case));
+        }
+        n
+    }
+
+    /// Remove a report (as when it expires or is deleted): `BatchGetReports` lists it under
+    /// `reportsNotFound`, `DescribeTestCases` answers `ResourceNotFoundException`.
+    pub fn remove_report(&self, arn: &str) {
+        lock(&self.state).reports.remove(arn);
     }
 
     /// Make a project known without batches (listing an unknown project is
@@ -543,6 +606,8 @@ impl State {
             "BatchGetBuilds" => self.batch_get_builds(&body),
             "ListBuildBatchesForProject" => self.list_build_batches_for_project(&body),
             "RetryBuildBatch" => self.retry_build_batch(&body),
+            "BatchGetReports" => self.batch_get_reports(&body),
+            "DescribeTestCases" => self.describe_test_cases(&body),
             "BatchGetProjects" => self.batch_get_projects(&body),
             _ => error(
                 400,
@@ -612,6 +677,124 @@ impl State {
             }
         }
         ok(json!({"builds": found, "buildsNotFound": missing}))
+    }
+
+    fn batch_get_reports(&self, body: &Value) -> Reply {
+        let arns = match id_list(body, "reportArns", 1) {
+            Ok(arns) => arns,
+            Err(reply) => return reply,
+        };
+        let (mut found, mut missing) = (Vec::new(), Vec::new());
+        for arn in arns {
+            match self.reports.get(&arn) {
+                Some(report) => found.push(report.clone()),
+                None => missing.push(Value::String(arn)),
+            }
+        }
+        // The model gives `reports` a minimum length of 1; with nothing found the member is
+        // left out rather than sent empty.
+        let mut out = json!({ "reportsNotFound": missing });
+        if !found.is_empty() {
+            out["reports"] = Value::Array(found);
+        }
+        ok(out)
+    }
+
+    fn describe_test_cases(&mut self, body: &Value) -> Reply {
+        let max = match body.get("maxResults") {
+            None | Some(Value::Null) => 100,
+            Some(v) => match v.as_u64() {
+                Some(n @ 1..=100) => n as usize,
+                _ => {
+                    return invalid(format!(
+                        "1 validation error detected: Value '{v}' at 'maxResults' failed to \
+                         satisfy constraint: Member must have value between 1 and 100"
+                    ));
+                }
+            },
+        };
+        let (report, status, keyword, offset) = if let Some(token) = body.get("nextToken") {
+            let Some(cursor) = token.as_str().and_then(|t| self.case_tokens.get(t)) else {
+                return invalid("Invalid nextToken");
+            };
+            (
+                cursor.report.clone(),
+                cursor.status.clone(),
+                cursor.keyword.clone(),
+                cursor.offset,
+            )
+        } else {
+            let Some(report) = body.get("reportArn").and_then(Value::as_str) else {
+                return invalid(
+                    "1 validation error detected: Value null at 'reportArn' failed to satisfy \
+                     constraint: Member must not be null",
+                );
+            };
+            let status = body
+                .pointer("/filter/status")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            if let Some(s) = status.as_deref()
+                && !TEST_CASE_STATUSES.contains(&s)
+            {
+                return invalid(format!("Invalid test case status: {s}"));
+            }
+            let keyword = body
+                .pointer("/filter/keyword")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            (report.to_string(), status, keyword, 0)
+        };
+        if !self.reports.contains_key(&report) {
+            return error(
+                400,
+                "ResourceNotFoundException",
+                &format!("Report {report} does not exist"),
+            );
+        }
+        let matching: Vec<&Value> = self
+            .test_cases
+            .iter()
+            .filter(|c| str_field(c, "reportArn").as_deref() == Some(report.as_str()))
+            .filter(|c| {
+                status
+                    .as_deref()
+                    .is_none_or(|s| str_field(c, "status").as_deref() == Some(s))
+            })
+            .filter(|c| {
+                keyword.as_deref().is_none_or(|k| {
+                    ["name", "prefix"]
+                        .iter()
+                        .any(|f| str_field(c, f).is_some_and(|v| v.contains(k)))
+                })
+            })
+            .collect();
+        let page: Vec<Value> = matching
+            .iter()
+            .skip(offset)
+            .take(max)
+            .map(|c| (*c).clone())
+            .collect();
+        let next_offset = offset + page.len();
+        let mut out = json!({ "testCases": page });
+        if next_offset < matching.len() {
+            self.minted += 1;
+            let token = format!(
+                "AQICAT{}",
+                pseudo_uuid(self.minted, &report).replace('-', "")
+            );
+            self.case_tokens.insert(
+                token.clone(),
+                CaseCursor {
+                    report,
+                    status,
+                    keyword,
+                    offset: next_offset,
+                },
+            );
+            out["nextToken"] = Value::String(token);
+        }
+        ok(out)
     }
 
     fn list_build_batches_for_project(&mut self, body: &Value) -> Reply {

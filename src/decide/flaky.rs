@@ -1,0 +1,153 @@
+//! Known-flaky tests, learned from the project's own record: a test is known flaky in a
+//! build group when, within the look-back, it failed in an attempt of a batch whose next
+//! attempt of that group succeeded on the same commit (a retry of the batch rebuilds the
+//! same commit). Pure: the builds and reports it looks at were read before (see
+//! [`evidence`]), and what could not be read is counted, never guessed.
+
+use std::collections::BTreeSet;
+
+use crate::facts::reports::{CasesRead, ReportRead};
+use crate::facts::{Batch, BuildSummary, Facts, Status, Timestamp};
+
+/// History batches with a flip looked at, at most, newest first.
+pub const MAX_FLAKY_BATCHES: usize = 50;
+
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// A failed build followed, in the next attempt of its group, by a build that succeeded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flip {
+    pub batch_id: String,
+    pub group: String,
+    /// The failed build (`project:uuid`).
+    pub build_id: String,
+}
+
+/// The flips of `group` (or of every group, with `None`) in the project's batches that
+/// started within `days` before `now`, newest batch first, from at most
+/// [`MAX_FLAKY_BATCHES`] batches that have one. Read from the batches alone (their groups'
+/// build summaries), so the live side knows which builds and reports to read.
+pub fn evidence(
+    facts: &Facts,
+    group: Option<&str>,
+    days: u32,
+    now: Option<Timestamp>,
+) -> Vec<Flip> {
+    let project = facts.batch.project.as_str();
+    let mut seen = BTreeSet::new();
+    let mut batches: Vec<&Batch> = std::iter::once(&facts.batch)
+        .chain(facts.history.iter())
+        .filter(|b| b.project == project)
+        .filter(|b| seen.insert(b.id.as_str()))
+        .filter(|b| started_within(b, days, now))
+        .collect();
+    // Newest first; a batch without a start time last (its place is unknown).
+    batches.sort_by_key(|b| std::cmp::Reverse(b.start_time.map(|t| t.0).unwrap_or(i64::MIN)));
+    let mut flips = Vec::new();
+    let mut with_flips = 0;
+    for batch in batches {
+        let found: Vec<Flip> = batch
+            .groups
+            .iter()
+            .filter(|g| group.is_none_or(|name| g.identifier == name))
+            .flat_map(|g| {
+                let attempts: Vec<&BuildSummary> =
+                    g.prior.iter().chain(g.current.as_ref()).collect();
+                attempts
+                    .windows(2)
+                    .filter(|pair| {
+                        matches!(
+                            pair[0].status,
+                            Some(Status::Failed | Status::Fault | Status::TimedOut)
+                        ) && pair[1].status == Some(Status::Succeeded)
+                    })
+                    .filter_map(|pair| {
+                        Some(Flip {
+                            batch_id: batch.id.clone(),
+                            group: g.identifier.clone(),
+                            build_id: pair[0].build_id()?.to_string(),
+                        })
+                    })
+                    .collect::<Vec<Flip>>()
+            })
+            .collect();
+        if found.is_empty() {
+            continue;
+        }
+        with_flips += 1;
+        flips.extend(found);
+        if with_flips == MAX_FLAKY_BATCHES {
+            break;
+        }
+    }
+    flips
+}
+
+/// A batch that started within `days` before `now` (an unknown start or `now` counts: it is
+/// only a place to look, and each failure's own time is checked in [`learn`]).
+fn started_within(batch: &Batch, days: u32, now: Option<Timestamp>) -> bool {
+    match (batch.start_time, now) {
+        (Some(start), Some(now)) => start.0 > now.0.saturating_sub(i64::from(days) * DAY_MS),
+        _ => true,
+    }
+}
+
+/// What the record says about the tests of one group.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Learned {
+    /// Identities (`PREFIX::NAME`) that failed in an attempt the group's next attempt fixed.
+    pub flaky: BTreeSet<String>,
+    /// Flips looked at.
+    pub flips: usize,
+    /// Flips whose failed build, time or reports could not be read: they might have shown
+    /// more flaky tests.
+    pub unreadable: usize,
+}
+
+/// The tests of `group` known flaky within `days` before `now`: failed (FAILED or ERROR) in
+/// a flip's failed build that ended within the window. Without `now` nothing is learned (a
+/// window with no end cannot be kept).
+pub fn learn(facts: &Facts, group: &str, days: u32, now: Option<Timestamp>) -> Learned {
+    let mut learned = Learned::default();
+    let Some(now) = now else {
+        return learned;
+    };
+    let from = now.0.saturating_sub(i64::from(days) * DAY_MS);
+    for flip in evidence(facts, Some(group), days, Some(now)) {
+        learned.flips += 1;
+        let Some(build) = facts.builds.get(&flip.build_id) else {
+            learned.unreadable += 1;
+            continue;
+        };
+        // By the end of the attempt in which it failed; no recorded end: not evidence.
+        match build.ended_at() {
+            Some(end) if end.0 > from && end.0 <= now.0 => {}
+            Some(_) => continue,
+            None => {
+                learned.unreadable += 1;
+                continue;
+            }
+        }
+        let mut complete = true;
+        for arn in &build.report_arns {
+            match facts.reports.reports.get(arn) {
+                Some(ReportRead::Found(r)) if r.is_coverage() => continue,
+                Some(ReportRead::Found(_)) => {}
+                _ => {
+                    complete = false;
+                    continue;
+                }
+            }
+            match facts.reports.failed_cases.get(arn) {
+                Some(CasesRead::Read(cases)) => learned
+                    .flaky
+                    .extend(cases.iter().filter(|c| c.is_failed()).map(|c| c.identity())),
+                _ => complete = false,
+            }
+        }
+        if !complete {
+            learned.unreadable += 1;
+        }
+    }
+    learned
+}
