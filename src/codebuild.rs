@@ -322,10 +322,29 @@ mod tests {
         assert_eq!(a, idempotency_token("proj:1111", 1));
         assert_ne!(a, idempotency_token("proj:1111", 2));
         assert_ne!(a, idempotency_token("proj:2222", 1));
-        // Pinned: a change here would let an old and a new gate retry the same failure twice.
-        assert_eq!(
-            idempotency_token("", 1),
-            "retry-gate-cbf29ce484222325-attempt-1"
-        );
+        // Pinned to values computed outside this code (docs/faults.md, "The idempotency
+        // token", gives the derivation and a Python line that recomputes them): a change here
+        // would let an old and a new gate retry the same failure twice.
+        for (batch, attempt, token) in [
+            ("", 1, "retry-gate-cbf29ce484222325-attempt-1"),
+            ("proj:1111", 1, "retry-gate-2211be15f5e23860-attempt-1"),
+            ("proj:1111", 2, "retry-gate-2211be15f5e23860-attempt-2"),
+            (
+                "acme-api:6ae12c97-2399-429d-b61e-6ba536824dd6",
+                1,
+                "retry-gate-12221e21e0fcc251-attempt-1",
+            ),
+            (
+                "acme-api:6ae12c97-2399-429d-b61e-6ba536824dd6",
+                2,
+                "retry-gate-12221e21e0fcc251-attempt-2",
+            ),
+        ] {
+            assert_eq!(
+                idempotency_token(batch, attempt),
+                token,
+                "{batch} {attempt}"
+            );
+        }
     }
 }

@@ -357,7 +357,22 @@ pub struct Decision {
     pub budget: BudgetReport,
 }
 
+/// A decision to retry, with the attempt it starts: the only way to a retry's token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryOrder {
+    /// 1-based: the retries already made on the batch, plus one.
+    pub attempt: u32,
+}
+
 impl Decision {
+    /// The order to retry: `Some` only for a `retry` decision that carries its attempt.
+    pub fn retry_order(&self) -> Option<RetryOrder> {
+        match (self.decision, self.attempt) {
+            (Outcome::Retry, Some(attempt)) if attempt >= 1 => Some(RetryOrder { attempt }),
+            _ => None,
+        }
+    }
+
     /// The root failure a refusal is blamed on first: one that no budget could fix, else
     /// the first refused one.
     pub fn blamed(&self) -> Option<&GroupVerdict> {

@@ -8,7 +8,7 @@ pub mod github_facts;
 use std::time::Duration;
 
 use crate::codebuild::{AwsError, CodeBuild, ListPage, RetryResult, idempotency_token};
-use crate::decision::{Decision, Outcome};
+use crate::decision::Decision;
 use crate::error::RunError;
 use crate::facts::{Batch, Facts, Phase, Status, Timestamp};
 use crate::history::{self, Known, WalkEnd};
@@ -153,9 +153,17 @@ pub async fn retry(
     decision: &mut Decision,
     batch: &Batch,
 ) -> Result<Retried, RunError> {
-    debug_assert_eq!(decision.decision, Outcome::Retry);
-    let attempt = decision.attempt.unwrap_or(1);
-    let token = idempotency_token(&batch.id, attempt);
+    // The attempt travels with the decision to retry: without both, nothing is sent (never
+    // an earlier attempt's token).
+    let Some(order) = decision.retry_order() else {
+        return Err(RunError::Runtime(format!(
+            "internal: batch {} has no retry attempt to send (decision {}); nothing was retried",
+            batch.id,
+            decision.decision.as_str()
+        )));
+    };
+    let used_before = order.attempt - 1;
+    let token = idempotency_token(&batch.id, order.attempt);
     let answer = codebuild
         .retry(&batch.id, &token, decision.retry_type)
         .await
@@ -171,8 +179,13 @@ pub async fn retry(
                 .batches(std::slice::from_ref(&batch.id))
                 .await
                 .map_err(aws)?;
+            // Retried elsewhere only when the batch says so: running again, or more retries
+            // recorded than when it was judged. Anything else is CodeBuild's rejection.
             match now.first() {
-                Some(b) if !b.status.as_ref().is_some_and(|s| s.is_failure()) => {
+                Some(b)
+                    if b.status == Some(Status::InProgress)
+                        || b.retries_recorded() > used_before =>
+                {
                     decision.retried_elsewhere();
                 }
                 _ => decision.retry_rejected(&why),

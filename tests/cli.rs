@@ -400,17 +400,17 @@ fn validate_checks_max_failed_share_and_the_outage_pairs() {
         (
             "text",
             "  max-failed-share: half\n",
-            ":3:21: error[wrong-type]: outage.max-failed-share: invalid type: string \"half\", expected f64",
+            ":3:21: error[wrong-type]: `outage.max-failed-share` must be a number, not the text \"half\"",
         ),
         (
             "only-minutes",
             "  within-minutes: 30\n  max-failed-share: 0.5\n",
-            ":3:3: error[missing-key]: outage: missing field `failed-batches`",
+            ":3:3: error[missing-key]: missing key `failed-batches` in `outage`",
         ),
         (
             "only-batches",
             "  failed-batches: 3\n",
-            ":3:3: error[missing-key]: outage: missing field `within-minutes`",
+            ":3:3: error[missing-key]: missing key `within-minutes` in `outage`",
         ),
         (
             "typo",

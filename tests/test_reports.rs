@@ -81,7 +81,10 @@ fn reads_reports_and_their_failed_cases_through_the_sdk() {
 }
 
 async fn scenarios(fake: &FakeCodeBuild) {
-    let codebuild = CodeBuild::from_env(Duration::from_secs(5)).await;
+    let aws = codebuild_retry_gate::aws::Aws::load(Duration::from_secs(5), None)
+        .await
+        .unwrap();
+    let codebuild = CodeBuild::new(&aws);
 
     // A failed report with 150 FAILED cases (two pages) and one ERROR, among passes; a
     // coverage report; a report CodeBuild does not know.

@@ -673,7 +673,7 @@ async fn act(
     log.debug(&format!(
         "RetryBuildBatch {} attempt {}",
         facts.batch.id,
-        decision.attempt.unwrap_or(1)
+        decision.retry_order().map_or(0, |o| o.attempt)
     ));
     match live::retry(codebuild, decision, &facts.batch).await {
         Ok(live::Retried::Yes) => {

@@ -130,7 +130,7 @@ pub fn status_not_posted(
     let done = if retried {
         format!(
             "the batch WAS retried (attempt {}/{}), but ",
-            decision.attempt.unwrap_or(1),
+            decision.attempt.map_or("?".to_string(), |a| a.to_string()),
             decision.attempt_limit
         )
     } else {

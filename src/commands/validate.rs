@@ -183,6 +183,7 @@ fn check(path: &Path, stdin: &mut dyn Read) -> Checked {
                 message,
                 help: None,
             }],
+            context: None,
         })
         .and_then(|bytes| Policy::check_bytes(&bytes, &file));
     match result {

@@ -431,6 +431,7 @@ pub fn readable_context(text: &str) -> Option<String> {
         && !value.chars().any(char::is_control)
         && !value.contains('\\');
     ok.then(|| value.to_string())
+}
 
 /// Policy bytes as text: at most [`MAX_POLICY_BYTES`], valid UTF-8.
 fn utf8<'a>(bytes: &'a [u8], file: &str) -> Result<&'a str, PolicyError> {

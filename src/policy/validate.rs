@@ -154,6 +154,7 @@ fn diagnostic(
             message,
             help,
         }],
+        context: None,
     }
 }
 
@@ -486,7 +487,7 @@ impl Checker<'_> {
             pos,
             "missing-key",
             format!(
-                "outage: missing field `{missing}`: the outage brake counts `failed-batches` in a window of `within-minutes`, so the two go together"
+                "missing key `{missing}` in `outage`: the outage brake counts `failed-batches` in a window of `within-minutes`, so the two go together"
             ),
             Some(format!(
                 "add `{missing}`, or remove `{present}` (`max-failed-share` stands alone)"
