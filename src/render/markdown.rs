@@ -7,7 +7,7 @@
 use std::fmt::Write;
 
 use super::links::{batch_url, build_url};
-use crate::decision::{Decision, GroupVerdict, Outcome, VerdictCode};
+use crate::decision::{Decision, GroupRole, GroupVerdict, Outcome, VerdictCode};
 
 /// Rows shown at most; the rest are counted.
 pub const MAX_ROWS: usize = 200;
@@ -189,8 +189,8 @@ fn row(d: &Decision, g: &GroupVerdict) -> String {
         format!("{} (line {})", escape(&r.name, 60), r.line)
     });
     let verdict = match g.verdict {
-        "none" => g.code.as_str().to_string(),
-        v => format!("**{v}**: {}", escape(&g.detail, MAX_CELL)),
+        GroupRole::None => g.code.as_str().to_string(),
+        v => format!("**{}**: {}", v.as_str(), escape(&g.detail, MAX_CELL)),
     };
     format!(
         "| {group} | {} | {} | {context} | {rule} | {verdict} |",
