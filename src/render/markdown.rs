@@ -36,7 +36,7 @@ pub fn escape(text: &str, max: usize) -> String {
 
 /// Text shown as inline code: cleaned and cut, backticks replaced (inside a code span
 /// nothing else is markup).
-fn code_span(text: &str, max: usize) -> String {
+pub fn code_span(text: &str, max: usize) -> String {
     format!("`{}`", crate::text::clean(text, max).replace('`', "'"))
 }
 
@@ -186,7 +186,8 @@ fn row(d: &Decision, g: &GroupVerdict) -> String {
         }
     });
     let rule = g.rule.as_ref().map_or_else(dash, |r| {
-        format!("{} (line {})", escape(&r.name, 60), r.line)
+        // The policy author's own name for it: a code span, never backslash-escaped.
+        format!("{} (line {})", code_span(&r.name, 60), r.line)
     });
     let verdict = match g.verdict {
         "none" => g.code.as_str().to_string(),

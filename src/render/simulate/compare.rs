@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use crate::render::markdown::escape;
+use crate::render::markdown::{code_span, escape};
 use crate::replay::compare::{Change, Comparison};
 use crate::replay::iso;
 use crate::text::clean;
@@ -25,6 +25,20 @@ fn before(c: &Change) -> String {
 
 fn after(c: &Change) -> String {
     side(c.after.decision, c.after.code, c.after.rule.as_deref())
+}
+
+/// A side as a markdown cell: the rule (the policy author's name) in a code span, never
+/// backslash-escaped; decisions and codes are our own words.
+fn side_markdown(side: &crate::replay::compare::Side) -> String {
+    match side.rule.as_deref() {
+        Some(rule) => format!(
+            "{} (`{}`, rule {})",
+            side.decision,
+            side.code,
+            code_span(rule, 100)
+        ),
+        None => format!("{} (`{}`)", side.decision, side.code),
+    }
 }
 
 fn ended(c: &Change) -> String {
@@ -99,8 +113,8 @@ pub fn markdown(c: &Comparison) -> String {
                 ended(change),
                 escape(&change.batch_id, 200),
                 change.attempt,
-                escape(&before(change), 200),
-                escape(&after(change), 200),
+                side_markdown(&change.before),
+                side_markdown(&change.after),
                 change.then
             );
         }
