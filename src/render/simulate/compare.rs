@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use crate::render::markdown::{code_span, escape};
+use crate::render::markdown::{escape, rule_name};
 use crate::replay::compare::{Change, Comparison};
 use crate::replay::iso;
 use crate::text::clean;
@@ -35,7 +35,7 @@ fn side_markdown(side: &crate::replay::compare::Side) -> String {
             "{} (`{}`, rule {})",
             side.decision,
             side.code,
-            code_span(rule, 100)
+            rule_name(rule, 100)
         ),
         None => format!("{} (`{}`)", side.decision, side.code),
     }
@@ -89,7 +89,10 @@ pub fn markdown(c: &Comparison) -> String {
         escape(&c.old_policy, 300)
     );
     let t = &c.totals;
-    let _ = writeln!(out, "| | Attempts | Then fixed by a retry | Held |");
+    let _ = writeln!(
+        out,
+        "| | Attempts | Then fixed by a retry | Not fixed (nobody retried, or the retry failed again) |"
+    );
     let _ = writeln!(out, "|---|---|---|---|");
     let _ = writeln!(
         out,

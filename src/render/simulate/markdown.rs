@@ -8,7 +8,7 @@ use std::fmt::Write;
 
 use super::{fixed_by_hand, minutes, notes, plural, projects, window};
 use crate::render::links::batch_url;
-use crate::render::markdown::{code_span, escape};
+use crate::render::markdown::{escape, rule_name, with_rule_names};
 use crate::replay::{Judged, NO_RULE, Replay, iso};
 
 /// Attempt rows shown at most; the rest are counted.
@@ -110,7 +110,7 @@ pub fn render(r: &Replay) -> String {
                 if name == NO_RULE {
                     NO_RULE.to_string()
                 } else {
-                    rule_name(name)
+                    rule_name(name, 80)
                 },
                 row.allowed,
                 row.refused,
@@ -200,10 +200,10 @@ pub fn render(r: &Replay) -> String {
                 a.attempt,
                 a.decision.decision.as_str(),
                 a.decision.code.as_str(),
-                a.rule().map_or("-".to_string(), rule_name),
+                a.rule().map_or("-".to_string(), |n| rule_name(n, 80)),
                 a.failure()
                     .map_or("-".to_string(), |g| escape(&g.group, 80)),
-                escape(&a.decision.reason, 200),
+                with_rule_names(&a.decision, escape(&a.decision.reason, 200)),
                 a.then.as_str()
             );
         }
@@ -229,12 +229,6 @@ fn newest_first(r: &Replay) -> Vec<&Judged> {
             .then_with(|| a.batch_id.cmp(&b.batch_id))
     });
     list
-}
-
-/// A rule name from the policy, shown in a code span: the policy author's own words, never
-/// backslash-escaped (a code span shows `_` and `*` as they are).
-fn rule_name(name: &str) -> String {
-    code_span(name, 80)
 }
 
 /// A Mermaid bar chart of failed attempts per day, the policy's retries drawn in front of
