@@ -373,7 +373,7 @@ fn check_summary(md: &str, rows: usize) -> Result<(), String> {
         // the line holds no raw `<`, `>` or stray `&`, so neither can a span).
         let ticks = unescaped_backticks(line);
         let own = if own_spans { 2 } else { 0 };
-        if ticks < own || (ticks - own) % 2 != 0 {
+        if ticks < own || !(ticks - own).is_multiple_of(2) {
             return Err(at(format!("{ticks} unescaped backticks")));
         }
         for (j, _) in line.match_indices("](") {
