@@ -131,6 +131,9 @@ struct State {
     case_tokens: HashMap<String, CaseCursor>,
     /// List batches strictly by identifier, the only order the model documents.
     by_identifier: bool,
+    /// Batches as they stood when [`FakeCodeBuild::freeze_batch_reads`] was called: reads
+    /// answer from here, while `RetryBuildBatch` acts on the live batches.
+    frozen: Option<BTreeMap<String, Value>>,
 }
 
 type Reply = (u16, Vec<u8>);
@@ -405,6 +408,22 @@ impl FakeCodeBuild {
             .extend(states.into_iter().map(to_wire));
     }
 
+    /// From now on, `BatchGetBuildBatches` answers with the batches as they stand now, while
+    /// `RetryBuildBatch` keeps acting on the live ones: every later reader sees the project
+    /// as it was before any of the retries that follow. This is the worst interleaving of
+    /// gates running at once (each reads the project before the others' retries exist),
+    /// made deterministic: the gates can then run one after another. Until
+    /// [`FakeCodeBuild::thaw_batch_reads`].
+    pub fn freeze_batch_reads(&self) {
+        let mut state = lock(&self.state);
+        state.frozen = Some(state.batches.clone());
+    }
+
+    /// Reads answer from the live batches again.
+    pub fn thaw_batch_reads(&self) {
+        lock(&self.state).frozen = None;
+    }
+
     /// Answer the next `times` calls of `op` (or of any operation, with `"*"`) with `fault`.
     /// Injections are consumed in the order they were made.
     pub fn inject(&self, op: &str, fault: Fault, times: usize) {
@@ -625,6 +644,9 @@ impl State {
         let (mut found, mut missing) = (Vec::new(), Vec::new());
         for id in ids {
             match self.resolve_batch(&id) {
+                Some(key) if self.frozen.as_ref().is_some_and(|f| f.contains_key(&key)) => {
+                    found.extend(self.frozen.as_ref().and_then(|f| f.get(&key)).cloned());
+                }
                 Some(key) => {
                     found.push(self.batches[&key].clone());
                     if let Some(next) = self.scripts.get_mut(&key).and_then(|s| s.pop_front()) {
