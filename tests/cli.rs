@@ -594,6 +594,26 @@ fn help_and_version_read_well() {
     );
 }
 
+/// Issue 20.7: `--github-token` is in `--help` of each command that takes it, with the
+/// warning that a token on the command line shows in the process list.
+#[test]
+fn help_warns_that_a_token_on_the_command_line_shows_in_the_process_list() {
+    for command in ["gate", "reconcile", "simulate"] {
+        let r = run(gate().args([command, "--help"]));
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let text = r.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+        let at = text
+            .find("--github-token")
+            .unwrap_or_else(|| panic!("{command} --help lacks --github-token:\n{}", r.stdout));
+        let after = &text[at..];
+        assert!(
+            after.contains("Prefer the GITHUB_TOKEN variable") && after.contains("process list"),
+            "{command} --help:\n{}",
+            r.stdout
+        );
+    }
+}
+
 /// The README's first command and its policy sketch work as copied.
 #[test]
 fn readme_examples_work_as_written() {

@@ -1055,25 +1055,38 @@ async fn github_down_after_a_retry_exits_3_and_a_rerun_waits() {
     assert_eq!(gh.statuses()[0].state, "pending");
 }
 
+/// Issue 20.6: two gates at once, made deterministic: the fake answers every read of the
+/// batch as failed until both `RetryBuildBatch` requests have arrived, so both gates reach
+/// the retry. Both send the same token, computed outside the code (docs/faults.md, "The
+/// idempotency token"), CodeBuild retries once, and both gates are told "retried" (the
+/// second gets the first's answer) — with tokens that differed, the second would be refused
+/// and read the batch running (`wait`), which this test tells apart.
 #[tokio::test(flavor = "multi_thread")]
 async fn two_gates_at_once_cause_exactly_one_retry() {
     let w = World::new().await;
     let id = w.example("provisioning-fault");
-    let args = ["--batch-id", id.as_str()];
+    assert_eq!(id, "acme-api:6ae12c97-2399-429d-b61e-6ba536824dd6");
+    w.cb.race_retries(&id, 2);
+    let args = ["--batch-id", id.as_str(), "--format", "json"];
     let (a, b) = tokio::join!(w.gate(&args), w.gate(&args));
     for r in [&a, &b] {
         assert_eq!(r.code, 0, "{}", r.stderr);
+        assert_eq!(r.json()["decision"], "retry", "{}", r.stdout);
     }
-    assert_eq!(w.cb.retries_performed(&id), 1);
+    assert_eq!(w.cb.retries_performed(&id), 1, "CodeBuild retried once");
     let tokens: Vec<Value> =
         w.cb.calls()
             .into_iter()
             .filter(|c| c.op == "RetryBuildBatch")
             .map(|c| c.body["idempotencyToken"].clone())
             .collect();
-    assert!(
-        !tokens.is_empty() && tokens.iter().all(|t| *t == tokens[0]),
-        "{tokens:?}"
+    assert_eq!(
+        tokens,
+        [
+            json!("retry-gate-12221e21e0fcc251-attempt-1"),
+            json!("retry-gate-12221e21e0fcc251-attempt-1")
+        ],
+        "both gates reached RetryBuildBatch with the same token"
     );
 }
 
@@ -1594,10 +1607,14 @@ async fn missing_aws_credentials_exit_3_with_a_plain_message() {
     );
 }
 
+/// Issue 20.6: eight gates at once, every one reaching `RetryBuildBatch` (the fake holds the
+/// batch failed until all eight retries arrived): eight identical tokens, one retry, eight
+/// gates told "retried".
 #[tokio::test(flavor = "multi_thread")]
 async fn eight_gates_at_once_on_one_failed_batch_make_exactly_one_retry() {
     let w = World::new().await;
     let id = w.example("provisioning-fault");
+    w.cb.race_retries(&id, 8);
     let args = ["--batch-id", id.as_str(), "--format", "json"];
     let runs: Vec<_> = (0..8).map(|_| w.command(&args)).collect();
     let outcomes = futures_util::future::join_all(runs.into_iter().map(|mut cmd| async move {
@@ -1611,19 +1628,19 @@ async fn eight_gates_at_once_on_one_failed_batch_make_exactly_one_retry() {
     for (code, stdout) in &outcomes {
         assert_eq!(*code, Some(0), "{stdout}");
         let decision: Value = serde_json::from_str(stdout).unwrap();
-        assert!(
-            ["retry", "wait"].contains(&decision["decision"].as_str().unwrap()),
-            "each gate retried (the same token) or saw the batch running: {decision}"
-        );
+        assert_eq!(decision["decision"], "retry", "{decision}");
     }
     assert_eq!(w.cb.retries_performed(&id), 1, "exactly one retry");
-    let tokens: std::collections::BTreeSet<String> =
+    let tokens: Vec<String> =
         w.cb.calls()
             .into_iter()
             .filter(|c| c.op == "RetryBuildBatch")
             .map(|c| c.body["idempotencyToken"].as_str().unwrap().to_string())
             .collect();
-    assert_eq!(tokens.len(), 1, "{tokens:?}");
+    assert_eq!(
+        tokens,
+        vec!["retry-gate-12221e21e0fcc251-attempt-1".to_string(); 8]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1854,6 +1871,40 @@ async fn a_retry_codebuild_rejects_is_a_refusal_posted_on_the_commit() {
 
     let r = w.gate(&["--batch-id", &id, "--fail-on-refusal"]).await;
     assert_eq!(r.code, 1, "{}", r.stderr);
+}
+
+/// Issue 20.5: after CodeBuild rejects the retry, the batch read again says neither "running
+/// again" nor "more retries recorded" — stopped, faulted, timed out, or a status this gate
+/// does not know: that is CodeBuild's rejection, reported as such (a refusal, `failure`),
+/// never "retried elsewhere" (`wait`, which would leave the commit pending with no retry).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rejected_retry_is_a_rejection_whatever_else_the_batch_reads() {
+    for status in ["STOPPED", "FAULT", "TIMED_OUT", "SUCCEEDED_LATER", ""] {
+        let w = World::new().await;
+        let id = w.example("provisioning-fault");
+        let mut after = w.cb.batch(&id);
+        after["buildBatchStatus"] = json!(status);
+        w.cb.script_batch(&id, vec![after]);
+        let why = "Build batch cannot be retried";
+        w.cb.inject(
+            "RetryBuildBatch",
+            Fault::Error("InvalidInputException".into(), why.into()),
+            2,
+        );
+        let r = w.gate(&["--batch-id", &id, "--format", "json"]).await;
+        assert_eq!(r.code, 0, "{status}: {}", r.stderr);
+        let report = r.json();
+        assert_eq!(report["decision"], "refuse", "{status}: {report:#}");
+        assert_eq!(report["code"], "retry-rejected", "{status}: {report:#}");
+        assert_eq!(
+            w.cb.count("BatchGetBuildBatches"),
+            2,
+            "{status}: read again"
+        );
+        assert_eq!(w.cb.retries_performed(&id), 0);
+        let s = &w.gh.statuses()[0];
+        assert_eq!(s.state, "failure", "{status}");
+    }
 }
 
 /// Issue 8.8: a batch without resolvedSourceVersion (the source download failed) is judged

@@ -384,6 +384,8 @@ async fn reconcile_settles_what_lost_events_left_and_leaves_the_rest_alone() {
 async fn two_reconciles_at_once_make_exactly_one_retry() {
     let w = World::new().await;
     let failed = w.batch(1.0);
+    // Both reach RetryBuildBatch (issue 20.6): the batch reads failed until both retries came.
+    w.cb.race_retries(&failed.id, 2);
     let (a, b) = tokio::join!(
         w.reconcile(&["--format", "json"]),
         w.reconcile(&["--format", "json"])
@@ -392,22 +394,25 @@ async fn two_reconciles_at_once_make_exactly_one_retry() {
         assert_eq!(r.code, 0, "{}", r.stderr);
     }
     assert_eq!(w.cb.retries_performed(&failed.id), 1);
-    let token = idempotency_token(&failed.id, 1);
+    // Computed outside the code (docs/faults.md, "The idempotency token").
+    let token = json!(independent_token(&failed.id, 1));
+    assert_eq!(token, json!(idempotency_token(&failed.id, 1)));
     let retries: Vec<Value> =
         w.cb.calls()
             .into_iter()
             .filter(|c| c.op == "RetryBuildBatch")
             .map(|c| c.body["idempotencyToken"].clone())
             .collect();
-    assert!(
-        !retries.is_empty() && retries.iter().all(|t| *t == token),
-        "{retries:?}"
-    );
+    assert_eq!(retries, [token.clone(), token], "{retries:?}");
+    for r in [&a, &b] {
+        assert_eq!(row(&r.json(), &failed.id)["did"], "retried", "{}", r.stdout);
+    }
     let states: BTreeSet<String> = w.gh.statuses().into_iter().map(|s| s.state).collect();
     assert_eq!(states, BTreeSet::from(["pending".to_string()]));
 
     // A gate and a reconcile on a new failure at once: one retry as well.
     let other = w.batch(0.8);
+    w.cb.race_retries(&other.id, 2);
     let gate = tokio::process::Command::from(common::gate_in(
         w.dir.path(),
         &w.cb.endpoint(),
@@ -421,6 +426,14 @@ async fn two_reconciles_at_once_make_exactly_one_retry() {
     assert_eq!(g.unwrap().status.code(), Some(0));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(w.cb.retries_performed(&other.id), 1);
+    let token = json!(independent_token(&other.id, 1));
+    let retries: Vec<Value> =
+        w.cb.calls()
+            .into_iter()
+            .filter(|c| c.op == "RetryBuildBatch" && c.body["id"] == other.id)
+            .map(|c| c.body["idempotencyToken"].clone())
+            .collect();
+    assert_eq!(retries, [token.clone(), token], "both reached the retry");
     assert_eq!(w.cb.retries_performed(&failed.id), 1);
 }
 
@@ -1082,9 +1095,10 @@ async fn gates_on_different_commits_racing_on_one_daily_budget() {
     assert_eq!(r.json()["code"], "project-budget-spent", "{}", r.stdout);
     assert_eq!(w.cb.retries_performed(&late.id), 0);
 
-    // The same failure, N gates at once: one retry.
+    // The same failure, N gates at once, each reaching the retry: one retry.
     let w = World::new().await;
     let one = w.batch(1.0);
+    w.cb.race_retries(&one.id, N);
     let gates = (0..N).map(|_| {
         tokio::process::Command::from(common::gate_in(
             w.dir.path(),
@@ -1100,4 +1114,59 @@ async fn gates_on_different_commits_racing_on_one_daily_budget() {
         assert_eq!(out.unwrap().status.code(), Some(0));
     }
     assert_eq!(w.cb.retries_performed(&one.id), 1);
+    let retries: Vec<Value> =
+        w.cb.calls()
+            .into_iter()
+            .filter(|c| c.op == "RetryBuildBatch")
+            .map(|c| c.body["idempotencyToken"].clone())
+            .collect();
+    assert_eq!(retries, vec![json!(independent_token(&one.id, 1)); N]);
+}
+
+/// Issue 20.4: a `resolvedSourceVersion` that is text rather than a SHA (here non-ASCII, cut
+/// at byte 12 inside a character) aborted reconcile's table renderer, which sliced it by
+/// bytes. Now it is no commit at all: the batch is left alone with the reason, nothing is
+/// posted to it, no retry is made, and every format renders.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resolved_source_version_that_is_not_a_sha_is_an_unknown_commit_and_renders() {
+    let w = World::new().await;
+    let mut odd = w.batch(1.0);
+    w.on_commit(&mut odd, "ab€déf-nünïcödé-\u{1b}[31m::error::x");
+    let plain = w.batch(2.0);
+    for format in ["text", "markdown", "json"] {
+        let r = w.reconcile(&["--format", format, "--dry-run"]).await;
+        assert_eq!(r.code, 0, "{format}: {}\n{}", r.stderr, r.stdout);
+        assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+        assert!(!r.stdout.contains('\u{1b}'), "{}", r.stdout);
+        assert!(!r.stdout.contains("\n::error"), "{}", r.stdout);
+        assert!(!r.summary.contains('\u{1b}'), "{}", r.summary);
+        if format == "json" {
+            let report = r.json();
+            let row = row(&report, &odd.id);
+            assert_eq!(row["did"], "left-alone", "{row:#}");
+            assert!(
+                row["note"]
+                    .as_str()
+                    .unwrap()
+                    .contains("commit cannot be established"),
+                "{row:#}"
+            );
+            assert_eq!(super_row_did(&report, &plain.id), "would-retry");
+        }
+    }
+    assert_eq!(w.cb.count("RetryBuildBatch"), 0);
+    assert!(w.posted().is_empty(), "{:?}", w.posted());
+}
+
+fn super_row_did(report: &Value, id: &str) -> String {
+    row(report, id)["did"].as_str().unwrap().to_string()
+}
+
+/// The idempotency token as docs/faults.md derives it ("The idempotency token"), written
+/// here apart from the gate's code: FNV-1a 64 over the batch id's UTF-8 bytes.
+fn independent_token(batch_id: &str, attempt: u32) -> String {
+    let hash = batch_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("retry-gate-{hash:016x}-attempt-{attempt}")
 }

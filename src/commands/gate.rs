@@ -151,9 +151,14 @@ fn read_event(path: &Path) -> Result<StatusEvent, RunError> {
     let bad = |e: String| RunError::Input(format!("the event payload {}: {e}", path.display()));
     let file = std::fs::File::open(path).map_err(|e| bad(format!("cannot read: {e}")))?;
     let mut text = String::new();
-    file.take(MAX_EVENT_BYTES)
+    file.take(MAX_EVENT_BYTES + 1)
         .read_to_string(&mut text)
         .map_err(|e| bad(format!("cannot read: {e}")))?;
+    if text.len() as u64 > MAX_EVENT_BYTES {
+        return Err(bad(
+            "larger than 4 MiB; not a GitHub status event (GitHub's are a few KiB)".into(),
+        ));
+    }
     serde_json::from_str(&text).map_err(|e| bad(format!("not a status event: {e}")))
 }
 

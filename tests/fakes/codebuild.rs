@@ -134,6 +134,9 @@ struct State {
     /// Batches as they stood when [`FakeCodeBuild::freeze_batch_reads`] was called: reads
     /// answer from here, while `RetryBuildBatch` acts on the live batches.
     frozen: Option<BTreeMap<String, Value>>,
+    /// Racing gates made deterministic ([`FakeCodeBuild::race_retries`]): by batch, the
+    /// state every read answers and the `RetryBuildBatch` requests still awaited.
+    races: HashMap<String, (Value, usize)>,
 }
 
 type Reply = (u16, Vec<u8>);
@@ -424,6 +427,22 @@ impl FakeCodeBuild {
         lock(&self.state).frozen = None;
     }
 
+    /// A deterministic race of `gates` gates on one batch: every read of the batch answers
+    /// the batch as it is now (failed) until `gates` `RetryBuildBatch` requests for it have
+    /// arrived — as if every gate read it before any retry was answered, whatever the
+    /// interleaving — so each of them reaches `RetryBuildBatch`. The retries are then
+    /// answered in arrival order as CodeBuild does: the first retries the batch, a later one
+    /// with the same idempotency token gets the same answer (no second retry), one with
+    /// another token finds the batch running and is refused.
+    pub fn race_retries(&self, id: &str, gates: usize) {
+        let mut state = lock(&self.state);
+        let key = state
+            .resolve_batch(id)
+            .unwrap_or_else(|| panic!("no batch {id}"));
+        let now = state.batches[&key].clone();
+        state.races.insert(key, (now, gates));
+    }
+
     /// Answer the next `times` calls of `op` (or of any operation, with `"*"`) with `fault`.
     /// Injections are consumed in the order they were made.
     pub fn inject(&self, op: &str, fault: Fault, times: usize) {
@@ -648,6 +667,10 @@ impl State {
                     found.extend(self.frozen.as_ref().and_then(|f| f.get(&key)).cloned());
                 }
                 Some(key) => {
+                    if let Some((held, _)) = self.races.get(&key).filter(|(_, left)| *left > 0) {
+                        found.push(held.clone());
+                        continue;
+                    }
                     found.push(self.batches[&key].clone());
                     if let Some(next) = self.scripts.get_mut(&key).and_then(|s| s.pop_front()) {
                         self.batches.insert(key, next);
@@ -960,6 +983,11 @@ impl State {
                 ));
             }
         };
+        if let Some(key) = self.resolve_batch(id)
+            && let Some((_, left)) = self.races.get_mut(&key)
+        {
+            *left = left.saturating_sub(1);
+        }
         if let Some(stored) = token.and_then(|t| self.idempotency.get(t)) {
             // The token is documented as valid for five minutes; the fake keeps it for its life.
             return if stored.batch_id == id && stored.retry_type == retry_type {

@@ -28,9 +28,9 @@ fn after(c: &Change) -> String {
 }
 
 fn ended(c: &Change) -> String {
-    c.ended_at
-        .and_then(iso)
-        .map_or("-".to_string(), |t| t[..16].replace('T', " "))
+    c.ended_at.and_then(iso).map_or("-".to_string(), |t| {
+        crate::text::first_chars(&t, 16).replace('T', " ")
+    })
 }
 
 /// The text section, ending with a blank line.
