@@ -209,8 +209,10 @@ pub struct RunArgs {
     /// batch's GitHub source]
     #[arg(long, value_name = "OWNER/REPO")]
     pub repository: Option<String>,
-    /// GitHub token [input: github-token; env: GITHUB_TOKEN]; never printed
-    #[arg(long, value_name = "TOKEN", hide = true)]
+    /// GitHub token; never printed. Prefer the GITHUB_TOKEN variable (or input github-token):
+    /// a token given here shows in the process list, which other jobs on a shared runner can
+    /// read
+    #[arg(long, value_name = "TOKEN")]
     pub github_token: Option<crate::github::Token>,
     /// Decide and report, but neither call RetryBuildBatch nor post a commit status
     /// [input: dry-run]
@@ -285,9 +287,10 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "OWNER/REPO")]
     pub repository: Option<String>,
     /// GitHub token, to read the policy with --policy-ref and, live, GitHub's facts about
-    /// commits for rules with `branches` or `pull-request-bases` [input: github-token; env:
-    /// GITHUB_TOKEN]; never printed
-    #[arg(long, value_name = "TOKEN", hide = true)]
+    /// commits for rules with `branches` or `pull-request-bases`; never printed. Prefer the
+    /// GITHUB_TOKEN variable (or input github-token): a token given here shows in the process
+    /// list, which other jobs on a shared runner can read
+    #[arg(long, value_name = "TOKEN")]
     pub github_token: Option<crate::github::Token>,
     /// Output format on stdout
     #[arg(long, value_enum, default_value_t = Format::Text)]

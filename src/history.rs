@@ -643,7 +643,12 @@ mod tests {
     fn current(batch: &Batch, group: &str) -> String {
         let g = batch.groups.iter().find(|g| g.identifier == group).unwrap();
         let arn = g.current.as_ref().unwrap().arn.as_deref().unwrap();
-        arn.rsplit(':').next().unwrap()[..8].to_string()
+        arn.rsplit(':')
+            .next()
+            .unwrap()
+            .chars()
+            .take(8)
+            .collect::<String>()
     }
 
     #[test]
@@ -739,7 +744,17 @@ mod tests {
         let ids = |n: usize| -> Vec<String> {
             requested_in(&b, &a[n])
                 .iter()
-                .map(|s| s.arn.as_deref().unwrap().rsplit(':').next().unwrap()[..8].to_string())
+                .map(|s| {
+                    s.arn
+                        .as_deref()
+                        .unwrap()
+                        .rsplit(':')
+                        .next()
+                        .unwrap()
+                        .chars()
+                        .take(8)
+                        .collect::<String>()
+                })
                 .collect()
         };
         // The source, linux_x86's first build and linux_arm's only one; then a new

@@ -42,9 +42,9 @@ fn side_markdown(side: &crate::replay::compare::Side) -> String {
 }
 
 fn ended(c: &Change) -> String {
-    c.ended_at
-        .and_then(iso)
-        .map_or("-".to_string(), |t| t[..16].replace('T', " "))
+    c.ended_at.and_then(iso).map_or("-".to_string(), |t| {
+        crate::text::first_chars(&t, 16).replace('T', " ")
+    })
 }
 
 /// The text section, ending with a blank line.

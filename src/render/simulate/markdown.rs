@@ -196,7 +196,8 @@ pub fn render(r: &Replay) -> String {
                 "| {} | {batch} | {} | {} | `{}` | {} | {} | {} | {} |",
                 a.ended_at
                     .and_then(iso)
-                    .map_or("-".to_string(), |t| t[..16].replace('T', " ")),
+                    .map_or("-".to_string(), |t| crate::text::first_chars(&t, 16)
+                        .replace('T', " ")),
                 a.attempt,
                 a.decision.decision.as_str(),
                 a.decision.code.as_str(),
