@@ -912,6 +912,54 @@ async fn reconcile_replaces_a_stale_final_status_of_an_older_batch() {
     assert_eq!(w.posted().len(), 1);
 }
 
+/// Issue 16.7: reconcile does not repost an identical status — but the same words posted
+/// before the commit's latest batch ended were about an older batch, so they are posted
+/// again (then they are about this one, and final).
+#[tokio::test(flavor = "multi_thread")]
+async fn reconcile_reposts_a_stale_status_even_with_the_same_words() {
+    const REFUSE: &str = "version: 1\nrules: [{name: nothing, action: refuse}]\n";
+    let setup = || async {
+        let w = World::new().await;
+        w.policy(REFUSE);
+        let older = w.batch(3.0);
+        let mut newer = w.batch(2.0);
+        w.on_commit(&mut newer, &older.commit.clone());
+        (w, newer)
+    };
+    // What the gate says about the newer batch (both batches failed the same way).
+    let (w, newer) = setup().await;
+    let r = w.reconcile(&["--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let said = w.posted();
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert_eq!(said[0].1, "failure");
+    assert_eq!(row(&r.json(), &newer.id)["did"], "posted");
+    // Run again: final, left alone; nothing reposted.
+    let r = w.reconcile(&["--format", "json"]).await;
+    assert_eq!(row(&r.json(), &newer.id)["found"], "final");
+    assert_eq!(w.posted().len(), 1);
+
+    // The same words, posted before the newer batch ended (about the older one): stale.
+    let (w, newer) = setup().await;
+    w.gh.add_status_at(
+        REPO,
+        &newer.commit,
+        "failure",
+        CONTEXT,
+        &said[0].2,
+        at_hours_ago(2.5),
+    );
+    let r = w.reconcile(&["--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report = r.json();
+    assert_eq!(row(&report, &newer.id)["found"], "stale", "{report:#}");
+    assert_eq!(row(&report, &newer.id)["did"], "posted", "{report:#}");
+    assert_eq!(w.posted().len(), 1);
+    let r = w.reconcile(&["--format", "json"]).await;
+    assert_eq!(row(&r.json(), &newer.id)["found"], "final");
+    assert_eq!(w.posted().len(), 1);
+}
+
 /// Issue 15.3: "latest" is the batch whose latest attempt ended last, not the one that
 /// started last: a retry keeps its batch's startTime. The batch that started first was
 /// retried by hand an hour ago and failed again; the batch that started after it passed
@@ -950,16 +998,58 @@ async fn reconcile_judges_the_batch_whose_attempt_ended_last() {
 /// Issue 15.5: gates for *different* commits racing on one daily budget. Each reads the
 /// project's retries before the others' retries exist, so each can see room: with a cap C
 /// and N gates at once on N failures, between min(N, C) and N retries happen (the day can
-/// end up to N − C over the cap; docs/faults.md). On the *same* failure, N racing gates make
-/// exactly one retry (the idempotency token).
+/// end up to N − C over the cap; docs/faults.md, "Races on the daily budget"). The worst
+/// case is measured deterministically first (the fake answers every read as the project
+/// stood before the retries: each gate decides before any other gate's retry exists), then
+/// N gates run at once. On the *same* failure, N racing gates make exactly one retry (the
+/// idempotency token).
 #[tokio::test(flavor = "multi_thread")]
 async fn gates_on_different_commits_racing_on_one_daily_budget() {
     const N: usize = 4;
     const CAP: usize = 2;
-    let w = World::new().await;
-    w.policy(&format!(
+    let policy = format!(
         "version: 1\nbudget: {{per-project-per-day: {CAP}}}\nrules: [{{name: infrastructure, phases: [PROVISIONING]}}]\n"
-    ));
+    );
+    // The worst interleaving, made deterministic: every gate reads the project before any
+    // retry exists (frozen reads), so every one of them sees the cap's room and retries.
+    let w = World::new().await;
+    w.policy(&policy);
+    let made: Vec<Made> = (0..N).map(|i| w.batch(1.0 + i as f64 * 0.1)).collect();
+    w.cb.freeze_batch_reads();
+    for m in &made {
+        let r = w
+            .run(tokio::process::Command::from(common::gate_in(
+                w.dir.path(),
+                &w.cb.endpoint(),
+                &w.gh.url(),
+                TOKEN,
+                REPO,
+                &["--batch-id", &m.id, "--format", "json"],
+            )))
+            .await;
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert_eq!(r.json()["budget"]["per_project_per_day"]["used"], 0);
+    }
+    let worst: usize = made.iter().map(|m| w.cb.retries_performed(&m.id)).sum();
+    assert_eq!(worst, N, "worst case: every racing gate retries");
+    eprintln!(
+        "racing gates, worst interleaving: {N} failures on {N} commits, daily cap {CAP}: {worst} retries ({} over the cap)",
+        worst - CAP
+    );
+    // Reconcile settles one batch at a time and counts its own retries: even reading the
+    // same frozen project, it stops at the cap.
+    let w = World::new().await;
+    w.policy(&policy);
+    let made: Vec<Made> = (0..N).map(|i| w.batch(1.0 + i as f64 * 0.1)).collect();
+    w.cb.freeze_batch_reads();
+    let r = w.reconcile(&["--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let settled: usize = made.iter().map(|m| w.cb.retries_performed(&m.id)).sum();
+    assert_eq!(settled, CAP, "reconcile alone never overshoots");
+
+    // N gates at once, as they happen to interleave.
+    let w = World::new().await;
+    w.policy(&policy);
     let made: Vec<Made> = (0..N).map(|i| w.batch(1.0 + i as f64 * 0.1)).collect();
     let gates = made.iter().map(|m| {
         tokio::process::Command::from(common::gate_in(

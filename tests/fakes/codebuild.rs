@@ -131,6 +131,9 @@ struct State {
     case_tokens: HashMap<String, CaseCursor>,
     /// List batches strictly by identifier, the only order the model documents.
     by_identifier: bool,
+    /// Batches as they stood when [`FakeCodeBuild::freeze_batch_reads`] was called: reads
+    /// answer from here, while `RetryBuildBatch` acts on the live batches.
+    frozen: Option<BTreeMap<String, Value>>,
     /// Racing gates made deterministic ([`FakeCodeBuild::race_retries`]): by batch, the
     /// state every read answers and the `RetryBuildBatch` requests still awaited.
     races: HashMap<String, (Value, usize)>,
@@ -408,6 +411,22 @@ impl FakeCodeBuild {
             .extend(states.into_iter().map(to_wire));
     }
 
+    /// From now on, `BatchGetBuildBatches` answers with the batches as they stand now, while
+    /// `RetryBuildBatch` keeps acting on the live ones: every later reader sees the project
+    /// as it was before any of the retries that follow. This is the worst interleaving of
+    /// gates running at once (each reads the project before the others' retries exist),
+    /// made deterministic: the gates can then run one after another. Until
+    /// [`FakeCodeBuild::thaw_batch_reads`].
+    pub fn freeze_batch_reads(&self) {
+        let mut state = lock(&self.state);
+        state.frozen = Some(state.batches.clone());
+    }
+
+    /// Reads answer from the live batches again.
+    pub fn thaw_batch_reads(&self) {
+        lock(&self.state).frozen = None;
+    }
+
     /// A deterministic race of `gates` gates on one batch: every read of the batch answers
     /// the batch as it is now (failed) until `gates` `RetryBuildBatch` requests for it have
     /// arrived — as if every gate read it before any retry was answered, whatever the
@@ -644,6 +663,9 @@ impl State {
         let (mut found, mut missing) = (Vec::new(), Vec::new());
         for id in ids {
             match self.resolve_batch(&id) {
+                Some(key) if self.frozen.as_ref().is_some_and(|f| f.contains_key(&key)) => {
+                    found.extend(self.frozen.as_ref().and_then(|f| f.get(&key)).cloned());
+                }
                 Some(key) => {
                     if let Some((held, _)) = self.races.get(&key).filter(|(_, left)| *left > 0) {
                         found.push(held.clone());
