@@ -40,6 +40,8 @@ pub fn cut_bytes(text: &str, max: usize) -> String {
     format!("{}...", text[..end].trim_end())
 }
 
+/// Renderers pass their whole output through this too: two cleaned pieces side by side (a
+/// group named `:` before `: allowed…`) must not make a command either.
 /// Breaks the sequences the Actions runner reads as workflow commands — `::` (at a line's
 /// start, after whitespace) and the legacy `##[` (anywhere) — with a plain space, so text
 /// from a build can be shown but never obeyed (no invisible character to normalise away).

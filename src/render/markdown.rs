@@ -197,7 +197,7 @@ pub fn render(d: &Decision, acted: bool) -> String {
     for note in super::budget_notes(b) {
         let _ = writeln!(out, "\n> [!NOTE]\n> {}", escape(&note, 400));
     }
-    out
+    crate::text::defuse(&out)
 }
 
 fn row(d: &Decision, g: &GroupVerdict) -> String {

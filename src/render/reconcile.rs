@@ -324,7 +324,9 @@ fn found_text(r: &Row) -> String {
 
 fn did_text(r: &Row) -> String {
     match (&r.did, &r.posted_state) {
-        (Did::Posted | Did::WouldPost, Some(state)) => format!("{} {}", r.did.as_str(), state),
+        (Did::Posted | Did::WouldPost, Some(state)) => {
+            format!("{} {}", r.did.as_str(), clean(state, 20))
+        }
         (did, _) => did.as_str().to_string(),
     }
 }
@@ -341,7 +343,7 @@ pub fn text(report: &Report) -> String {
     }
     text_pulls(&mut out, &report.pulls);
     if report.batches.is_empty() {
-        return out;
+        return crate::text::defuse(&out);
     }
     let rows: Vec<[String; 5]> = report
         .batches
@@ -380,7 +382,7 @@ pub fn text(report: &Report) -> String {
     for row in &rows {
         let _ = writeln!(out, "{}", line(row));
     }
-    out
+    crate::text::defuse(&out)
 }
 
 /// The pull requests of step 2 in the text report.
@@ -488,7 +490,7 @@ pub fn markdown(report: &Report) -> String {
         out.push_str(&super::markdown::render(&judged.full, acted));
         out.push('\n');
     }
-    out
+    crate::text::defuse(&out)
 }
 
 #[cfg(test)]

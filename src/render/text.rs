@@ -166,7 +166,7 @@ pub fn render(d: &Decision) -> String {
     for note in super::budget_notes(b) {
         let _ = writeln!(out, "  note     {note}");
     }
-    out
+    crate::text::defuse(&out)
 }
 
 fn row(g: &GroupVerdict) -> [String; 6] {

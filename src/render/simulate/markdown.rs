@@ -217,7 +217,7 @@ pub fn render(r: &Replay) -> String {
         }
         let _ = writeln!(out, "\n</details>");
     }
-    out
+    crate::text::defuse(&out)
 }
 
 /// The attempts, the one that ended last first (an attempt without an end time last).

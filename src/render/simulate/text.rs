@@ -173,7 +173,7 @@ pub fn render(r: &Replay) -> String {
         out,
         "  Every attempt with its decision and reason: --format json (or markdown)."
     );
-    out
+    crate::text::defuse(&out)
 }
 
 /// Aligned columns, two spaces in front, cells separated by two spaces.
