@@ -1170,3 +1170,118 @@ fn independent_token(batch_id: &str, attempt: u32) -> String {
     });
     format!("retry-gate-{hash:016x}-attempt-{attempt}")
 }
+
+/// Issue 16.1 (and 20.1) for reconcile: with an invalid policy it judges nothing and retries
+/// nothing; each batch it would have settled (here: a failure with no gate status, and one
+/// whose status is pending) gets `error` naming the file and line, under the context the
+/// policy names; a batch whose status is final is left alone; exit 2. A dry run says what it
+/// would post and posts nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_invalid_policy_posts_error_on_the_batches_reconcile_would_have_settled() {
+    let w = World::new().await;
+    w.policy("version: 1\ncontext: \"ci/gate ({project})\"\nbudgets: 3\nrules:\n  - name: any\n");
+    let lost = w.batch(1.0);
+    let pending = w.batch(2.0);
+    w.gh.add_status(
+        REPO,
+        &pending.commit,
+        "pending",
+        "ci/gate (acme-api)",
+        "Retry 1/2",
+    );
+    let done = w.batch(3.0);
+    w.gh.add_status(
+        REPO,
+        &done.commit,
+        "failure",
+        "ci/gate (acme-api)",
+        "Not retried",
+    );
+
+    let r = w.reconcile(&["--format", "json", "--dry-run"]).await;
+    assert_eq!(r.code, 2, "{}\n{}", r.stderr, r.stdout);
+    assert_eq!(row(&r.json(), &lost.id)["did"], "would-post");
+    assert_eq!(row(&r.json(), &lost.id)["posted_state"], "error");
+    assert!(w.posted().is_empty());
+
+    let r = w.reconcile(&["--format", "json"]).await;
+    assert_eq!(r.code, 2, "{}\n{}", r.stderr, r.stdout);
+    assert!(
+        r.stderr.contains(".github/codebuild-retry-gate.yml:3:1"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(w.cb.count("RetryBuildBatch"), 0);
+    assert_eq!(w.cb.count("BatchGetBuilds"), 0, "nothing is judged");
+    let report = r.json();
+    assert_eq!(row(&report, &lost.id)["did"], "posted");
+    assert_eq!(row(&report, &pending.id)["did"], "posted");
+    assert_eq!(row(&report, &done.id)["did"], "left-alone");
+    let posted = w.gh.statuses();
+    let ours: Vec<_> = posted.iter().filter(|s| s.token.is_some()).collect();
+    let shas: BTreeSet<&str> = ours.iter().map(|s| s.sha.as_str()).collect();
+    assert_eq!(
+        shas,
+        BTreeSet::from([lost.commit.as_str(), pending.commit.as_str()])
+    );
+    for s in ours {
+        assert_eq!(s.state, "error");
+        assert_eq!(s.context, "ci/gate (acme-api)");
+        let description = s.description.as_deref().unwrap();
+        assert!(
+            description
+                .starts_with("Policy invalid: .github/codebuild-retry-gate.yml:3: unknown key"),
+            "{description}"
+        );
+    }
+
+    // Run again: the error is final now and not stale, so nothing is posted twice.
+    let before = w.gh.statuses().len();
+    let r = w.reconcile(&["--format", "json"]).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_eq!(w.gh.statuses().len(), before);
+}
+
+/// Issue 20.1 for reconcile: a `policy-ref` that does not exist is an unreadable policy —
+/// never the built-in one, which would retry: `error` "Policy unreadable" on the failed
+/// batch's commit under the default context, no retry, exit 2.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreadable_policy_ref_posts_error_and_never_retries() {
+    let w = World::new().await;
+    w.gh.add_file(
+        REPO,
+        "main",
+        ".github/codebuild-retry-gate.yml",
+        "version: 1\nrules: []\n",
+    );
+    let lost = w.batch(1.0);
+    let r = w
+        .reconcile(&["--format", "json", "--policy-ref", "mian"])
+        .await;
+    assert_eq!(r.code, 2, "{}\n{}", r.stderr, r.stdout);
+    assert!(
+        r.stderr
+            .contains("policy-ref `mian` does not exist in acme/web"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(w.cb.count("RetryBuildBatch"), 0);
+    let ours: Vec<_> =
+        w.gh.statuses()
+            .into_iter()
+            .filter(|s| s.token.is_some())
+            .collect();
+    assert_eq!(ours.len(), 1, "{ours:?}");
+    assert_eq!(ours[0].sha, lost.commit);
+    assert_eq!(ours[0].state, "error");
+    assert_eq!(ours[0].context, CONTEXT);
+    assert!(
+        ours[0]
+            .description
+            .as_deref()
+            .unwrap()
+            .starts_with("Policy unreadable: policy-ref `mian` does not exist in acme/web"),
+        "{:?}",
+        ours[0].description
+    );
+}

@@ -134,8 +134,12 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
     })?;
     let github_task = common::spawn_github(run.api_url.clone(), token, run.timeout);
     let source = run.policy_source(None);
+    // A policy problem (invalid, unreadable) is reported on the batches below, not at once.
     let local_policy = match &run.policy_ref {
-        None => Some(common::local_policy(&source, log)?),
+        None => match common::local_policy(&source, log) {
+            Err(e) if !is_policy_problem(&e) => return Err(e),
+            read => Some(read),
+        },
         Some(_) => None,
     };
     let codebuild = CodeBuild::new(&crate::aws::Aws::load(run.timeout, None).await?);
@@ -148,20 +152,26 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
     let (policy, listed) = tokio::join!(
         async {
             match local_policy {
-                Some(policy) => Ok(policy),
+                Some(read) => read,
                 None => common::fetch_policy(&source, Some(&github)).await,
             }
         },
         history::recent(&codebuild, project, listed_since)
     );
-    let policy = policy?;
-    let (mut known, mut walk, end) = listed.map_err(|e| {
-        if e.is_bad_input() {
-            RunError::Input(e.to_string())
-        } else {
-            aws(e)
+    let policy = match policy {
+        Ok(policy) => policy,
+        Err(problem) if is_policy_problem(&problem) => {
+            let known = listed.map(|(known, _, _)| known).map_err(listing_error);
+            let settle = Unjudged {
+                config: &config,
+                github: &github,
+                window_start,
+            };
+            return Err(settle.report(known, problem, out, log).await);
         }
-    })?;
+        Err(e) => return Err(e),
+    };
+    let (mut known, mut walk, end) = listed.map_err(listing_error)?;
     log.debug(&format!(
         "policy: {}; listed {} batch(es) of {project} that started since {}",
         policy.source,
@@ -257,6 +267,17 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
     };
     report.pulls = step.run().await;
     log_pulls(log, &report.pulls);
+    finish(run, report, out, log)
+}
+
+/// The outputs, the job summary and the report; exit 3 when a batch or a read of step 2
+/// failed.
+fn finish(
+    run: &Inputs,
+    mut report: Report,
+    out: &mut dyn Write,
+    log: &mut Log<'_>,
+) -> Result<i32, RunError> {
     report.failed = report
         .batches
         .iter()
@@ -297,6 +318,114 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
         return Err(RunError::Runtime(parts.join("; ")));
     }
     Ok(exit::OK)
+}
+
+/// An invalid or unreadable policy: what `gate` reports on the batch it judges (SPEC, "An
+/// invalid or unreadable policy"), reconcile reports on each batch it would have settled.
+fn is_policy_problem(e: &RunError) -> bool {
+    matches!(e, RunError::Policy(_) | RunError::PolicyUnreadable(_))
+}
+
+/// A failed listing: the project or region named is wrong (exit 2), or the call failed.
+fn listing_error(e: crate::codebuild::AwsError) -> RunError {
+    if e.is_bad_input() {
+        RunError::Input(e.to_string())
+    } else {
+        aws(e)
+    }
+}
+
+/// A run whose policy cannot be used: nothing is judged or retried. Each batch it would have
+/// settled (ended in the window, the latest of its commit, the gate's status on it missing,
+/// pending or stale) gets `error` naming the policy's problem — under the policy's context
+/// when that much could be read, else the default one — so a required check says why it
+/// is blocked. The run then ends with the problem (exit 2).
+struct Unjudged<'a> {
+    config: &'a Config,
+    github: &'a GitHub,
+    window_start: Timestamp,
+}
+
+impl Unjudged<'_> {
+    async fn report(
+        &self,
+        known: Result<Known, RunError>,
+        problem: RunError,
+        out: &mut dyn Write,
+        log: &mut Log<'_>,
+    ) -> RunError {
+        let run = &self.config.run;
+        let project = self.config.project.as_str();
+        let known = match known {
+            Ok(known) if self.config.pull_request.is_none() => known,
+            Ok(_) => return problem,
+            Err(e) => {
+                log.warning(&format!(
+                    "the project's batches could not be listed either, so no error status was posted: {e}"
+                ));
+                return problem;
+            }
+        };
+        let Some(template) = report::policy_problem_status(&problem, project, None) else {
+            return problem;
+        };
+        let mut out_report =
+            Report::new(project, self.config.hours, self.window_start, run.dry_run);
+        let (plans, older) = triage(known.values(), self.window_start, run.repository.as_deref());
+        out_report.older = older;
+        let seen = read_statuses(self.github, &template.context, &plans).await;
+        for step in steps(plans, &seen) {
+            let row = match step {
+                Step::Done(row) => row,
+                Step::Judge {
+                    batch,
+                    repo,
+                    commit,
+                    seen,
+                } => {
+                    self.post(&batch, &repo, &commit, seen.as_ref(), &problem)
+                        .await
+                }
+            };
+            log_row(log, &row);
+            out_report.batches.push(row);
+        }
+        let _ = finish(run, out_report, out, log);
+        problem
+    }
+
+    async fn post(
+        &self,
+        batch: &Batch,
+        repo: &Repo,
+        commit: &Commit,
+        seen: Option<&SeenStatus>,
+        problem: &RunError,
+    ) -> Row {
+        let target_url = report::target_url(&self.config.run, batch);
+        let Some(status) = report::policy_problem_status(problem, &batch.project, target_url)
+        else {
+            return row(batch, found_of(seen, batch), &problem.to_string());
+        };
+        let mut row = Row {
+            seen_state: seen.map(|s| s.state.clone()),
+            posted_state: Some(status.state.as_str().to_string()),
+            did: Did::WouldPost,
+            ..row(batch, found_of(seen, batch), &status.description)
+        };
+        if self.config.run.dry_run {
+            return row;
+        }
+        match self.github.post_status(repo, &commit.sha, &status).await {
+            Ok(()) => row.did = Did::Posted,
+            Err(e) => {
+                row.did = Did::Failed;
+                row.posted_state = None;
+                row.note = format!("the policy's error status could not be posted: {e}");
+            }
+        }
+        row
+    }
 }
 
 /// The gate's latest status on each commit to check, [`MAX_CONCURRENT_STATUS_READS`] reads
