@@ -147,8 +147,8 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
 
     // The policy, and the project's batches back to the window's start minus the longest
     // a batch runs.
-    let window_start = Timestamp(now().0 - hours_ms(config.hours));
-    let listed_since = Timestamp(window_start.0 - hours_ms(LONGEST_BATCH_HOURS));
+    let window_start = Timestamp(now().0.saturating_sub(hours_ms(config.hours)));
+    let listed_since = Timestamp(window_start.0.saturating_sub(hours_ms(LONGEST_BATCH_HOURS)));
     let (policy, listed) = tokio::join!(
         async {
             match local_policy {
@@ -591,7 +591,9 @@ impl Judge<'_> {
 }
 
 fn hours_ms(hours: u64) -> i64 {
-    i64::try_from(hours).unwrap_or(i64::MAX / HOUR_MS) * HOUR_MS
+    i64::try_from(hours)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(HOUR_MS)
 }
 
 /// Now, from the system clock: the moment of judgment.

@@ -233,13 +233,13 @@ async fn live(
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
     );
-    let since = Timestamp(now.0 - i64::from(days) * DAY_MS);
+    let since = Timestamp(now.0.saturating_sub(i64::from(days) * DAY_MS));
     let window = Window {
         since: Some(since),
         until: Some(now),
     };
     let look_back = old.map_or(0, look_back_ms).max(look_back_ms(policy));
-    let read_since = Timestamp(since.0 - look_back);
+    let read_since = Timestamp(since.0.saturating_sub(look_back));
     let codebuild = CodeBuild::new(&crate::aws::Aws::load(config.timeout, None).await?);
     log.debug(&format!(
         "CodeBuild client ready, region {}",
@@ -365,7 +365,7 @@ fn offline(
         Some(days) => {
             let until = batches.iter().filter_map(|b| b.start_time).max();
             Window {
-                since: until.map(|u| Timestamp(u.0 - i64::from(days) * DAY_MS)),
+                since: until.map(|u| Timestamp(u.0.saturating_sub(i64::from(days) * DAY_MS))),
                 until,
             }
         }

@@ -91,10 +91,12 @@ impl BuildTime {
             let build = s.build_id().and_then(|id| builds.get(id));
             match build.and_then(|b| Some((b.start_time?, b.end_time?))) {
                 Some((start, end)) => {
-                    out.builds += 1;
-                    out.millis += u64::try_from(end.0.saturating_sub(start.0)).unwrap_or(0);
+                    out.builds = out.builds.saturating_add(1);
+                    out.millis = out
+                        .millis
+                        .saturating_add(u64::try_from(end.0.saturating_sub(start.0)).unwrap_or(0));
                 }
-                None => out.unknown += 1,
+                None => out.unknown = out.unknown.saturating_add(1),
             }
         }
         out
@@ -108,7 +110,7 @@ impl BuildTime {
 
     /// Tenths of a minute, rounded to the nearest (half up).
     pub fn tenths(&self) -> u64 {
-        (self.millis + 3_000) / 6_000
+        self.millis.saturating_add(3_000) / 6_000
     }
 
     pub fn minutes(&self) -> f64 {
@@ -515,5 +517,46 @@ impl Timeline {
                 self.queue.push(Reverse((m, i)));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::BuildTime;
+    use crate::facts::{Build, BuildSummary, Timestamp};
+
+    /// Issue 20.4: build times from a capture can be anything; their sum saturates instead
+    /// of overflowing (a panic, and an abort in the release binary).
+    #[test]
+    fn build_time_sums_saturate_on_extreme_times() {
+        let mut builds = BTreeMap::new();
+        let mut summaries = Vec::new();
+        for n in 0..4 {
+            let id = format!("p:{n}");
+            builds.insert(
+                id.clone(),
+                Build {
+                    id: id.clone(),
+                    start_time: Some(Timestamp(i64::MIN)),
+                    end_time: Some(Timestamp(i64::MAX)),
+                    ..Build::default()
+                },
+            );
+            summaries.push(BuildSummary {
+                arn: Some(format!("arn:aws:codebuild:us-east-1:1:build/{id}")),
+                ..BuildSummary::default()
+            });
+        }
+        let t = BuildTime::of(&summaries, &builds);
+        assert_eq!(t.builds, 4);
+        assert_eq!(t.millis, u64::MAX);
+        assert_eq!(t.tenths(), u64::MAX / 6_000);
+        // Backwards times count nothing.
+        let b = builds.get_mut("p:0").unwrap();
+        b.start_time = Some(Timestamp(i64::MAX));
+        b.end_time = Some(Timestamp(i64::MIN));
+        assert_eq!(BuildTime::of(&summaries[..1], &builds).millis, 0);
     }
 }

@@ -76,7 +76,7 @@ pub struct TimeTotal {
 impl TimeTotal {
     pub fn add(&mut self, row: BuildTime) {
         self.time.add(row);
-        self.tenths += row.tenths();
+        self.tenths = self.tenths.saturating_add(row.tenths());
     }
 
     pub fn minutes(&self) -> f64 {
