@@ -328,6 +328,24 @@ async fn older_pages_are_read_back_to_the_repeated_token() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn overlapping_pages_are_unreadable_not_a_tail() {
+    // A service whose backward pages repeat the newest one: reading on would put the newest
+    // lines where older ones belong (and could hide a forbidden line further back).
+    let w = World::new().await;
+    w.logs.set_page_events(4);
+    w.logs.set_stuck_backward();
+    w.log(&example_log());
+    let r = w
+        .gate(&World::example_policy(), &["--format", "json"])
+        .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["decision"], "refuse", "{}", r.stdout);
+    let detail = r.unit_tests()["detail"].as_str().unwrap().to_string();
+    assert!(detail.contains("overlaps the newer pages"), "{detail}");
+    assert_eq!(w.cb.retries_performed(&w.id), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn hostile_log_text_leaves_the_outputs_safe() {
     let w = World::new().await;
     let mut log = String::new();

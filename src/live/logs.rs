@@ -240,6 +240,15 @@ impl LogReader {
                 Err(e) => return failed(e, pages),
             };
             pages += 1;
+            // Each older page must end before the pages read so far begin: an overlap would
+            // put newer lines in place of older ones (and could hide a forbidden line).
+            if let (Some(newest), Some(oldest)) = (out.events().last(), tail.oldest())
+                && (newest == oldest || newest.timestamp() > oldest.timestamp())
+            {
+                return Fetched::Unreadable(format!(
+                    "{source}: page {pages} of GetLogEvents (backward) overlaps the newer pages; the tail cannot be read reliably"
+                ));
+            }
             tail.add_page(out.events());
             let next = out.next_backward_token().map(str::to_string);
             // The documented end of the stream: the token passed in comes back.

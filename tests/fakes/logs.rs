@@ -76,6 +76,9 @@ struct State {
     requests: u64,
     /// A page holds at most this many events (the service's 10,000 unless set lower).
     page_events: Option<usize>,
+    /// A misbehaving service: every backward token answers the newest page again, with a
+    /// new token (pages that overlap).
+    stuck_backward: bool,
 }
 
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -121,6 +124,11 @@ impl FakeLogs {
     /// At most `n` events a page (to exercise paging with small logs).
     pub fn set_page_events(&self, n: usize) {
         lock(&self.state).page_events = Some(n.max(1));
+    }
+
+    /// From now on backward tokens answer the newest page again, with a new token each time.
+    pub fn set_stuck_backward(&self) {
+        lock(&self.state).stuck_backward = true;
     }
 
     /// Creates the group and stream (empty) if they do not exist.
@@ -336,6 +344,7 @@ impl State {
             .and_then(Value::as_bool)
             .unwrap_or(false);
         let given = text("nextToken");
+        let stuck = self.stuck_backward && given.as_deref().is_some_and(|t| t.starts_with("b/"));
         let (forward, at) = match given.as_deref() {
             None if from_head => (true, 0),
             None => (false, events.len()),
@@ -362,6 +371,7 @@ impl State {
             }
             n
         };
+        let at = if stuck { events.len() } else { at };
         let (from, to) = if forward {
             let n = fits(&mut events[at..].iter());
             (at, at + n)
@@ -386,6 +396,7 @@ impl State {
         };
         let next_backward = match (&given, !forward && from == to) {
             (Some(t), true) => t.clone(),
+            _ if stuck => token('b', self.requests as usize + 1_000_000),
             _ => token('b', from),
         };
         (
