@@ -309,8 +309,9 @@ impl Batch {
     }
 }
 
-/// The batch phase CodeBuild records for each retry: `FAILED` with status `RETRY`.
-fn is_retry_marker(p: &Phase) -> bool {
+/// The batch phase CodeBuild records for each retry: `FAILED` with status `RETRY` (the one
+/// place this is spelled).
+pub fn is_retry_marker(p: &Phase) -> bool {
     p.phase_type == "FAILED" && p.status.as_ref().is_some_and(|s| s.as_str() == "RETRY")
 }
 

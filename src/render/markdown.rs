@@ -7,7 +7,7 @@
 use std::fmt::Write;
 
 use super::links::{batch_url, build_url};
-use crate::decision::{Decision, GroupVerdict, Outcome, VerdictCode};
+use crate::decision::{Decision, GroupRole, GroupVerdict, Outcome, VerdictCode};
 
 /// Rows shown at most; the rest are counted.
 pub const MAX_ROWS: usize = 200;
@@ -229,9 +229,10 @@ fn row(d: &Decision, g: &GroupVerdict) -> String {
         format!("{} (line {})", rule_name(&r.name, 60), r.line)
     });
     let verdict = match g.verdict {
-        "none" => g.code.as_str().to_string(),
+        GroupRole::None => g.code.as_str().to_string(),
         v => format!(
-            "**{v}**: {}",
+            "**{}**: {}",
+            v.as_str(),
             with_rule_names(d, escape(&g.detail, MAX_CELL))
         ),
     };
