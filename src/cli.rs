@@ -257,11 +257,13 @@ pub struct SimulateArgs {
     /// offline: counted back from the newest batch in the files, and every batch without it]
     #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=365))]
     pub days: Option<u32>,
-    /// Offline: `aws codebuild batch-get-build-batches` output holding the batches (repeatable)
-    #[arg(long, value_name = "FILE")]
+    /// Offline: `aws codebuild batch-get-build-batches` output holding the batches, or a
+    /// directory of such .json files (builds found there are taken as --builds) (repeatable)
+    #[arg(long, value_name = "FILE|DIR")]
     pub batches: Vec<PathBuf>,
-    /// Offline: `aws codebuild batch-get-builds` output with their builds (repeatable)
-    #[arg(long, value_name = "FILE", requires = "batches")]
+    /// Offline: `aws codebuild batch-get-builds` output with their builds, or a directory of
+    /// such .json files (repeatable)
+    #[arg(long, value_name = "FILE|DIR", requires = "batches")]
     pub builds: Vec<PathBuf>,
     /// Offline: GitHub's facts about the commits, for rules with `branches` or
     /// `pull-request-bases` (the file `explain --github` takes); live, they are read from

@@ -323,10 +323,7 @@ pub async fn find_for_commit(
     Ok(None)
 }
 
-/// Whether a batch phase is the record of a retry: `FAILED` with status `RETRY`.
-pub fn is_retry_marker(phase: &Phase) -> bool {
-    phase.phase_type == "FAILED" && phase.status.as_ref().is_some_and(|s| s.as_str() == "RETRY")
-}
+pub use crate::facts::is_retry_marker;
 
 /// One attempt of a batch: its first run, or a run that a retry started.
 #[derive(Debug, Clone, PartialEq, Eq)]

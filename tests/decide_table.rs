@@ -307,6 +307,14 @@ fn listed(names: &[&str]) -> Listed {
     Listed::new(names.iter().map(|n| n.to_string()), "the test")
 }
 
+/// Names from a source that lists at most 10 (a `status` event's branches).
+fn cut_list(names: &[&str]) -> Listed {
+    listed(names).cut_at(names.len(), 10)
+}
+
+/// Ten branches, none of them main: as many as a `status` event lists.
+const TEN_BRANCHES: [&str; 10] = ["b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7", "b8", "b9"];
+
 // ---------------------------------------------------------------------------------------
 // Helpers: policies
 // ---------------------------------------------------------------------------------------
@@ -429,7 +437,9 @@ fn run(cases: Vec<Case>) {
             if g.verdict != g.code.verdict() {
                 problems.push(format!(
                     "{}: verdict {} for {:?}",
-                    g.group, g.verdict, g.code
+                    g.group,
+                    g.verdict.as_str(),
+                    g.code
                 ));
             }
         }
@@ -636,7 +646,7 @@ fn batch_and_group_states() {
         .also(|d| {
             assert!(d.reason.contains("deploy_prod ended as QUARANTINED"), "{}", d.reason);
             assert!(d.reason.contains("no rule can allow it"), "{}", d.reason);
-            assert_eq!(group(d, "deploy_prod").verdict, "refuse");
+            assert_eq!(group(d, "deploy_prod").verdict.as_str(), "refuse");
         }),
         case(
             "issue 8.4: an unknown group status refuses even when every other failure is allowed",
@@ -1373,7 +1383,7 @@ fn rules_order_action_and_coverage() {
         )
         .also(|d| {
             let rule = group(d, "a").rule.as_ref().unwrap();
-            assert_eq!(rule.action, "refuse");
+            assert_eq!(rule.action.as_str(), "refuse");
             assert_eq!(rule.file, "test.yml");
             assert!(
                 d.reason
@@ -1389,7 +1399,12 @@ fn rules_order_action_and_coverage() {
             retry(),
             &[("a", V::AllowedByRule, Some("any"))],
         )
-        .also(|d| assert_eq!(group(d, "a").rule.as_ref().unwrap().action, "retry")),
+        .also(|d| {
+            assert_eq!(
+                group(d, "a").rule.as_ref().unwrap().action.as_str(),
+                "retry"
+            )
+        }),
         case(
             "a rule that does not match is skipped",
             "rules: [{name: faults, statuses: [FAULT]}, {name: tests, groups: ['a*'], phases: [BUILD]}]",
@@ -1524,7 +1539,7 @@ fn rules_order_action_and_coverage() {
             &[("a", V::AllowedByRule, Some("any"))],
         )
         .also(|d| {
-            assert_eq!(d.retry_type, "RETRY_ALL_BUILDS");
+            assert_eq!(d.retry_type.api_value(), "RETRY_ALL_BUILDS");
             assert_eq!(d.context, "ci/retry");
             assert_eq!(d.policy, "test.yml");
             assert_eq!(d.commit.as_deref(), Some(SHA));
@@ -1655,7 +1670,7 @@ fn rule_max_retries() {
             &[("a", V::RuleBudgetSpent, Some("once"))],
         )
         .also(|d| {
-            assert_eq!(group(d, "a").verdict, "refuse");
+            assert_eq!(group(d, "a").verdict.as_str(), "refuse");
             assert!(group(d, "a").detail.contains("max-retries 1"), "{}", group(d, "a").detail);
             assert!(d.reason.starts_with("Not retried: a faulted"), "{}", d.reason);
             assert_eq!(d.attempt, None);
@@ -2455,6 +2470,48 @@ fn branches_and_pull_request_bases() {
             "issue 18: GitHub lists no branch: never-on-main does not match",
             never_main,
             fx().branches(Some(&[])),
+            retry(),
+            &[("a", V::AllowedByRule, Some("any"))],
+        ),
+        case(
+            "issue 18: a status event's branches are at most 10: ten that miss main may be cut, so never-on-main cannot be judged and refuses",
+            never_main,
+            fx().github(GitHubFacts {
+                commit: Some(SHA.into()),
+                branches: Some(Fetched::Known(cut_list(&TEN_BRANCHES))),
+                pull_request_bases: None,
+            }),
+            refuse(D::CouldNotJudge),
+            &[("a", V::CouldNotJudge, Some("never-on-main"))],
+        )
+        .also(|d| {
+            let detail = &d.groups[0].detail;
+            assert!(
+                detail.contains("the test lists 10 branches of commit 0123456789ab, the most it lists, and none matches main; others may"),
+                "{detail}"
+            );
+        }),
+        case(
+            "issue 18: ten event branches that include main: never-on-main refuses, judged",
+            never_main,
+            fx().github(GitHubFacts {
+                commit: Some(SHA.into()),
+                branches: Some(Fetched::Known(cut_list(&[
+                    "main", "b1", "b2", "b3", "b4", "b5", "b6", "b7", "b8", "b9",
+                ]))),
+                pull_request_bases: None,
+            }),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::RefusedByRule, Some("never-on-main"))],
+        ),
+        case(
+            "issue 18: nine event branches are the whole list: none is main, so the next rule retries",
+            never_main,
+            fx().github(GitHubFacts {
+                commit: Some(SHA.into()),
+                branches: Some(Fetched::Known(cut_list(&TEN_BRANCHES[..9]))),
+                pull_request_bases: None,
+            }),
             retry(),
             &[("a", V::AllowedByRule, Some("any"))],
         ),

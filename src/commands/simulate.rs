@@ -47,7 +47,16 @@ pub struct Config {
     pub api_url: String,
     pub summary_file: Option<PathBuf>,
     pub in_actions: bool,
+    /// `GITHUB_OUTPUT`: under Actions, `report-path` is written there.
+    pub output_file: Option<PathBuf>,
+    /// `GITHUB_WORKSPACE`: under Actions, the JSON report is also written there.
+    pub workspace: Option<PathBuf>,
 }
+
+/// The JSON report's file under Actions, in the workspace (the only directory a container
+/// Action shares with the steps after it); the output `report-path` names it relative to
+/// the workspace, as `actions/upload-artifact` reads paths.
+pub const REPORT_FILE: &str = "codebuild-retry-gate-simulation.json";
 
 impl Config {
     /// Flags first, then Action inputs (`INPUT_*`), then the standard variables.
@@ -96,6 +105,8 @@ impl Config {
                 .unwrap_or_else(|| "https://api.github.com".to_string()),
             summary_file: set(env("GITHUB_STEP_SUMMARY")).map(PathBuf::from),
             in_actions: env("GITHUB_ACTIONS").as_deref() == Some("true"),
+            output_file: set(env("GITHUB_OUTPUT")).map(PathBuf::from),
+            workspace: set(env("GITHUB_WORKSPACE")).map(PathBuf::from),
         })
     }
 }
@@ -144,6 +155,10 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
             path.display()
         ));
     }
+    for warning in &replay.warnings {
+        log.warning(warning);
+    }
+    write_report_file(&config, &replay, log);
     let text = match config.format {
         Format::Text => render::simulate::text::render(&replay),
         Format::Json => render::simulate::json::render(&replay),
@@ -152,6 +167,32 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
     out.write_all(text.as_bytes())
         .map_err(|e| RunError::Runtime(format!("cannot write the report: {e}")))?;
     Ok(exit::OK)
+}
+
+/// Under Actions: the JSON report as a file in the workspace, and the output `report-path`
+/// naming it (the weekly-report workflow uploads it as an artifact). A file that cannot be
+/// written is a warning: the report is still printed.
+fn write_report_file(config: &Config, replay: &Replay, log: &mut Log<'_>) {
+    let (true, Some(workspace)) = (config.in_actions, &config.workspace) else {
+        return;
+    };
+    let path = workspace.join(REPORT_FILE);
+    if let Err(e) = std::fs::write(&path, render::simulate::json::render(replay)) {
+        log.warning(&format!(
+            "cannot write the JSON report to {}: {e}",
+            path.display()
+        ));
+        return;
+    }
+    log.debug(&format!("wrote the JSON report to {}", path.display()));
+    if let Some(out) = &config.output_file
+        && let Err(e) = actions::write_outputs(out, &[("report-path", REPORT_FILE.to_string())])
+    {
+        log.warning(&format!(
+            "cannot write GITHUB_OUTPUT {}: {e}",
+            out.display()
+        ));
+    }
 }
 
 /// The policy: from a trusted ref through GitHub with `--policy-ref` (the Action's default,
@@ -258,8 +299,20 @@ fn offline(
     log: &mut Log<'_>,
 ) -> Result<(Replay, Option<Replay>), RunError> {
     let mut batches = Vec::new();
-    for path in &config.batches {
-        batches.extend(history_from_json(&read(path)?).map_err(|e| at(path, e))?);
+    let mut build_files = Vec::new();
+    for (path, in_dir) in files(&config.batches, "--batches")? {
+        let text = read(&path)?;
+        // A directory of captures may hold the builds beside the batches (as
+        // examples/history does): those are taken as --builds.
+        if in_dir && holds_builds(&text) {
+            log.debug(&format!(
+                "read {}: builds, taken as --builds",
+                path.display()
+            ));
+            build_files.push((path, text));
+            continue;
+        }
+        batches.extend(history_from_json(&text).map_err(|e| at(&path, e))?);
         log.debug(&format!(
             "read {}: {} batches so far",
             path.display(),
@@ -267,17 +320,37 @@ fn offline(
         ));
     }
     if let Some(project) = &config.project {
-        batches.retain(|b| &b.project == project);
-        if batches.is_empty() {
+        let present: std::collections::BTreeSet<&str> =
+            batches.iter().map(|b| b.project.as_str()).collect();
+        if !present.contains(project.as_str()) {
+            let listed: Vec<String> = present
+                .iter()
+                .take(20)
+                .map(|p| crate::text::clean(p, 200))
+                .collect();
             return Err(RunError::Input(format!(
-                "no batch of project {} in the --batches files",
-                crate::text::clean(project, 200)
+                "no batch of project {} in the --batches files; they hold {}",
+                crate::text::clean(project, 200),
+                match listed.len() {
+                    0 => "no batches at all".to_string(),
+                    n if n < present.len() => format!(
+                        "batches of {} and {} more projects",
+                        listed.join(", "),
+                        present.len() - n
+                    ),
+                    _ => format!("batches of {}", listed.join(", ")),
+                }
             )));
         }
+        batches.retain(|b| &b.project == project);
+    }
+    for (path, _) in files(&config.builds, "--builds")? {
+        let text = read(&path)?;
+        build_files.push((path, text));
     }
     let mut builds: std::collections::BTreeMap<String, Build> = Default::default();
-    for path in &config.builds {
-        for build in builds_from_json(&read(path)?).map_err(|e| at(path, e))? {
+    for (path, text) in &build_files {
+        for build in builds_from_json(text).map_err(|e| at(path, e))? {
             builds.insert(build.id.clone(), build);
         }
         log.debug(&format!(
@@ -286,6 +359,7 @@ fn offline(
             builds.len()
         ));
     }
+    let no_builds = build_files.is_empty();
     let window = match config.days {
         None => Window::default(),
         Some(days) => {
@@ -311,10 +385,97 @@ fn offline(
     let old_replay = old.map(|old| {
         replay::replay_with_github(old, batches.clone(), &builds, &github, window, false)
     });
-    Ok((
-        replay::replay_with_github(policy, batches, &builds, &github, window, false),
-        old_replay,
+    let mut replay = replay::replay_with_github(policy, batches, &builds, &github, window, false);
+    if no_builds && !replay.attempts.is_empty() {
+        replay.warnings.extend(needs_builds(policy));
+    }
+    Ok((replay, old_replay))
+}
+
+/// Without builds, a build's failed phase and its contexts are unknown: rules that select by
+/// them cannot match a build's failure, and the headline understates the retries.
+fn needs_builds(policy: &Policy) -> Option<String> {
+    let names: Vec<&str> = policy
+        .rules
+        .iter()
+        .filter(|r| {
+            r.phases.is_some()
+                || r.status_codes.is_some()
+                || r.messages.is_some()
+                || r.log.is_some()
+                || r.tests.is_some()
+        })
+        .map(|r| r.name.as_str())
+        .collect();
+    if names.is_empty() {
+        return None;
+    }
+    let shown: Vec<String> = names
+        .iter()
+        .take(5)
+        .map(|n| format!("`{}`", crate::text::clean(n, 100)))
+        .collect();
+    let more = names.len().saturating_sub(shown.len());
+    Some(format!(
+        "no --builds: the failed builds' phases and status codes are unknown, so {} rule{} that select{} by them ({}{}) cannot match a build's failure, and the report understates what the policy would retry; give the builds with --builds FILE or DIR (`aws codebuild batch-get-builds` output)",
+        names.len(),
+        if names.len() == 1 { "" } else { "s" },
+        if names.len() == 1 { "s" } else { "" },
+        shown.join(", "),
+        if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        }
     ))
+}
+
+/// The capture files of `--batches` or `--builds`: each file as given, and for a directory
+/// the `.json` files directly in it, by name (`true`: it came from a directory).
+fn files(paths: &[PathBuf], flag: &str) -> Result<Vec<(PathBuf, bool)>, RunError> {
+    let mut out = Vec::new();
+    for path in paths {
+        if !path.is_dir() {
+            out.push((path.clone(), false));
+            continue;
+        }
+        let entries = std::fs::read_dir(path).map_err(|e| {
+            RunError::Input(format!(
+                "{}: cannot read the directory: {e}",
+                path.display()
+            ))
+        })?;
+        let mut found: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.is_file()
+                    && p.extension()
+                        .is_some_and(|x| x.eq_ignore_ascii_case("json"))
+            })
+            .collect();
+        if found.is_empty() {
+            return Err(RunError::Input(format!(
+                "{}: no .json files in this directory ({flag} takes AWS CLI output: a file, or a directory of .json files)",
+                path.display()
+            )));
+        }
+        found.sort();
+        out.extend(found.into_iter().map(|p| (p, true)));
+    }
+    Ok(out)
+}
+
+/// Whether a capture is `batch-get-builds` output (a `builds` list, no `buildBatches`).
+fn holds_builds(text: &str) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Keys {
+        builds: Option<serde::de::IgnoredAny>,
+        #[serde(rename = "buildBatches")]
+        build_batches: Option<serde::de::IgnoredAny>,
+    }
+    serde_json::from_str::<Keys>(text)
+        .is_ok_and(|k| k.builds.is_some() && k.build_batches.is_none())
 }
 
 /// GitHub's facts per commit may be read for this many commits at most in one replay; the

@@ -1,7 +1,7 @@
 //! The commit status: state, and a description of at most 140 characters that still says
 //! the essential why.
 
-use crate::decision::{Decision, GroupVerdict, Outcome};
+use crate::decision::{Decision, DecisionCode, GroupRole, GroupVerdict, Outcome};
 use crate::github::{CommitStatus, State};
 use crate::text::cut_bytes;
 
@@ -31,7 +31,7 @@ pub fn description(d: &Decision) -> String {
         return full;
     }
     let first = match d.decision {
-        Outcome::Retry => d.groups.iter().find(|g| g.verdict == "retry"),
+        Outcome::Retry => d.groups.iter().find(|g| g.verdict == GroupRole::Retry),
         _ => d.blamed(),
     };
     let compact = match (d.decision, first) {
@@ -42,8 +42,10 @@ pub fn description(d: &Decision) -> String {
             compact_failure(g)
         ),
         (Outcome::Refuse, Some(g))
-            if d.code.as_str() == "failure-not-allowed"
-                || d.code.as_str() == "rule-budget-spent" =>
+            if matches!(
+                d.code,
+                DecisionCode::FailureNotAllowed | DecisionCode::RuleBudgetSpent
+            ) =>
         {
             format!("Not retried: {}", compact_failure(g))
         }
@@ -70,7 +72,7 @@ fn compact_failure(g: &GroupVerdict) -> String {
     }
     match &g.rule {
         Some(rule) => {
-            s.push_str(if g.verdict == "retry" {
+            s.push_str(if g.verdict == GroupRole::Retry {
                 "; rule "
             } else {
                 "; refused by "

@@ -10,7 +10,7 @@ pub mod compare;
 mod summary;
 
 pub use compare::{Comparison, compare};
-pub use summary::{Cost, Day, Missed, NO_RULE, RuleRow, Totals, day_label, iso};
+pub use summary::{Cost, Day, Missed, NO_RULE, RuleRow, TimeTotal, Totals, day_label, iso};
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
@@ -106,8 +106,13 @@ impl BuildTime {
         self.unknown += other.unknown;
     }
 
+    /// Tenths of a minute, rounded to the nearest (half up).
+    pub fn tenths(&self) -> u64 {
+        (self.millis + 3_000) / 6_000
+    }
+
     pub fn minutes(&self) -> f64 {
-        (self.millis as f64 / 6_000.0).round() / 10.0
+        self.tenths() as f64 / 10.0
     }
 }
 
@@ -189,6 +194,8 @@ pub struct Replay {
     pub attempts: Vec<Judged>,
     /// With `simulate --compare OLD`: how this policy's decisions differ from OLD's.
     pub comparison: Option<Comparison>,
+    /// What the command warns the reader about (e.g. rules that need builds not given).
+    pub warnings: Vec<String>,
 }
 
 /// Replays `policy` over `batches` (any order, several projects allowed; a batch given twice
@@ -243,6 +250,7 @@ pub fn replay_with_github(
         history_truncated,
         attempts: Vec::new(),
         comparison: None,
+        warnings: Vec::new(),
     };
     for (_, mut list) in projects {
         list.sort_by(|a, b| (a.start_time, &a.id).cmp(&(b.start_time, &b.id)));
