@@ -234,6 +234,7 @@ fn builds_for(batch: &Batch) -> impl Strategy<Value = BTreeMap<String, Build>> +
                     phases,
                     batch_arn: None,
                     report_arns: Vec::new(),
+                    ..Build::default()
                 };
                 (id, build)
             })
