@@ -201,7 +201,8 @@ const LEARNED: &str = "version: 1\nrules:\n  - name: learned\n    groups: [unit_
 fn add_flip(cb: &FakeCodeBuild, n: u64, failed: &[(&str, &str)], then: &str) -> String {
     let uuid = |k: u64| fakes::codebuild::pseudo_uuid(n * 10 + k, "flip");
     let id = format!("acme-web:{}", uuid(0));
-    let arn = |kind: &str, id: &str| format!("arn:aws:codebuild:us-east-1:111122223333:{kind}/{id}");
+    let arn =
+        |kind: &str, id: &str| format!("arn:aws:codebuild:us-east-1:111122223333:{kind}/{id}");
     let start = now_secs() - 2 * 86_400 - n as i64 * 3_600;
     let failed_build = format!("acme-web:{}", uuid(1));
     let retried_build = format!("acme-web:{}", uuid(2));
@@ -239,10 +240,12 @@ fn add_flip(cb: &FakeCodeBuild, n: u64, failed: &[(&str, &str)], then: &str) -> 
         "created": start + 390, "expired": now_secs() + 28 * 86_400,
         "testSummary": {"total": 400, "statusCounts": {"FAILED": failed.len(), "SUCCEEDED": 400 - failed.len()}}
     }));
-    cb.add_test_cases(json!({"testCases": failed.iter().map(|(prefix, name)| json!({
+    cb.add_test_cases(
+        json!({"testCases": failed.iter().map(|(prefix, name)| json!({
         "reportArn": report, "prefix": prefix, "name": name, "status": "FAILED",
         "message": "Timeout 30000ms exceeded"
-    })).collect::<Vec<Value>>()}));
+    })).collect::<Vec<Value>>()}),
+    );
     id
 }
 
@@ -250,8 +253,18 @@ fn add_flip(cb: &FakeCodeBuild, n: u64, failed: &[(&str, &str)], then: &str) -> 
 async fn tests_known_flaky_from_the_history_are_retried() {
     let (w, id) = World::new(true).await;
     // Both of today's failed tests failed before in unit_tests, and the retry fixed them.
-    add_flip(&w.cb, 1, &[("checkout.spec.ts", "pays with a saved card")], "SUCCEEDED");
-    add_flip(&w.cb, 2, &[("search.spec.ts", "search suggests as you type")], "SUCCEEDED");
+    add_flip(
+        &w.cb,
+        1,
+        &[("checkout.spec.ts", "pays with a saved card")],
+        "SUCCEEDED",
+    );
+    add_flip(
+        &w.cb,
+        2,
+        &[("search.spec.ts", "search suggests as you type")],
+        "SUCCEEDED",
+    );
     let r = w.gate(&id, LEARNED).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.starts_with("RETRY"), "{}", r.stdout);
@@ -263,9 +276,19 @@ async fn tests_known_flaky_from_the_history_are_retried() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_test_that_never_flipped_is_refused_by_name() {
     let (w, id) = World::new(true).await;
-    add_flip(&w.cb, 1, &[("checkout.spec.ts", "pays with a saved card")], "SUCCEEDED");
+    add_flip(
+        &w.cb,
+        1,
+        &[("checkout.spec.ts", "pays with a saved card")],
+        "SUCCEEDED",
+    );
     // This one failed before too, but the retry failed again: no flip.
-    add_flip(&w.cb, 2, &[("search.spec.ts", "search suggests as you type")], "FAILED");
+    add_flip(
+        &w.cb,
+        2,
+        &[("search.spec.ts", "search suggests as you type")],
+        "FAILED",
+    );
     let r = w.gate(&id, LEARNED).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.starts_with("REFUSE"), "{}", r.stdout);
@@ -282,16 +305,28 @@ async fn a_test_that_never_flipped_is_refused_by_name() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_flip_whose_report_expired_leaves_the_test_not_judged() {
     let (w, id) = World::new(true).await;
-    add_flip(&w.cb, 1, &[("checkout.spec.ts", "pays with a saved card")], "SUCCEEDED");
-    add_flip(&w.cb, 2, &[("search.spec.ts", "search suggests as you type")], "SUCCEEDED");
+    add_flip(
+        &w.cb,
+        1,
+        &[("checkout.spec.ts", "pays with a saved card")],
+        "SUCCEEDED",
+    );
+    add_flip(
+        &w.cb,
+        2,
+        &[("search.spec.ts", "search suggests as you type")],
+        "SUCCEEDED",
+    );
     // The second flip's report is gone (CodeBuild keeps reports 30 days).
-    let gone = w
-        .cb
-        .build(&format!("acme-web:{}", fakes::codebuild::pseudo_uuid(21, "flip")))
+    let gone =
+        w.cb.build(&format!(
+            "acme-web:{}",
+            fakes::codebuild::pseudo_uuid(21, "flip")
+        ))
         .unwrap()["reportArns"][0]
-        .as_str()
-        .unwrap()
-        .to_string();
+            .as_str()
+            .unwrap()
+            .to_string();
     w.cb.remove_report(&gone);
     let r = w.gate(&id, LEARNED).await;
     assert_eq!(r.code, 0, "{}", r.stderr);

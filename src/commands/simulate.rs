@@ -2,6 +2,7 @@
 //! the history (live from CodeBuild, read-only, or from AWS CLI captures), the replay
 //! ([`crate::replay`]) and the report. Nothing is retried and nothing is posted.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -13,14 +14,17 @@ use crate::commands::common::{self, DEFAULT_TIMEOUT_SECS, Log, PolicySource, at}
 use crate::commands::inputs::{self, set};
 use crate::decide::GithubNeeds;
 use crate::error::{RunError, exit};
-use crate::facts::awscli::{builds_from_json, history_from_json};
-use crate::facts::{Batch, Build, Timestamp};
+use crate::facts::awscli::{
+    builds_from_json, history_from_json, reports_from_json, test_cases_from_json,
+};
+use crate::facts::{Batch, Build, Fetched, Timestamp, captured_logs};
 use crate::github::Token;
 use crate::history::{self, Progress, WalkEnd};
 use crate::live::{aws, github_facts};
 use crate::policy::Policy;
 use crate::render;
-use crate::replay::{self, GitHubByCommit, Replay, Window};
+use crate::replay::{self, GitHubByCommit, Reads, Replay, ReplayNeeds, Window};
+use crate::test_reports::ReportReader;
 
 /// Days replayed live when `--days` (input `days`) is not given.
 pub const DEFAULT_DAYS: u32 = 30;
@@ -37,6 +41,11 @@ pub struct Config {
     pub builds: Vec<PathBuf>,
     /// `--github FILE`: GitHub's facts about the commits, offline.
     pub github: Option<PathBuf>,
+    /// `--reports FILE` and `--test-cases FILE`: test reports, offline.
+    pub reports: Vec<PathBuf>,
+    pub test_cases: Vec<PathBuf>,
+    /// `--logs DIR`: captured build logs, offline.
+    pub logs: Option<PathBuf>,
     pub policy: PolicySource,
     /// `--compare OLD` (input `compare`): the old policy, from the workspace.
     pub compare: Option<PathBuf>,
@@ -78,6 +87,9 @@ impl Config {
             batches: args.batches.clone(),
             builds: args.builds.clone(),
             github: args.github.clone(),
+            reports: args.reports.clone(),
+            test_cases: args.test_cases.clone(),
+            logs: args.logs.clone(),
             policy: inputs::policy_source(
                 env,
                 args.policy.clone(),
@@ -231,11 +243,41 @@ async fn live(
     ));
     let truncated = end == WalkEnd::Truncated;
     let github = live_github_facts(config, &[Some(policy), old], &batches, &window, log).await;
-    let old_replay = old.map(|old| {
-        replay::replay_with_github(old, batches.clone(), &builds, &github, window, truncated)
-    });
-    let mut replay =
-        replay::replay_with_github(policy, batches, &builds, &github, window, truncated);
+    let mut builds = builds;
+    let mut reads = Reads {
+        github,
+        ..Reads::default()
+    };
+    // Test reports as the replay goes: those a `tests` rule could use at some attempt
+    // (and the flips a `known-flaky-days` rule learns from), each read once.
+    let wanted = needs_of(&[Some(policy), old], &batches, &builds, &reads, window);
+    let reader = ReportReader::new(codebuild.clone());
+    read_reports_live(
+        &codebuild,
+        &reader,
+        &wanted.reports,
+        &mut builds,
+        &mut reads,
+        log,
+    )
+    .await;
+    let mut notes = Vec::new();
+    if !wanted.logs.is_empty() {
+        // Read live by the gate only; here a log rule's attempts cannot be judged.
+        notes.push(format!(
+            "logs are not read live by simulate: {} failed build{} whose log a `log` rule needed could not be judged (capture the logs and replay offline with --logs DIR)",
+            wanted.logs.len(),
+            plural(wanted.logs.len())
+        ));
+    }
+    let old_replay = old
+        .map(|old| replay::replay_with(old, batches.clone(), &builds, &reads, window, truncated));
+    let mut replay = replay::replay_with(policy, batches, &builds, &reads, window, truncated);
+    // The refusals a hand retry fixed: their failed builds' reports, for the suggestions.
+    let fixed = fixed_by_hand_builds(&replay);
+    read_reports_live(&codebuild, &reader, &fixed, &mut builds, &mut reads, log).await;
+    replay.suggestions = replay::suggest::suggest(&replay, &builds, &reads);
+    replay.read_notes = notes;
     if replay.projects.is_empty() {
         // A project without batches still names itself in the report.
         replay.projects.push(project.to_string());
@@ -244,21 +286,196 @@ async fn live(
 }
 
 /// How far before the window's first batch the history must reach: the policy's per-commit
-/// look-back, and at least a day (for budgets counted over the last 24 hours).
+/// look-back, as far back as a `known-flaky-days` rule learns from, and at least a day (for
+/// budgets counted over the last 24 hours).
 fn look_back_ms(policy: &Policy) -> i64 {
-    i64::from(policy.budget.lookback_days.max(1)) * DAY_MS
+    let flaky = policy
+        .rules
+        .iter()
+        .filter_map(|r| r.tests.as_ref()?.known_flaky_days)
+        .max()
+        .unwrap_or(0);
+    i64::from(policy.budget.lookback_days.max(flaky).max(1)) * DAY_MS
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// What the replays of `policies` could read, together.
+fn needs_of(
+    policies: &[Option<&Policy>],
+    batches: &[Batch],
+    builds: &BTreeMap<String, Build>,
+    reads: &Reads,
+    window: Window,
+) -> ReplayNeeds {
+    let mut out = ReplayNeeds::default();
+    for policy in policies.iter().flatten() {
+        let n = replay::replay_needs(policy, batches.to_vec(), builds, reads, window);
+        for (id, bytes) in n.logs {
+            let e = out.logs.entry(id).or_default();
+            *e = (*e).max(bytes);
+        }
+        out.reports.extend(n.reports);
+    }
+    out
+}
+
+/// The failed builds of the refusals a hand retry fixed (and, `held`, of those it did not),
+/// for the suggestions.
+fn refused_builds(replay: &Replay, held: bool) -> BTreeSet<String> {
+    use crate::replay::Then;
+    replay
+        .attempts
+        .iter()
+        .filter(|a| {
+            a.decision.decision == crate::decision::Outcome::Refuse
+                && !a.could_not_judge()
+                && (a.then == Then::RetriedThenSucceeded
+                    || (held && matches!(a.then, Then::NotRetried | Then::RetriedThenFailed)))
+        })
+        .flat_map(|a| {
+            a.decision
+                .groups
+                .iter()
+                .filter(|g| g.code.is_hard_refusal())
+                .filter_map(|g| g.build_id.clone())
+        })
+        .collect()
+}
+
+fn fixed_by_hand_builds(replay: &Replay) -> BTreeSet<String> {
+    refused_builds(replay, false)
+}
+
+/// Reads the test reports of `ids` (reading first the builds not read yet) into `reads`:
+/// a failed read leaves them unread, and the attempts that need them are "could not judge".
+async fn read_reports_live(
+    codebuild: &CodeBuild,
+    reader: &ReportReader,
+    ids: &BTreeSet<String>,
+    builds: &mut BTreeMap<String, Build>,
+    reads: &mut Reads,
+    log: &mut Log<'_>,
+) {
+    if ids.is_empty() {
+        return;
+    }
+    let unread: Vec<String> = ids
+        .iter()
+        .filter(|id| !builds.contains_key(*id))
+        .cloned()
+        .collect();
+    if !unread.is_empty() {
+        match codebuild.builds(&unread).await {
+            Ok(read) => builds.extend(read.into_iter().map(|b| (b.id.clone(), b))),
+            Err(e) => log.warning(&format!(
+                "the builds whose test reports the replay needs could not be read: {e}"
+            )),
+        }
+    }
+    let arns: Vec<String> = ids
+        .iter()
+        .filter_map(|id| builds.get(id))
+        .flat_map(|b| b.report_arns.iter().cloned())
+        .collect();
+    log.debug(&format!(
+        "reading {} test report(s) of {} build(s)",
+        arns.len(),
+        ids.len()
+    ));
+    let read = reader.read(&arns).await;
+    reads.reports.extend(read);
+}
+
+/// The capture files of `simulate` offline: `--batches` (files, or directories holding
+/// them under their usual names) and the flags beside it.
+#[derive(Debug, Default)]
+struct Captures {
+    batches: Vec<PathBuf>,
+    builds: Vec<PathBuf>,
+    reports: Vec<PathBuf>,
+    test_cases: Vec<PathBuf>,
+    logs: Option<PathBuf>,
+}
+
+/// `--batches DIR` holds `batches.json` or `batch.json` (and `history.json`), `builds.json`,
+/// `reports.json`, `test-cases*.json` and `logs/`, each when present — as `explain DIR`.
+fn captures(config: &Config) -> Result<Captures, RunError> {
+    let mut c = Captures {
+        builds: config.builds.clone(),
+        reports: config.reports.clone(),
+        test_cases: config.test_cases.clone(),
+        logs: config.logs.clone(),
+        ..Captures::default()
+    };
+    for path in &config.batches {
+        if !path.is_dir() {
+            c.batches.push(path.clone());
+            continue;
+        }
+        let found: Vec<PathBuf> = ["batches.json", "batch.json", "history.json"]
+            .iter()
+            .map(|n| path.join(n))
+            .filter(|p| p.is_file())
+            .collect();
+        if found.iter().all(|p| p.ends_with("history.json")) {
+            return Err(at(
+                path,
+                "a directory without batches.json or batch.json; give a batch-get-build-batches capture, or a directory holding one",
+            ));
+        }
+        c.batches.extend(found);
+        for (name, list) in [
+            ("builds.json", &mut c.builds),
+            ("reports.json", &mut c.reports),
+        ] {
+            let p = path.join(name);
+            if p.is_file() {
+                list.push(p);
+            }
+        }
+        let mut cases: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(|e| at(path, format!("cannot list the directory: {e}")))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.is_file()
+                    && p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("test-cases") && n.ends_with(".json"))
+            })
+            .collect();
+        cases.sort();
+        c.test_cases.extend(cases);
+        let logs = path.join("logs");
+        if c.logs.is_none() && logs.is_dir() {
+            c.logs = Some(logs);
+        }
+    }
+    if let Some(dir) = &c.logs
+        && !dir.is_dir()
+    {
+        return Err(at(
+            dir,
+            "not a directory; --logs takes a directory of captured logs",
+        ));
+    }
+    Ok(c)
 }
 
 /// Replays the batches of AWS CLI captures; with `--days`, those that started in the last
 /// days before the newest batch of the files (so a capture always gives the same report).
+/// Test reports and logs come from the captures; what is not there cannot be judged.
 fn offline(
     config: &Config,
     policy: &Policy,
     old: Option<&Policy>,
     log: &mut Log<'_>,
 ) -> Result<(Replay, Option<Replay>), RunError> {
+    let files = captures(config)?;
     let mut batches = Vec::new();
-    for path in &config.batches {
+    for path in &files.batches {
         batches.extend(history_from_json(&read(path)?).map_err(|e| at(path, e))?);
         log.debug(&format!(
             "read {}: {} batches so far",
@@ -275,8 +492,8 @@ fn offline(
             )));
         }
     }
-    let mut builds: std::collections::BTreeMap<String, Build> = Default::default();
-    for path in &config.builds {
+    let mut builds: BTreeMap<String, Build> = Default::default();
+    for path in &files.builds {
         for build in builds_from_json(&read(path)?).map_err(|e| at(path, e))? {
             builds.insert(build.id.clone(), build);
         }
@@ -308,13 +525,40 @@ fn offline(
                 .collect()
         }
     };
-    let old_replay = old.map(|old| {
-        replay::replay_with_github(old, batches.clone(), &builds, &github, window, false)
-    });
-    Ok((
-        replay::replay_with_github(policy, batches, &builds, &github, window, false),
-        old_replay,
-    ))
+    let mut reads = Reads {
+        github,
+        ..Reads::default()
+    };
+    for path in &files.reports {
+        let found = reports_from_json(&read(path)?).map_err(|e| at(path, e))?;
+        reads.reports.extend(found);
+    }
+    for path in &files.test_cases {
+        let cases = test_cases_from_json(&read(path)?).map_err(|e| at(path, e))?;
+        reads.reports.add_cases(cases);
+    }
+    if let Some(dir) = &files.logs {
+        let wanted = needs_of(&[Some(policy), old], &batches, &builds, &reads, window);
+        reads.logs = captured_logs::read_dir(dir, &wanted.logs);
+    }
+    let old_replay =
+        old.map(|old| replay::replay_with(old, batches.clone(), &builds, &reads, window, false));
+    let mut replay = replay::replay_with(policy, batches, &builds, &reads, window, false);
+    if let Some(dir) = &files.logs {
+        // The refused builds' logs, for the suggestions (the default tail).
+        let more: BTreeMap<String, usize> = refused_builds(&replay, true)
+            .into_iter()
+            .filter(|id| !reads.logs.contains_key(id))
+            .map(|id| (id, 256 * 1024))
+            .collect();
+        reads.logs.extend(
+            captured_logs::read_dir(dir, &more)
+                .into_iter()
+                .filter(|(_, f)| matches!(f, Fetched::Known(_))),
+        );
+    }
+    replay.suggestions = replay::suggest::suggest(&replay, &builds, &reads);
+    Ok((replay, old_replay))
 }
 
 /// GitHub's facts per commit may be read for this many commits at most in one replay; the
