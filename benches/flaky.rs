@@ -44,7 +44,8 @@ fn now_secs() -> i64 {
 fn add_flip(cb: &FakeCodeBuild, n: u64) {
     let uuid = |k: u64| fakes::codebuild::pseudo_uuid(n * 10 + k, "bench-flip");
     let id = format!("acme-web:{}", uuid(0));
-    let arn = |kind: &str, id: &str| format!("arn:aws:codebuild:us-east-1:111122223333:{kind}/{id}");
+    let arn =
+        |kind: &str, id: &str| format!("arn:aws:codebuild:us-east-1:111122223333:{kind}/{id}");
     let start = now_secs() - 3_600 - n as i64 * 3_600;
     let failed = format!("acme-web:{}", uuid(1));
     let retried = format!("acme-web:{}", uuid(2));
@@ -79,9 +80,7 @@ fn add_flip(cb: &FakeCodeBuild, n: u64) {
         "created": start + 390, "expired": now_secs() + 20 * 86_400,
         "testSummary": {"total": 412, "statusCounts": {"FAILED": 2, "ERROR": 1, "SUCCEEDED": 409}}
     }));
-    let case = |prefix: &str, name: &str, status: &str| {
-        json!({"reportArn": report, "prefix": prefix, "name": name, "status": status, "message": "flaky"})
-    };
+    let case = |prefix: &str, name: &str, status: &str| json!({"reportArn": report, "prefix": prefix, "name": name, "status": status, "message": "flaky"});
     cb.add_test_cases(json!([
         case("checkout.spec.ts", "pays with a saved card", "FAILED"),
         case("cart.spec.ts", &format!("adds line {}", n % 7), "FAILED"),

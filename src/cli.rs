@@ -209,8 +209,10 @@ pub struct RunArgs {
     /// batch's GitHub source]
     #[arg(long, value_name = "OWNER/REPO")]
     pub repository: Option<String>,
-    /// GitHub token [input: github-token; env: GITHUB_TOKEN]; never printed
-    #[arg(long, value_name = "TOKEN", hide = true)]
+    /// GitHub token; never printed. Prefer the GITHUB_TOKEN variable (or input github-token):
+    /// a token given here shows in the process list, which other jobs on a shared runner can
+    /// read
+    #[arg(long, value_name = "TOKEN")]
     pub github_token: Option<crate::github::Token>,
     /// Decide and report, but neither call RetryBuildBatch nor post a commit status
     /// [input: dry-run]
@@ -256,12 +258,13 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=365))]
     pub days: Option<u32>,
     /// Offline: `aws codebuild batch-get-build-batches` output holding the batches, or a
-    /// directory holding `batches.json` or `batch.json` (with `history.json`, `builds.json`,
-    /// `reports.json`, `test-cases*.json` and `logs/` when there are) (repeatable)
+    /// directory of such .json files (builds, test reports and test cases found there are
+    /// taken as --builds, --reports and --test-cases; its `logs/` as --logs) (repeatable)
     #[arg(long, value_name = "FILE|DIR")]
     pub batches: Vec<PathBuf>,
-    /// Offline: `aws codebuild batch-get-builds` output with their builds (repeatable)
-    #[arg(long, value_name = "FILE", requires = "batches")]
+    /// Offline: `aws codebuild batch-get-builds` output with their builds, or a directory of
+    /// such .json files (repeatable)
+    #[arg(long, value_name = "FILE|DIR", requires = "batches")]
     pub builds: Vec<PathBuf>,
     /// Offline: GitHub's facts about the commits, for rules with `branches` or
     /// `pull-request-bases` (the file `explain --github` takes); live, they are read from
@@ -297,9 +300,10 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "OWNER/REPO")]
     pub repository: Option<String>,
     /// GitHub token, to read the policy with --policy-ref and, live, GitHub's facts about
-    /// commits for rules with `branches` or `pull-request-bases` [input: github-token; env:
-    /// GITHUB_TOKEN]; never printed
-    #[arg(long, value_name = "TOKEN", hide = true)]
+    /// commits for rules with `branches` or `pull-request-bases`; never printed. Prefer the
+    /// GITHUB_TOKEN variable (or input github-token): a token given here shows in the process
+    /// list, which other jobs on a shared runner can read
+    #[arg(long, value_name = "TOKEN")]
     pub github_token: Option<crate::github::Token>,
     /// Output format on stdout
     #[arg(long, value_enum, default_value_t = Format::Text)]

@@ -8,12 +8,14 @@ use std::fmt;
 
 use aws_sdk_codebuild::Client;
 use aws_sdk_codebuild::error::SdkError;
+use aws_sdk_codebuild::operation::retry_build_batch::RetryBuildBatchError;
 use aws_sdk_codebuild::types::{RetryBuildBatchType, SortOrderType};
 use futures_util::{StreamExt, TryStreamExt};
 use thiserror::Error;
 
 use crate::aws::{Aws, Region};
 use crate::facts::{Batch, Build, sdk};
+use crate::policy::RetryType;
 
 mod projects;
 
@@ -253,14 +255,18 @@ impl CodeBuild {
         &self,
         id: &str,
         token: &str,
-        retry_type: &str,
+        retry_type: RetryType,
     ) -> Result<RetryResult, AwsError> {
+        let retry_type = match retry_type {
+            RetryType::FailedBuilds => RetryBuildBatchType::RetryFailedBuilds,
+            RetryType::AllBuilds => RetryBuildBatchType::RetryAllBuilds,
+        };
         let result = self
             .client
             .retry_build_batch()
             .id(id)
             .idempotency_token(token)
-            .retry_type(RetryBuildBatchType::from(retry_type))
+            .retry_type(retry_type)
             .send()
             .await;
         match result {
@@ -274,8 +280,14 @@ impl CodeBuild {
                 }),
             },
             Err(e) => {
+                // CodeBuild's refusal to retry (not in a retryable state, retries spent) is
+                // its typed InvalidInputException; anything else is a failed call.
+                let refused = matches!(
+                    e.as_service_error(),
+                    Some(RetryBuildBatchError::InvalidInputException(_))
+                );
                 let err = self.error("RetryBuildBatch", e);
-                if err.code.as_deref() == Some("InvalidInputException") {
+                if refused {
                     Ok(RetryResult::NotRetryable(err.detail))
                 } else {
                     Err(err)

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::facts::Context;
-use crate::policy::Share;
+use crate::policy::{Action, RetryType, Share};
 
 /// What the gate does about the batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -165,29 +165,49 @@ impl VerdictCode {
     }
 
     /// `retry`, `refuse` or `none`: the group's part in the decision.
-    pub fn verdict(self) -> &'static str {
+    pub fn verdict(self) -> GroupRole {
         match self {
-            VerdictCode::AllowedByRule => "retry",
+            VerdictCode::AllowedByRule => GroupRole::Retry,
             VerdictCode::UnknownStatus
             | VerdictCode::RefusedByRule
             | VerdictCode::NoMatchingRule
             | VerdictCode::StoppedNotNamed
             | VerdictCode::ProjectNotCovered
             | VerdictCode::RuleBudgetSpent
-            | VerdictCode::CouldNotJudge => "refuse",
-            _ => "none",
+            | VerdictCode::CouldNotJudge => GroupRole::Refuse,
+            _ => GroupRole::None,
         }
     }
 
     /// Whether this group is a root failure the decision was made on.
     pub fn is_root_failure(self) -> bool {
-        self.verdict() != "none"
+        self.verdict() != GroupRole::None
     }
 
     /// A refusal that no budget could lift (no rule, a refusing rule, an unknown status, an
     /// uncovered project): named before budget exhaustion in every reason.
     pub fn is_hard_refusal(self) -> bool {
-        self.verdict() == "refuse" && self != VerdictCode::RuleBudgetSpent
+        self.verdict() == GroupRole::Refuse && self != VerdictCode::RuleBudgetSpent
+    }
+}
+
+/// A group's part in the decision: `retry` (a root failure a rule allows), `refuse` (a root
+/// failure refused) or `none` (not a root failure). Serialised as those words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GroupRole {
+    Retry,
+    Refuse,
+    None,
+}
+
+impl GroupRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupRole::Retry => "retry",
+            GroupRole::Refuse => "refuse",
+            GroupRole::None => "none",
+        }
     }
 }
 
@@ -195,7 +215,7 @@ impl VerdictCode {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RuleRef {
     pub name: String,
-    pub action: &'static str,
+    pub action: Action,
     pub file: String,
     pub line: usize,
 }
@@ -214,7 +234,7 @@ pub struct GroupVerdict {
     pub contexts: Vec<ContextView>,
     pub rule: Option<RuleRef>,
     pub code: VerdictCode,
-    pub verdict: &'static str,
+    pub verdict: GroupRole,
     /// One sentence in plain words.
     pub detail: String,
     /// The log line that met the deciding rule's `log` condition.
@@ -349,7 +369,7 @@ pub struct Decision {
     /// The commit-status context from the policy.
     pub context: String,
     /// `RETRY_FAILED_BUILDS` or `RETRY_ALL_BUILDS`.
-    pub retry_type: &'static str,
+    pub retry_type: RetryType,
     /// For `retry`: this is retry `attempt` of at most `attempt_limit`.
     pub attempt: Option<u32>,
     pub attempt_limit: u32,
@@ -426,5 +446,5 @@ pub fn blamed(groups: &[GroupVerdict]) -> Option<&GroupVerdict> {
         .iter()
         .find(|g| g.code.is_hard_refusal() && g.code != VerdictCode::CouldNotJudge)
         .or_else(|| groups.iter().find(|g| g.code.is_hard_refusal()))
-        .or_else(|| groups.iter().find(|g| g.verdict == "refuse"))
+        .or_else(|| groups.iter().find(|g| g.verdict == GroupRole::Refuse))
 }

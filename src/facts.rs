@@ -283,12 +283,15 @@ impl Batch {
 
     /// The commit the batch built: `resolvedSourceVersion`, else `sourceVersion` when it is a
     /// full commit SHA (CodeBuild leaves the resolved version out when the source download
-    /// fails). `None` when the commit cannot be established.
+    /// fails). `None` when the commit cannot be established — also when the service recorded
+    /// a `resolvedSourceVersion` that is not a commit SHA (40 or 64 hex digits): text that
+    /// is not a SHA is never taken for one (issue 20.4), and a recorded value that is not
+    /// one does not fall back to the requested `sourceVersion`.
     pub fn commit(&self) -> Option<&str> {
-        self.resolved_source_version
-            .as_deref()
-            .filter(|v| !v.is_empty())
-            .or_else(|| self.source_version.as_deref().filter(|v| is_full_sha(v)))
+        match self.resolved_source_version.as_deref() {
+            Some(v) if !v.is_empty() => Some(v).filter(|v| is_full_sha(v)),
+            _ => self.source_version.as_deref().filter(|v| is_full_sha(v)),
+        }
     }
 
     /// `OWNER/REPO` when the source is a GitHub (or GitHub Enterprise) repository URL.
@@ -306,14 +309,15 @@ impl Batch {
     }
 }
 
-/// The batch phase CodeBuild records for each retry: `FAILED` with status `RETRY`.
-fn is_retry_marker(p: &Phase) -> bool {
+/// The batch phase CodeBuild records for each retry: `FAILED` with status `RETRY` (the one
+/// place this is spelled).
+pub fn is_retry_marker(p: &Phase) -> bool {
     p.phase_type == "FAILED" && p.status.as_ref().is_some_and(|s| s.as_str() == "RETRY")
 }
 
-/// A full 40-hex-digit commit SHA.
+/// A full commit SHA: 40 hex digits (SHA-1) or 64 (SHA-256 repositories).
 pub fn is_full_sha(text: &str) -> bool {
-    text.len() == 40 && text.chars().all(|c| c.is_ascii_hexdigit())
+    matches!(text.len(), 40 | 64) && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 pub use expensive::{Fetched, LogTail};

@@ -82,7 +82,7 @@ impl Repo {
     }
 
     /// `/repos/OWNER/REPO`, encoded.
-    fn route(&self) -> String {
+    pub(crate) fn route(&self) -> String {
         format!(
             "/repos/{}/{}",
             crate::url_safe::encode_segment(&self.owner),
@@ -170,6 +170,20 @@ fn is_status_limit(e: &GitHubError) -> bool {
     e.status == Some(422) && e.detail.contains("maximum number of statuses")
 }
 
+/// `sha` when it is a full commit SHA (the only commit value that goes into a URL: a SHA
+/// from a batch, a pull request's head or the command line); else an error naming the call.
+pub(crate) fn commit_sha<'a>(call: &'static str, sha: &'a str) -> Result<&'a str, GitHubError> {
+    if crate::facts::is_full_sha(sha) {
+        Ok(sha)
+    } else {
+        Err(GitHubError {
+            call,
+            status: None,
+            detail: format!("`{}` is not a commit SHA", crate::text::clean(sha, 80)),
+        })
+    }
+}
+
 /// Contexts per page of the combined status (GitHub's maximum).
 const CONTEXTS_PER_PAGE: usize = 100;
 /// Pages of the combined status read at most: 1,000 contexts on one commit.
@@ -223,13 +237,7 @@ impl GitHub {
             State::Error => StatusState::Error,
         };
         // The SHA goes into the URL: only a commit SHA does.
-        if !crate::facts::is_full_sha(sha) {
-            return Err(GitHubError {
-                call: "create commit status",
-                status: None,
-                detail: format!("`{}` is not a commit SHA", crate::text::clean(sha, 80)),
-            });
-        }
+        commit_sha("create commit status", sha)?;
         let posted = with_retries("create commit status", self.timeout, || async {
             let handler = self.crab.repos(&repo.owner, &repo.name);
             let mut request = handler

@@ -323,10 +323,7 @@ pub async fn find_for_commit(
     Ok(None)
 }
 
-/// Whether a batch phase is the record of a retry: `FAILED` with status `RETRY`.
-pub fn is_retry_marker(phase: &Phase) -> bool {
-    phase.phase_type == "FAILED" && phase.status.as_ref().is_some_and(|s| s.as_str() == "RETRY")
-}
+pub use crate::facts::is_retry_marker;
 
 /// One attempt of a batch: its first run, or a run that a retry started.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -643,7 +640,12 @@ mod tests {
     fn current(batch: &Batch, group: &str) -> String {
         let g = batch.groups.iter().find(|g| g.identifier == group).unwrap();
         let arn = g.current.as_ref().unwrap().arn.as_deref().unwrap();
-        arn.rsplit(':').next().unwrap()[..8].to_string()
+        arn.rsplit(':')
+            .next()
+            .unwrap()
+            .chars()
+            .take(8)
+            .collect::<String>()
     }
 
     #[test]
@@ -739,7 +741,17 @@ mod tests {
         let ids = |n: usize| -> Vec<String> {
             requested_in(&b, &a[n])
                 .iter()
-                .map(|s| s.arn.as_deref().unwrap().rsplit(':').next().unwrap()[..8].to_string())
+                .map(|s| {
+                    s.arn
+                        .as_deref()
+                        .unwrap()
+                        .rsplit(':')
+                        .next()
+                        .unwrap()
+                        .chars()
+                        .take(8)
+                        .collect::<String>()
+                })
                 .collect()
         };
         // The source, linux_x86's first build and linux_arm's only one; then a new

@@ -18,6 +18,28 @@ pub fn clean(text: &str, max: usize) -> String {
     defuse(&out)
 }
 
+/// The first `n` characters of `text` (all of it when shorter): a cut by characters, never
+/// inside one, so text from outside (a `resolvedSourceVersion`, a timestamp) cannot panic.
+pub fn first_chars(text: &str, n: usize) -> &str {
+    match text.char_indices().nth(n) {
+        Some((at, _)) => &text[..at],
+        None => text,
+    }
+}
+
+/// At most `max` bytes (a limit a service counts in bytes), cut on a character boundary,
+/// with `...` when cut.
+pub fn cut_bytes(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max.saturating_sub(3);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", text[..end].trim_end())
+}
+
 /// Breaks the sequences the Actions runner reads as workflow commands — `::` (at a line's
 /// start, after whitespace) and the legacy `##[` (anywhere) — with a plain space, so text
 /// from a build can be shown but never obeyed (no invisible character to normalise away).
@@ -30,7 +52,25 @@ pub fn defuse(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use crate::text::clean;
+    use crate::text::{clean, cut_bytes, first_chars};
+
+    #[test]
+    fn first_chars_cuts_by_characters() {
+        assert_eq!(first_chars("abcdef", 3), "abc");
+        assert_eq!(first_chars("ab", 3), "ab");
+        assert_eq!(first_chars("éé€x", 3), "éé€");
+        assert_eq!(first_chars("", 0), "");
+    }
+
+    #[test]
+    fn cut_bytes_respects_bytes_and_char_boundaries() {
+        assert_eq!(cut_bytes("abcdef", 6), "abcdef");
+        assert_eq!(cut_bytes("abcdefg", 6), "abc...");
+        let s = "ééééé"; // 10 bytes
+        let c = cut_bytes(s, 8);
+        assert!(c.len() <= 8, "{c}");
+        assert!(c.ends_with("..."));
+    }
 
     #[test]
     fn clean_removes_control_characters_and_cuts() {

@@ -594,6 +594,26 @@ fn help_and_version_read_well() {
     );
 }
 
+/// Issue 20.7: `--github-token` is in `--help` of each command that takes it, with the
+/// warning that a token on the command line shows in the process list.
+#[test]
+fn help_warns_that_a_token_on_the_command_line_shows_in_the_process_list() {
+    for command in ["gate", "reconcile", "simulate"] {
+        let r = run(gate().args([command, "--help"]));
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let text = r.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+        let at = text
+            .find("--github-token")
+            .unwrap_or_else(|| panic!("{command} --help lacks --github-token:\n{}", r.stdout));
+        let after = &text[at..];
+        assert!(
+            after.contains("Prefer the GITHUB_TOKEN variable") && after.contains("process list"),
+            "{command} --help:\n{}",
+            r.stdout
+        );
+    }
+}
+
 /// The README's first command and its policy sketch work as copied.
 #[test]
 fn readme_examples_work_as_written() {
@@ -996,4 +1016,109 @@ fn explain_judges_tests_conditions_from_captured_reports() {
     );
     // The built-in default policy has no `tests` rule: a real test failure, refused.
     assert_eq!(json(&[dir])["decision"], "refuse");
+}
+
+/// Issue 15.4: the AWS CLI's own `stop-build-batch` example (reference/awscli-examples, its
+/// placeholders filled in): the batch reads STOPPED and `complete` while `linux_small` is
+/// still IN_PROGRESS. With a rule that names STOPPED the gate waits, and says a build is
+/// still being stopped (not "failed but not complete"); without one, a stop is a decision:
+/// refused (`batch-stopped`), as docs/policy.md ("How the gate decides", 2 and 3) says.
+#[test]
+fn a_stopped_complete_batch_with_a_build_still_running_waits_for_it_to_stop() {
+    let capture = "tests/fixtures/captures/stop-build-batch.json";
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("stops.yml");
+    std::fs::write(
+        &policy,
+        "version: 1\nrules: [{name: stops, statuses: [STOPPED]}]\n",
+    )
+    .unwrap();
+    let r = run(gate()
+        .args(["explain", capture, "--format", "json", "--policy"])
+        .arg(&policy));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(report["decision"], "wait", "{report:#}");
+    assert_eq!(report["code"], "batch-not-complete");
+    assert_eq!(
+        report["reason"],
+        "Batch was stopped, but a build is still being stopped; waiting for it to end"
+    );
+
+    let r = run(gate().args(["explain", capture, "--format", "json"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(report["decision"], "refuse", "{report:#}");
+    assert_eq!(report["code"], "batch-stopped");
+}
+
+/// Issue 15.4: docs/policy.md ("How the gate decides", 5, and the `no-failure-found` row of
+/// the decision codes) says a batch whose only failures are `ignoreFailure` groups is
+/// `no-failure-found`, though CodeBuild marks its IN_PROGRESS batch phase FAILED, and that
+/// a rule allowing that phase does not make it a retry. The binary does what the page says.
+#[test]
+fn a_batch_whose_only_failures_are_ignored_is_no_failure_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let batch = serde_json::json!({"buildBatches": [{
+        "id": "acme-web:7c1e0f4a-2b3d-4e5f-8a9b-0c1d2e3f4a5b",
+        "projectName": "acme-web",
+        "buildBatchStatus": "FAILED",
+        "complete": true,
+        "resolvedSourceVersion": "0123456789abcdef0123456789abcdef01234567",
+        "startTime": "2026-11-20T14:00:00+00:00",
+        "endTime": "2026-11-20T14:09:00+00:00",
+        "phases": [
+            {"phaseType": "SUBMITTED", "phaseStatus": "SUCCEEDED",
+             "startTime": "2026-11-20T14:00:00+00:00", "endTime": "2026-11-20T14:00:01+00:00"},
+            {"phaseType": "DOWNLOAD_BATCHSPEC", "phaseStatus": "SUCCEEDED",
+             "startTime": "2026-11-20T14:00:01+00:00", "endTime": "2026-11-20T14:00:30+00:00"},
+            {"phaseType": "IN_PROGRESS", "phaseStatus": "FAILED",
+             "startTime": "2026-11-20T14:00:30+00:00", "endTime": "2026-11-20T14:09:00+00:00",
+             "contexts": [{"statusCode": "", "message": ""}]},
+            {"phaseType": "FAILED", "startTime": "2026-11-20T14:09:00+00:00"}
+        ],
+        "buildGroups": [
+            {"identifier": "DOWNLOAD_SOURCE", "ignoreFailure": false,
+             "currentBuildSummary": {"arn": "arn:aws:codebuild:us-east-1:111122223333:build/acme-web:0b0e5a6c-0000-4000-8000-000000000001",
+                                     "buildStatus": "SUCCEEDED"}},
+            {"identifier": "unit_tests", "ignoreFailure": false,
+             "currentBuildSummary": {"arn": "arn:aws:codebuild:us-east-1:111122223333:build/acme-web:0b0e5a6c-0000-4000-8000-000000000002",
+                                     "buildStatus": "SUCCEEDED"}},
+            {"identifier": "lint", "ignoreFailure": true,
+             "currentBuildSummary": {"arn": "arn:aws:codebuild:us-east-1:111122223333:build/acme-web:0b0e5a6c-0000-4000-8000-000000000003",
+                                     "buildStatus": "FAILED"}}
+        ]
+    }]});
+    let path = dir.path().join("batch.json");
+    std::fs::write(&path, batch.to_string()).unwrap();
+    // The built-in policy, and one whose rule allows any failure in the IN_PROGRESS phase.
+    let phase_rule = dir.path().join("in-progress.yml");
+    std::fs::write(
+        &phase_rule,
+        "version: 1\nrules: [{name: batch-phase, phases: [IN_PROGRESS]}]\n",
+    )
+    .unwrap();
+    for policy in [None, Some(&phase_rule)] {
+        let mut cmd = gate();
+        cmd.arg("explain").arg(&path).args(["--format", "json"]);
+        if let Some(policy) = policy {
+            cmd.arg("--policy").arg(policy);
+        }
+        let r = run(&mut cmd);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(report["decision"], "refuse", "{policy:?}: {report:#}");
+        assert_eq!(report["code"], "no-failure-found", "{policy:?}");
+        assert_eq!(
+            report["reason"],
+            "Not retried: the batch failed, but no failed group or batch phase explains it"
+        );
+        let lint = report["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["group"] == "lint")
+            .unwrap();
+        assert_eq!(lint["code"], "ignored-failure", "{lint}");
+    }
 }

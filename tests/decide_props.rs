@@ -460,7 +460,7 @@ fn check(policy: &Policy, facts: &Facts, d: &Decision) -> Result<(), TestCaseErr
             }
             VerdictCode::UnknownStatus => {
                 prop_assert!(status.is_some_and(Status::is_unknown));
-                prop_assert_eq!(v.verdict, "refuse");
+                prop_assert_eq!(v.verdict.as_str(), "refuse");
             }
             c if c.is_root_failure() => {
                 prop_assert!(

@@ -429,7 +429,9 @@ fn run(cases: Vec<Case>) {
             if g.verdict != g.code.verdict() {
                 problems.push(format!(
                     "{}: verdict {} for {:?}",
-                    g.group, g.verdict, g.code
+                    g.group,
+                    g.verdict.as_str(),
+                    g.code
                 ));
             }
         }
@@ -636,7 +638,7 @@ fn batch_and_group_states() {
         .also(|d| {
             assert!(d.reason.contains("deploy_prod ended as QUARANTINED"), "{}", d.reason);
             assert!(d.reason.contains("no rule can allow it"), "{}", d.reason);
-            assert_eq!(group(d, "deploy_prod").verdict, "refuse");
+            assert_eq!(group(d, "deploy_prod").verdict.as_str(), "refuse");
         }),
         case(
             "issue 8.4: an unknown group status refuses even when every other failure is allowed",
@@ -1373,7 +1375,7 @@ fn rules_order_action_and_coverage() {
         )
         .also(|d| {
             let rule = group(d, "a").rule.as_ref().unwrap();
-            assert_eq!(rule.action, "refuse");
+            assert_eq!(rule.action.as_str(), "refuse");
             assert_eq!(rule.file, "test.yml");
             assert!(
                 d.reason
@@ -1389,7 +1391,12 @@ fn rules_order_action_and_coverage() {
             retry(),
             &[("a", V::AllowedByRule, Some("any"))],
         )
-        .also(|d| assert_eq!(group(d, "a").rule.as_ref().unwrap().action, "retry")),
+        .also(|d| {
+            assert_eq!(
+                group(d, "a").rule.as_ref().unwrap().action.as_str(),
+                "retry"
+            )
+        }),
         case(
             "a rule that does not match is skipped",
             "rules: [{name: faults, statuses: [FAULT]}, {name: tests, groups: ['a*'], phases: [BUILD]}]",
@@ -1524,7 +1531,7 @@ fn rules_order_action_and_coverage() {
             &[("a", V::AllowedByRule, Some("any"))],
         )
         .also(|d| {
-            assert_eq!(d.retry_type, "RETRY_ALL_BUILDS");
+            assert_eq!(d.retry_type.api_value(), "RETRY_ALL_BUILDS");
             assert_eq!(d.context, "ci/retry");
             assert_eq!(d.policy, "test.yml");
             assert_eq!(d.commit.as_deref(), Some(SHA));
@@ -1655,7 +1662,7 @@ fn rule_max_retries() {
             &[("a", V::RuleBudgetSpent, Some("once"))],
         )
         .also(|d| {
-            assert_eq!(group(d, "a").verdict, "refuse");
+            assert_eq!(group(d, "a").verdict.as_str(), "refuse");
             assert!(group(d, "a").detail.contains("max-retries 1"), "{}", group(d, "a").detail);
             assert!(d.reason.starts_with("Not retried: a faulted"), "{}", d.reason);
             assert_eq!(d.attempt, None);

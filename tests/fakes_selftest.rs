@@ -682,6 +682,38 @@ async fn concurrent_retries_are_atomic() {
     assert_eq!(fake.retries_performed(&id), 2);
 }
 
+/// Frozen reads: every reader sees the batches as they stood at the freeze, while retries
+/// act on the live batches (the worst interleaving of gates running at once).
+#[tokio::test]
+async fn frozen_reads_answer_from_before_the_retries() {
+    let fake = FakeCodeBuild::start().await;
+    let id = fake.load_example(&example("provisioning-fault"));
+    let client = default_client(&fake).await;
+    let read = || async {
+        let out = client
+            .batch_get_build_batches()
+            .ids(&id)
+            .send()
+            .await
+            .unwrap();
+        out.build_batches()[0]
+            .build_batch_status()
+            .map(|s| s.as_str().to_string())
+    };
+    fake.freeze_batch_reads();
+    client
+        .retry_build_batch()
+        .id(&id)
+        .idempotency_token("t1")
+        .send()
+        .await
+        .expect("the live batch is retried");
+    assert_eq!(fake.retries_performed(&id), 1);
+    assert_eq!(read().await.as_deref(), Some("FAILED"), "as it stood");
+    fake.thaw_batch_reads();
+    assert_eq!(read().await.as_deref(), Some("IN_PROGRESS"), "as it is");
+}
+
 #[tokio::test]
 async fn a_retry_by_hand_counts_but_is_not_a_call() {
     let fake = FakeCodeBuild::start().await;

@@ -834,8 +834,9 @@ async fn a_status_event_for_a_single_build_is_not_the_gates_business() {
 }
 
 /// Issue 16.7: GitHub keeps at most 1,000 statuses per commit and context and answers 422
-/// after that. When the latest status already says the same, nothing is lost (exit 0); else
-/// the error says what happened.
+/// after that. The gate does not repost an identical status (a re-run, a repeated event):
+/// it reads the latest one first. When GitHub refuses a post at the limit and the latest
+/// status already says the same, nothing is lost (exit 0); else the error says what happened.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_status_limit_of_a_commit_and_context_is_met_clearly() {
     let w = World::new().await;
@@ -844,13 +845,24 @@ async fn the_status_limit_of_a_commit_and_context_is_met_clearly() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let first = w.gh.statuses()[0].clone();
     assert_eq!(first.state, "success");
+    assert_eq!(w.gh.count_posts(), 1);
 
-    // The same status again, at the limit: GitHub refuses, the latest already says it.
+    // The same run again: the commit already shows this status: not posted again.
+    let r = w.gate(&["--batch-id", &passed, "--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(w.gh.count_posts(), 1, "an identical status is not reposted");
+    assert_eq!(r.json()["acted"], false);
+    assert_eq!(r.outputs["decision"], "pass");
+
+    // The latest status could not be read first (404), so the gate posts; GitHub refuses at
+    // the limit; the latest already says it: done.
+    w.gh.inject_on("GET", GitHubFault::Status(404), 1);
     w.gh.inject_on("POST", GitHubFault::Unprocessable, 1);
     let r = w.gate(&["--batch-id", &passed]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(w.gh.count_posts(), 2, "posted once more (refused)");
 
-    // Another status is the latest: the limit is an error that says so.
+    // Another status is the latest: the gate posts; at the limit that is an error that says so.
     w.gh.add_status(
         REPO,
         &first.sha,
@@ -867,6 +879,51 @@ async fn the_status_limit_of_a_commit_and_context_is_met_clearly() {
                 .contains("GitHub keeps at most 1000 statuses per commit and context"),
         "{}",
         r.stderr
+    );
+}
+
+/// Issue 16.7: the same words about an older batch are not the same status. A final status
+/// posted before this batch's latest attempt ended (it was about an older batch or attempt
+/// of the commit) is posted again, so that it is about this one; a gate that has just
+/// retried always posts (the retry is news).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_status_with_the_same_words_about_an_older_attempt_is_posted_again() {
+    let w = World::new().await;
+    let refused = w.example("test-failure");
+    let r = w.gate(&["--batch-id", &refused]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let first = w.gh.statuses()[0].clone();
+    assert_eq!(first.state, "failure");
+    // Elsewhere: the same words are the gate's latest status on the commit, but were posted
+    // years before the batch ended.
+    let w = World::new().await;
+    let refused = w.example("test-failure");
+    w.gh.add_status_at(
+        REPO,
+        &first.sha,
+        &first.state,
+        &first.context,
+        first.description.as_deref().unwrap(),
+        time::OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap(),
+    );
+    let r = w.gate(&["--batch-id", &refused]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(w.gh.count_posts(), 1, "a stale status is replaced");
+    let r = w.gate(&["--batch-id", &refused]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(w.gh.count_posts(), 1, "now it is about this batch: left");
+
+    // A gate that retries posts its `pending` whatever the commit shows.
+    let w = World::new().await;
+    let id = w.example("provisioning-fault");
+    let r = w.gate(&["--batch-id", &id]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(w.cb.retries_performed(&id), 1);
+    assert_eq!(w.gh.count_posts(), 1);
+    assert!(
+        w.gh.calls().iter().all(|c| c.method == "POST"),
+        "no status read on the retry path: {:?}",
+        w.gh.calls()
     );
 }
 
@@ -954,7 +1011,7 @@ async fn throttling_is_retried_by_the_sdk_then_succeeds() {
 async fn a_github_502_is_retried_then_the_status_is_posted() {
     let w = World::new().await;
     let id = w.example("test-failure");
-    w.gh.inject(GitHubFault::Status(502), 1);
+    w.gh.inject_on("POST", GitHubFault::Status(502), 1);
     let r = w.gate(&["--batch-id", &id]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(w.gh.count_posts(), 2);
@@ -998,25 +1055,38 @@ async fn github_down_after_a_retry_exits_3_and_a_rerun_waits() {
     assert_eq!(gh.statuses()[0].state, "pending");
 }
 
+/// Issue 20.6: two gates at once, made deterministic: the fake answers every read of the
+/// batch as failed until both `RetryBuildBatch` requests have arrived, so both gates reach
+/// the retry. Both send the same token, computed outside the code (docs/faults.md, "The
+/// idempotency token"), CodeBuild retries once, and both gates are told "retried" (the
+/// second gets the first's answer) — with tokens that differed, the second would be refused
+/// and read the batch running (`wait`), which this test tells apart.
 #[tokio::test(flavor = "multi_thread")]
 async fn two_gates_at_once_cause_exactly_one_retry() {
     let w = World::new().await;
     let id = w.example("provisioning-fault");
-    let args = ["--batch-id", id.as_str()];
+    assert_eq!(id, "acme-api:6ae12c97-2399-429d-b61e-6ba536824dd6");
+    w.cb.race_retries(&id, 2);
+    let args = ["--batch-id", id.as_str(), "--format", "json"];
     let (a, b) = tokio::join!(w.gate(&args), w.gate(&args));
     for r in [&a, &b] {
         assert_eq!(r.code, 0, "{}", r.stderr);
+        assert_eq!(r.json()["decision"], "retry", "{}", r.stdout);
     }
-    assert_eq!(w.cb.retries_performed(&id), 1);
+    assert_eq!(w.cb.retries_performed(&id), 1, "CodeBuild retried once");
     let tokens: Vec<Value> =
         w.cb.calls()
             .into_iter()
             .filter(|c| c.op == "RetryBuildBatch")
             .map(|c| c.body["idempotencyToken"].clone())
             .collect();
-    assert!(
-        !tokens.is_empty() && tokens.iter().all(|t| *t == tokens[0]),
-        "{tokens:?}"
+    assert_eq!(
+        tokens,
+        [
+            json!("retry-gate-12221e21e0fcc251-attempt-1"),
+            json!("retry-gate-12221e21e0fcc251-attempt-1")
+        ],
+        "both gates reached RetryBuildBatch with the same token"
     );
 }
 
@@ -1073,10 +1143,17 @@ async fn github_enterprise_server_paths_work() {
     let id = w.example("test-failure");
     let r = w.gate(&["--batch-id", &id]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
+    // The gate's latest status is read first (not posted again when it says the same), then
+    // the status is posted: both under the GHES prefix.
+    let paths: Vec<String> = w.gh.calls().into_iter().map(|c| c.path).collect();
+    assert_eq!(paths.len(), 2, "{paths:?}");
     assert!(
-        w.gh.calls()[0]
-            .path
-            .starts_with("/api/v3/repos/acme/web/statuses/")
+        paths[0].starts_with("/api/v3/repos/acme/web/commits/") && paths[0].ends_with("/status"),
+        "{paths:?}"
+    );
+    assert!(
+        paths[1].starts_with("/api/v3/repos/acme/web/statuses/"),
+        "{paths:?}"
     );
 }
 
@@ -1216,7 +1293,8 @@ async fn action_inputs_are_read_as_the_runner_passes_them() {
 async fn a_secondary_rate_limit_is_waited_out_as_github_asks() {
     let w = World::new().await;
     let id = w.example("test-failure");
-    w.gh.inject(
+    w.gh.inject_on(
+        "POST",
         GitHubFault::SecondaryRateLimit {
             retry_after_secs: 1,
         },
@@ -1365,11 +1443,12 @@ async fn policy_ref_reads_the_policy_from_a_trusted_ref_not_the_workspace() {
     );
     assert_eq!(w.cb.retries_performed(&id), 0);
     // Issue 20.1: the default branch, then the commit it points at, then the file at that
-    // commit: a 404 on the file can then only mean "no such file".
+    // commit: a 404 on the file can then only mean "no such file". (Then the gate's latest
+    // status on the batch's commit, read before posting: not a policy read.)
     let reads: Vec<(String, String)> =
         w.gh.calls()
             .into_iter()
-            .filter(|c| c.method == "GET")
+            .filter(|c| c.method == "GET" && !c.path.ends_with("/status"))
             .map(|c| (c.path, c.query.unwrap_or_default()))
             .collect();
     let head = fakes::FakeGitHub::ref_sha(REPO, "main");
@@ -1528,10 +1607,14 @@ async fn missing_aws_credentials_exit_3_with_a_plain_message() {
     );
 }
 
+/// Issue 20.6: eight gates at once, every one reaching `RetryBuildBatch` (the fake holds the
+/// batch failed until all eight retries arrived): eight identical tokens, one retry, eight
+/// gates told "retried".
 #[tokio::test(flavor = "multi_thread")]
 async fn eight_gates_at_once_on_one_failed_batch_make_exactly_one_retry() {
     let w = World::new().await;
     let id = w.example("provisioning-fault");
+    w.cb.race_retries(&id, 8);
     let args = ["--batch-id", id.as_str(), "--format", "json"];
     let runs: Vec<_> = (0..8).map(|_| w.command(&args)).collect();
     let outcomes = futures_util::future::join_all(runs.into_iter().map(|mut cmd| async move {
@@ -1545,19 +1628,19 @@ async fn eight_gates_at_once_on_one_failed_batch_make_exactly_one_retry() {
     for (code, stdout) in &outcomes {
         assert_eq!(*code, Some(0), "{stdout}");
         let decision: Value = serde_json::from_str(stdout).unwrap();
-        assert!(
-            ["retry", "wait"].contains(&decision["decision"].as_str().unwrap()),
-            "each gate retried (the same token) or saw the batch running: {decision}"
-        );
+        assert_eq!(decision["decision"], "retry", "{decision}");
     }
     assert_eq!(w.cb.retries_performed(&id), 1, "exactly one retry");
-    let tokens: std::collections::BTreeSet<String> =
+    let tokens: Vec<String> =
         w.cb.calls()
             .into_iter()
             .filter(|c| c.op == "RetryBuildBatch")
             .map(|c| c.body["idempotencyToken"].as_str().unwrap().to_string())
             .collect();
-    assert_eq!(tokens.len(), 1, "{tokens:?}");
+    assert_eq!(
+        tokens,
+        vec!["retry-gate-12221e21e0fcc251-attempt-1".to_string(); 8]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1788,6 +1871,40 @@ async fn a_retry_codebuild_rejects_is_a_refusal_posted_on_the_commit() {
 
     let r = w.gate(&["--batch-id", &id, "--fail-on-refusal"]).await;
     assert_eq!(r.code, 1, "{}", r.stderr);
+}
+
+/// Issue 20.5: after CodeBuild rejects the retry, the batch read again says neither "running
+/// again" nor "more retries recorded" — stopped, faulted, timed out, or a status this gate
+/// does not know: that is CodeBuild's rejection, reported as such (a refusal, `failure`),
+/// never "retried elsewhere" (`wait`, which would leave the commit pending with no retry).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rejected_retry_is_a_rejection_whatever_else_the_batch_reads() {
+    for status in ["STOPPED", "FAULT", "TIMED_OUT", "SUCCEEDED_LATER", ""] {
+        let w = World::new().await;
+        let id = w.example("provisioning-fault");
+        let mut after = w.cb.batch(&id);
+        after["buildBatchStatus"] = json!(status);
+        w.cb.script_batch(&id, vec![after]);
+        let why = "Build batch cannot be retried";
+        w.cb.inject(
+            "RetryBuildBatch",
+            Fault::Error("InvalidInputException".into(), why.into()),
+            2,
+        );
+        let r = w.gate(&["--batch-id", &id, "--format", "json"]).await;
+        assert_eq!(r.code, 0, "{status}: {}", r.stderr);
+        let report = r.json();
+        assert_eq!(report["decision"], "refuse", "{status}: {report:#}");
+        assert_eq!(report["code"], "retry-rejected", "{status}: {report:#}");
+        assert_eq!(
+            w.cb.count("BatchGetBuildBatches"),
+            2,
+            "{status}: read again"
+        );
+        assert_eq!(w.cb.retries_performed(&id), 0);
+        let s = &w.gh.statuses()[0];
+        assert_eq!(s.state, "failure", "{status}");
+    }
 }
 
 /// Issue 8.8: a batch without resolvedSourceVersion (the source download failed) is judged
@@ -2192,4 +2309,129 @@ async fn a_late_gate_sees_what_happened_since_the_failure() {
     assert_eq!(report["code"], "outage-suspected", "{report}");
     assert_eq!(report["budget"]["outage"]["failed_batches"], 5);
     assert_eq!(w.cb.count("RetryBuildBatch"), 0);
+}
+
+/// Issue 16.1, run the way the runner runs the Action: the container's entrypoint gets the
+/// `command` input as its one argument (`gate`), every input as `INPUT_<NAME>` (hyphens
+/// kept, the unset ones empty, `policy-ref` at its default `default-branch`), the token only
+/// as an input, and a `status` event from CodeBuild. The default branch's policy is invalid
+/// (the workspace holds a valid, permissive one: the pull request's copy is never used):
+/// the batch is still read, its commit (the payload's, not GITHUB_SHA) gets `error` naming
+/// the file and line, nothing is retried, the step fails with exit 2 and an annotation.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_status_event_with_an_invalid_policy_run_as_the_action_posts_error() {
+    let w = World::new().await;
+    let id = w.example("provisioning-fault");
+    let sha = PROVISIONING_FAULT_SHA;
+    w.gh.add_file(
+        REPO,
+        "main",
+        ".github/codebuild-retry-gate.yml",
+        "version: 1\nrules:\n  - name: a\n    statuses: [FAULTY]\n",
+    );
+    std::fs::create_dir_all(w.workspace().join(".github")).unwrap();
+    std::fs::write(
+        w.workspace().join(".github/codebuild-retry-gate.yml"),
+        "version: 1\nrules:\n  - name: any\n",
+    )
+    .unwrap();
+    let event = batch_event(&w, &id, sha, "failure");
+    let mut cmd = w.command(&[]);
+    cmd.env_remove("GITHUB_TOKEN")
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_EVENT_NAME", "status")
+        .env("GITHUB_EVENT_PATH", &event)
+        .env("GITHUB_SHA", "2222222222222222222222222222222222222222")
+        .env("GITHUB_WORKSPACE", w.workspace());
+    for (name, value) in [
+        ("COMMAND", "gate"),
+        ("BATCH-ID", ""),
+        ("PROJECT", ""),
+        ("HOURS", ""),
+        ("PULL-REQUEST", ""),
+        ("DAYS", ""),
+        ("POLICY", ""),
+        ("COMPARE", ""),
+        ("POLICY-REF", "default-branch"),
+        ("REPOSITORY", ""),
+        ("SHA", ""),
+        ("GITHUB-TOKEN", TOKEN),
+        ("TIMEOUT", ""),
+        ("DRY-RUN", "false"),
+        ("FAIL-ON-REFUSAL", "false"),
+    ] {
+        cmd.env(format!("INPUT_{name}"), value);
+    }
+    let r = w.gate_with(cmd).await;
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(w.cb.count("RetryBuildBatch"), 0);
+    assert!(w.ops().contains(&"BatchGetBuildBatches".to_string()));
+    assert!(
+        r.stdout.contains("::error file=") && r.stdout.contains("line=4"),
+        "an annotation on the policy's line: {}",
+        r.stdout
+    );
+    let posted = w.gh.statuses();
+    assert_eq!(posted.len(), 1, "{posted:?}");
+    assert_eq!(posted[0].sha, sha, "the payload's commit, never GITHUB_SHA");
+    assert_eq!(posted[0].state, "error");
+    assert_eq!(posted[0].context, "codebuild/retry-gate (acme-api)");
+    assert_eq!(posted[0].token.as_deref(), Some(TOKEN));
+    let description = posted[0].description.as_deref().unwrap_or_default();
+    assert!(
+        description.starts_with("Policy invalid: ")
+            && description.contains(".github/codebuild-retry-gate.yml:4: unknown status"),
+        "{description}"
+    );
+    assert!(description.chars().count() <= 140, "{description}");
+}
+
+/// Issue 15.1, over HTTP: a failed batch whose record has no `endTime` (CodeBuild left it
+/// out) and which was retried twice in the last hours: its own retries count toward the
+/// daily project budget at the wall clock (the window ends at now, not at the batch's
+/// start or end): cap 2 reached → refused, no RetryBuildBatch.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_without_end_time_counts_its_own_retries_in_the_daily_budget() {
+    let w = World::new().await;
+    let id = w.recent_example("provisioning-fault", 600.0);
+    write_policy(
+        &w,
+        "version: 1\nbudget: {per-batch: 5, per-commit: 5, per-project-per-day: 2}\nrules:\n  - name: any\n",
+    );
+    let now = epoch_now();
+    // Started three hours ago; retried two hours and one hour ago; its third attempt failed
+    // ten minutes ago. The batch itself has no endTime.
+    let phase = |kind: &str, status: Option<&str>, from: f64, to: Option<f64>| {
+        let mut p = json!({"phaseType": kind, "startTime": now - from});
+        if let Some(status) = status {
+            p["phaseStatus"] = json!(status);
+        }
+        if let Some(to) = to {
+            p["endTime"] = json!(now - to);
+        }
+        p
+    };
+    w.cb.update_batch(&id, |b| {
+        b.as_object_mut().unwrap().remove("endTime");
+        b["startTime"] = json!(now - 3.0 * 3600.0);
+        b["phases"] = json!([
+            phase("SUBMITTED", Some("SUCCEEDED"), 10800.0, Some(10799.0)),
+            phase("IN_PROGRESS", Some("FAILED"), 10799.0, Some(7201.0)),
+            phase("FAILED", Some("RETRY"), 7201.0, Some(7200.0)),
+            phase("SUBMITTED", Some("SUCCEEDED"), 7200.0, Some(7199.0)),
+            phase("IN_PROGRESS", Some("FAILED"), 7199.0, Some(3601.0)),
+            phase("FAILED", Some("RETRY"), 3601.0, Some(3600.0)),
+            phase("SUBMITTED", Some("SUCCEEDED"), 3600.0, Some(3599.0)),
+            phase("IN_PROGRESS", Some("FAILED"), 3599.0, Some(600.0)),
+            phase("FAILED", None, 600.0, None),
+        ]);
+    });
+    let r = w.gate(&["--batch-id", &id, "--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report = r.json();
+    assert_eq!(report["code"], "project-budget-spent", "{report:#}");
+    assert_eq!(report["budget"]["per_project_per_day"]["used"], 2);
+    assert_eq!(report["budget"]["per_batch"]["used"], 2);
+    assert_eq!(w.cb.count("RetryBuildBatch"), 0);
+    assert_eq!(w.gh.statuses()[0].state, "failure");
 }

@@ -272,8 +272,11 @@ async fn a_status_event_listing_main_is_refused_by_branches_main() {
     assert_eq!(w.cb.count("RetryBuildBatch"), 0);
     assert_eq!(
         github_paths(&w),
-        [format!("POST /repos/{REPO}/statuses/{SHA}")],
-        "the event's branches, not a read"
+        [
+            format!("GET /repos/{REPO}/commits/{SHA}/status"),
+            format!("POST /repos/{REPO}/statuses/{SHA}")
+        ],
+        "the event's branches, not a read (only the gate's latest status, before posting)"
     );
     assert_eq!(w.gh.statuses()[0].state, "failure");
 

@@ -1395,6 +1395,56 @@ fn a_capture_over_64_mib_is_refused_by_explain() {
     assert!(r.stderr.contains("larger than 64 MiB"), "{}", r.stderr);
 }
 
+/// Issue 20.4: every capture has a size cap with a clear error, and a file over it is not
+/// read whole (sparse files: only the size is there). simulate's `--batches` and `--builds`
+/// (1 GiB), the gate's status event (4 MiB; it was cut at 4 MiB and read as broken JSON).
+#[test]
+fn captures_over_their_cap_are_refused_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = dir.path().join("huge.json");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(codebuild_retry_gate::commands::simulate::MAX_CAPTURE_BYTES + 2)
+        .unwrap();
+    let small = dir.path().join("batches.json");
+    std::fs::write(&small, r#"{"buildBatches": []}"#).unwrap();
+    for args in [
+        vec!["--batches".as_ref(), huge.as_os_str()],
+        vec![
+            "--batches".as_ref(),
+            small.as_os_str(),
+            "--builds".as_ref(),
+            huge.as_os_str(),
+        ],
+    ] {
+        let r = common::run(common::gate().arg("simulate").args(&args));
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains("larger than 1 GiB"), "{}", r.stderr);
+        assert!(r.stderr.contains("huge.json"), "{}", r.stderr);
+    }
+
+    let event = dir.path().join("event.json");
+    let mut text = String::from(r#"{"sha": "0123456789abcdef0123456789abcdef01234567", "x": ""#);
+    text.push_str(&"a".repeat(4 * 1024 * 1024));
+    text.push_str(r#""}"#);
+    std::fs::write(&event, text).unwrap();
+    let r = common::run(
+        common::gate()
+            .arg("gate")
+            .env("GITHUB_EVENT_NAME", "status")
+            .env("GITHUB_EVENT_PATH", &event)
+            .env("AWS_ENDPOINT_URL_CODEBUILD", "http://127.0.0.1:9")
+            .env("AWS_REGION", "us-east-1"),
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("larger than 4 MiB; not a GitHub status event"),
+        "{}",
+        r.stderr
+    );
+}
+
 #[test]
 fn odd_json_ends_in_a_clean_error_or_batches_with_ids() {
     let texts = [

@@ -384,6 +384,8 @@ async fn reconcile_settles_what_lost_events_left_and_leaves_the_rest_alone() {
 async fn two_reconciles_at_once_make_exactly_one_retry() {
     let w = World::new().await;
     let failed = w.batch(1.0);
+    // Both reach RetryBuildBatch (issue 20.6): the batch reads failed until both retries came.
+    w.cb.race_retries(&failed.id, 2);
     let (a, b) = tokio::join!(
         w.reconcile(&["--format", "json"]),
         w.reconcile(&["--format", "json"])
@@ -392,22 +394,25 @@ async fn two_reconciles_at_once_make_exactly_one_retry() {
         assert_eq!(r.code, 0, "{}", r.stderr);
     }
     assert_eq!(w.cb.retries_performed(&failed.id), 1);
-    let token = idempotency_token(&failed.id, 1);
+    // Computed outside the code (docs/faults.md, "The idempotency token").
+    let token = json!(independent_token(&failed.id, 1));
+    assert_eq!(token, json!(idempotency_token(&failed.id, 1)));
     let retries: Vec<Value> =
         w.cb.calls()
             .into_iter()
             .filter(|c| c.op == "RetryBuildBatch")
             .map(|c| c.body["idempotencyToken"].clone())
             .collect();
-    assert!(
-        !retries.is_empty() && retries.iter().all(|t| *t == token),
-        "{retries:?}"
-    );
+    assert_eq!(retries, [token.clone(), token], "{retries:?}");
+    for r in [&a, &b] {
+        assert_eq!(row(&r.json(), &failed.id)["did"], "retried", "{}", r.stdout);
+    }
     let states: BTreeSet<String> = w.gh.statuses().into_iter().map(|s| s.state).collect();
     assert_eq!(states, BTreeSet::from(["pending".to_string()]));
 
     // A gate and a reconcile on a new failure at once: one retry as well.
     let other = w.batch(0.8);
+    w.cb.race_retries(&other.id, 2);
     let gate = tokio::process::Command::from(common::gate_in(
         w.dir.path(),
         &w.cb.endpoint(),
@@ -421,6 +426,14 @@ async fn two_reconciles_at_once_make_exactly_one_retry() {
     assert_eq!(g.unwrap().status.code(), Some(0));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(w.cb.retries_performed(&other.id), 1);
+    let token = json!(independent_token(&other.id, 1));
+    let retries: Vec<Value> =
+        w.cb.calls()
+            .into_iter()
+            .filter(|c| c.op == "RetryBuildBatch" && c.body["id"] == other.id)
+            .map(|c| c.body["idempotencyToken"].clone())
+            .collect();
+    assert_eq!(retries, [token.clone(), token], "both reached the retry");
     assert_eq!(w.cb.retries_performed(&failed.id), 1);
 }
 
@@ -899,6 +912,54 @@ async fn reconcile_replaces_a_stale_final_status_of_an_older_batch() {
     assert_eq!(w.posted().len(), 1);
 }
 
+/// Issue 16.7: reconcile does not repost an identical status — but the same words posted
+/// before the commit's latest batch ended were about an older batch, so they are posted
+/// again (then they are about this one, and final).
+#[tokio::test(flavor = "multi_thread")]
+async fn reconcile_reposts_a_stale_status_even_with_the_same_words() {
+    const REFUSE: &str = "version: 1\nrules: [{name: nothing, action: refuse}]\n";
+    let setup = || async {
+        let w = World::new().await;
+        w.policy(REFUSE);
+        let older = w.batch(3.0);
+        let mut newer = w.batch(2.0);
+        w.on_commit(&mut newer, &older.commit.clone());
+        (w, newer)
+    };
+    // What the gate says about the newer batch (both batches failed the same way).
+    let (w, newer) = setup().await;
+    let r = w.reconcile(&["--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let said = w.posted();
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert_eq!(said[0].1, "failure");
+    assert_eq!(row(&r.json(), &newer.id)["did"], "posted");
+    // Run again: final, left alone; nothing reposted.
+    let r = w.reconcile(&["--format", "json"]).await;
+    assert_eq!(row(&r.json(), &newer.id)["found"], "final");
+    assert_eq!(w.posted().len(), 1);
+
+    // The same words, posted before the newer batch ended (about the older one): stale.
+    let (w, newer) = setup().await;
+    w.gh.add_status_at(
+        REPO,
+        &newer.commit,
+        "failure",
+        CONTEXT,
+        &said[0].2,
+        at_hours_ago(2.5),
+    );
+    let r = w.reconcile(&["--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report = r.json();
+    assert_eq!(row(&report, &newer.id)["found"], "stale", "{report:#}");
+    assert_eq!(row(&report, &newer.id)["did"], "posted", "{report:#}");
+    assert_eq!(w.posted().len(), 1);
+    let r = w.reconcile(&["--format", "json"]).await;
+    assert_eq!(row(&r.json(), &newer.id)["found"], "final");
+    assert_eq!(w.posted().len(), 1);
+}
+
 /// Issue 15.3: "latest" is the batch whose latest attempt ended last, not the one that
 /// started last: a retry keeps its batch's startTime. The batch that started first was
 /// retried by hand an hour ago and failed again; the batch that started after it passed
@@ -937,16 +998,58 @@ async fn reconcile_judges_the_batch_whose_attempt_ended_last() {
 /// Issue 15.5: gates for *different* commits racing on one daily budget. Each reads the
 /// project's retries before the others' retries exist, so each can see room: with a cap C
 /// and N gates at once on N failures, between min(N, C) and N retries happen (the day can
-/// end up to N − C over the cap; docs/faults.md). On the *same* failure, N racing gates make
-/// exactly one retry (the idempotency token).
+/// end up to N − C over the cap; docs/faults.md, "Races on the daily budget"). The worst
+/// case is measured deterministically first (the fake answers every read as the project
+/// stood before the retries: each gate decides before any other gate's retry exists), then
+/// N gates run at once. On the *same* failure, N racing gates make exactly one retry (the
+/// idempotency token).
 #[tokio::test(flavor = "multi_thread")]
 async fn gates_on_different_commits_racing_on_one_daily_budget() {
     const N: usize = 4;
     const CAP: usize = 2;
-    let w = World::new().await;
-    w.policy(&format!(
+    let policy = format!(
         "version: 1\nbudget: {{per-project-per-day: {CAP}}}\nrules: [{{name: infrastructure, phases: [PROVISIONING]}}]\n"
-    ));
+    );
+    // The worst interleaving, made deterministic: every gate reads the project before any
+    // retry exists (frozen reads), so every one of them sees the cap's room and retries.
+    let w = World::new().await;
+    w.policy(&policy);
+    let made: Vec<Made> = (0..N).map(|i| w.batch(1.0 + i as f64 * 0.1)).collect();
+    w.cb.freeze_batch_reads();
+    for m in &made {
+        let r = w
+            .run(tokio::process::Command::from(common::gate_in(
+                w.dir.path(),
+                &w.cb.endpoint(),
+                &w.gh.url(),
+                TOKEN,
+                REPO,
+                &["--batch-id", &m.id, "--format", "json"],
+            )))
+            .await;
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert_eq!(r.json()["budget"]["per_project_per_day"]["used"], 0);
+    }
+    let worst: usize = made.iter().map(|m| w.cb.retries_performed(&m.id)).sum();
+    assert_eq!(worst, N, "worst case: every racing gate retries");
+    eprintln!(
+        "racing gates, worst interleaving: {N} failures on {N} commits, daily cap {CAP}: {worst} retries ({} over the cap)",
+        worst - CAP
+    );
+    // Reconcile settles one batch at a time and counts its own retries: even reading the
+    // same frozen project, it stops at the cap.
+    let w = World::new().await;
+    w.policy(&policy);
+    let made: Vec<Made> = (0..N).map(|i| w.batch(1.0 + i as f64 * 0.1)).collect();
+    w.cb.freeze_batch_reads();
+    let r = w.reconcile(&["--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let settled: usize = made.iter().map(|m| w.cb.retries_performed(&m.id)).sum();
+    assert_eq!(settled, CAP, "reconcile alone never overshoots");
+
+    // N gates at once, as they happen to interleave.
+    let w = World::new().await;
+    w.policy(&policy);
     let made: Vec<Made> = (0..N).map(|i| w.batch(1.0 + i as f64 * 0.1)).collect();
     let gates = made.iter().map(|m| {
         tokio::process::Command::from(common::gate_in(
@@ -992,9 +1095,10 @@ async fn gates_on_different_commits_racing_on_one_daily_budget() {
     assert_eq!(r.json()["code"], "project-budget-spent", "{}", r.stdout);
     assert_eq!(w.cb.retries_performed(&late.id), 0);
 
-    // The same failure, N gates at once: one retry.
+    // The same failure, N gates at once, each reaching the retry: one retry.
     let w = World::new().await;
     let one = w.batch(1.0);
+    w.cb.race_retries(&one.id, N);
     let gates = (0..N).map(|_| {
         tokio::process::Command::from(common::gate_in(
             w.dir.path(),
@@ -1010,4 +1114,59 @@ async fn gates_on_different_commits_racing_on_one_daily_budget() {
         assert_eq!(out.unwrap().status.code(), Some(0));
     }
     assert_eq!(w.cb.retries_performed(&one.id), 1);
+    let retries: Vec<Value> =
+        w.cb.calls()
+            .into_iter()
+            .filter(|c| c.op == "RetryBuildBatch")
+            .map(|c| c.body["idempotencyToken"].clone())
+            .collect();
+    assert_eq!(retries, vec![json!(independent_token(&one.id, 1)); N]);
+}
+
+/// Issue 20.4: a `resolvedSourceVersion` that is text rather than a SHA (here non-ASCII, cut
+/// at byte 12 inside a character) aborted reconcile's table renderer, which sliced it by
+/// bytes. Now it is no commit at all: the batch is left alone with the reason, nothing is
+/// posted to it, no retry is made, and every format renders.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resolved_source_version_that_is_not_a_sha_is_an_unknown_commit_and_renders() {
+    let w = World::new().await;
+    let mut odd = w.batch(1.0);
+    w.on_commit(&mut odd, "ab€déf-nünïcödé-\u{1b}[31m::error::x");
+    let plain = w.batch(2.0);
+    for format in ["text", "markdown", "json"] {
+        let r = w.reconcile(&["--format", format, "--dry-run"]).await;
+        assert_eq!(r.code, 0, "{format}: {}\n{}", r.stderr, r.stdout);
+        assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+        assert!(!r.stdout.contains('\u{1b}'), "{}", r.stdout);
+        assert!(!r.stdout.contains("\n::error"), "{}", r.stdout);
+        assert!(!r.summary.contains('\u{1b}'), "{}", r.summary);
+        if format == "json" {
+            let report = r.json();
+            let row = row(&report, &odd.id);
+            assert_eq!(row["did"], "left-alone", "{row:#}");
+            assert!(
+                row["note"]
+                    .as_str()
+                    .unwrap()
+                    .contains("commit cannot be established"),
+                "{row:#}"
+            );
+            assert_eq!(super_row_did(&report, &plain.id), "would-retry");
+        }
+    }
+    assert_eq!(w.cb.count("RetryBuildBatch"), 0);
+    assert!(w.posted().is_empty(), "{:?}", w.posted());
+}
+
+fn super_row_did(report: &Value, id: &str) -> String {
+    row(report, id)["did"].as_str().unwrap().to_string()
+}
+
+/// The idempotency token as docs/faults.md derives it ("The idempotency token"), written
+/// here apart from the gate's code: FNV-1a 64 over the batch id's UTF-8 bytes.
+fn independent_token(batch_id: &str, attempt: u32) -> String {
+    let hash = batch_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("retry-gate-{hash:016x}-attempt-{attempt}")
 }

@@ -736,3 +736,232 @@ fn a_log_line_that_repeats_in_refusals_fixed_by_hand_suggests_a_log_rule() {
     );
     assert_eq!(again.json()["attempts"][3]["batch_id"], ids[3].as_str());
 }
+
+/// Issue 19.5: `--batches` and `--builds` take directories (a `--batches` directory's builds
+/// are taken as builds), and give the same report as the files.
+#[test]
+fn directories_of_captures_are_read_like_the_files() {
+    let files = example("json");
+    let from_dir = |args: &[&str]| {
+        let mut all = vec!["simulate"];
+        all.extend_from_slice(args);
+        all.extend([
+            "--policy",
+            "policies/examples/flaky-integration-tests.yml",
+            "--days",
+            "30",
+            "--format",
+            "json",
+        ]);
+        let r = common::run(common::gate().args(&all));
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        r.stdout
+    };
+    assert_eq!(from_dir(&["--batches", "examples/history"]), files);
+    // Separate directories, one per flag.
+    let dir = tempfile::tempdir().unwrap();
+    for (sub, file) in [("batches", "batches.json"), ("builds", "builds.json")] {
+        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        std::fs::copy(
+            common::root().join("examples/history").join(file),
+            dir.path().join(sub).join(format!("page-1-{file}")),
+        )
+        .unwrap();
+    }
+    let batches = dir.path().join("batches");
+    let builds = dir.path().join("builds");
+    assert_eq!(
+        from_dir(&[
+            "--batches",
+            batches.to_str().unwrap(),
+            "--builds",
+            builds.to_str().unwrap()
+        ]),
+        files
+    );
+    // A directory without captures says so (exit 2).
+    let empty = tempfile::tempdir().unwrap();
+    let r = common::run(
+        common::gate()
+            .args(["simulate", "--batches"])
+            .arg(empty.path()),
+    );
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains(
+            "no .json files in this directory (--batches takes AWS CLI output: a file, or a directory of .json files)"
+        ),
+        "{}",
+        r.stderr
+    );
+}
+
+/// Issue 19.5: without builds, rules that select by phases or status codes cannot match a
+/// build's failure: a warning (stderr, and the report's notes) says the report understates
+/// the retries; an unknown --project lists the projects the files hold.
+#[test]
+fn missing_builds_warn_and_an_unknown_project_lists_the_projects() {
+    let run = |extra: &[&str]| {
+        let mut all = vec![
+            "simulate",
+            "--batches",
+            "examples/history/batches.json",
+            "--policy",
+            "policies/examples/flaky-integration-tests.yml",
+        ];
+        all.extend_from_slice(extra);
+        common::run(common::gate().args(&all))
+    };
+    let warning = "no --builds: the failed builds' phases and status codes are unknown, so 4 rules that select by them (`buildspec-errors`, `infrastructure-phases`, `image-pull`, `integration-known-flakes`) cannot match a build's failure, and the report understates what the policy would retry; give the builds with --builds FILE or DIR (`aws codebuild batch-get-builds` output)";
+    let r = run(&["--format", "json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!("warning: {warning}")),
+        "{}",
+        r.stderr
+    );
+    let report: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(report["warnings"], serde_json::json!([warning]));
+    let r = run(&[]);
+    assert!(
+        r.stdout.contains(&format!("note     {warning}")),
+        "{}",
+        r.stdout
+    );
+    // With builds: no warning.
+    let r = common::run(common::gate().args([
+        "simulate",
+        "--batches",
+        "examples/history",
+        "--policy",
+        "policies/examples/flaky-integration-tests.yml",
+    ]));
+    assert!(!r.stderr.contains("no --builds"), "{}", r.stderr);
+
+    let r = run(&["--project", "acme-api"]);
+    assert_eq!(r.code, 2);
+    assert_eq!(
+        r.stderr,
+        "error: no batch of project acme-api in the --batches files; they hold batches of acme-web\n"
+    );
+}
+
+/// Issue 19.5: the counts add up in every format — the decision table's cells to its
+/// totals, "fixed by hand" to the rows that explain it (or a line says what is left out),
+/// the per-rule table to the totals, and the build-minutes totals to the sum of the
+/// attempts' rounded minutes. No "held" in the words a reader sees.
+#[test]
+fn the_report_adds_up_in_every_format() {
+    let report: Value = serde_json::from_str(&example("json")).unwrap();
+    let t = &report["totals"];
+    let n = |v: &Value| v.as_u64().unwrap();
+    assert_eq!(
+        n(&t["retry"]),
+        n(&t["rescued"])
+            + n(&t["wasted"])
+            + n(&t["retry_still_running"])
+            + n(&t["retry_not_tried"])
+    );
+    assert_eq!(
+        n(&t["refuse"]),
+        n(&t["refused_but_fixed_by_hand"])
+            + n(&t["refused_then_failed"])
+            + n(&t["refused_still_running"])
+            + n(&t["refused_not_retried"])
+    );
+    assert_eq!(
+        n(&t["refusals_held"]),
+        n(&t["refused_then_failed"]) + n(&t["refused_not_retried"])
+    );
+    assert_eq!(
+        n(&t["refused_but_fixed_by_hand"]),
+        n(&t["fixed_by_hand_no_rule_allowed"]) + n(&t["fixed_by_hand_budget_or_brake"])
+    );
+    assert_eq!(n(&t["fixed_by_hand_budget_or_brake"]), 1, "{t}");
+    let rules = report["rules"].as_array().unwrap();
+    let sum = |key: &str| rules.iter().map(|r| n(&r[key])).sum::<u64>();
+    assert_eq!(sum("allowed"), n(&t["retry"]));
+    assert_eq!(sum("refused"), n(&t["refuse"]));
+    assert_eq!(sum("fixed_by_hand"), n(&t["refused_but_fixed_by_hand"]));
+    // Build-minutes: the totals are the sums of the rows as shown (tenths).
+    let attempts = report["attempts"].as_array().unwrap();
+    let tenths = |key: &str, only_estimated: bool| -> i64 {
+        attempts
+            .iter()
+            .filter(|a| !only_estimated || a["policy_retry_estimated"] == true)
+            .filter_map(|a| a[key].as_f64())
+            .map(|m| (m * 10.0).round() as i64)
+            .sum()
+    };
+    let total = |key: &str| (t["build_minutes"][key].as_f64().unwrap() * 10.0).round() as i64;
+    assert_eq!(total("real_retries"), tenths("real_retry_minutes", false));
+    assert_eq!(
+        total("policy_retries"),
+        tenths("policy_retry_minutes", false)
+    );
+    assert_eq!(
+        total("policy_retries_estimated"),
+        tenths("policy_retry_minutes", true)
+    );
+
+    for format in ["text", "markdown"] {
+        let out = example(format);
+        assert!(!out.contains(" held"), "{format}: {out}");
+        assert!(
+            out.contains("Refused, then fixed by a retry by hand: 7 attempts"),
+            "{format}"
+        );
+        assert!(
+            out.contains("6 refused for a failure no rule allowed"),
+            "{format}"
+        );
+        assert!(
+            out.contains(
+                "1 more refused by a budget or a brake although the rules allowed every failure"
+            ),
+            "{format}"
+        );
+        assert!(out.contains("1 failed again") && out.contains("5 left failed"));
+    }
+}
+
+/// Issue 19.5: the markdown report's attempts are newest first, each with its failing group
+/// and reason; the chart has a legend and starts at the window's first day.
+#[test]
+fn the_markdown_lists_attempts_newest_first_and_charts_the_whole_window() {
+    let md = example("markdown");
+    let rows: Vec<&str> = md
+        .lines()
+        .skip_while(|l| !l.starts_with("| Ended | Batch | Attempt | Decision | Code | Rule | Failing group | Reason | Then |"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .collect();
+    assert_eq!(rows.len(), 27);
+    let ended: Vec<&str> = rows.iter().map(|r| &r[2..18]).collect();
+    let mut sorted = ended.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(ended, sorted, "newest first");
+    assert!(rows[0].starts_with("| 2026-11-27 08:43 |"), "{}", rows[0]);
+    // The newest: a retry of an infrastructure failure in PROVISIONING.
+    assert!(
+        rows[0].contains("| `infrastructure-phases` | "),
+        "{}",
+        rows[0]
+    );
+    let oldest = rows[26];
+    assert!(
+        oldest.starts_with("| 2026-10-29 14:55 |")
+            && oldest.contains(
+                " | unit\\_tests | Not retried: unit\\_tests failed in BUILD (COMMAND\\_EXECUTION\\_ERROR), refused by rule `everything-else` | not-retried |"
+            ),
+        "{oldest}"
+    );
+    assert!(
+        md.contains("Legend: grey bars = all failed attempts; green bars, in front = the ones the policy would retry."),
+        "{md}"
+    );
+    assert!(md.contains("plotColorPalette"), "{md}");
+    // The window starts 2026-10-28 (30 days before the newest batch); no attempt failed
+    // that day, but the chart starts there.
+    assert!(md.contains("    x-axis [\"10-28\", \"10-29\","), "{md}");
+}

@@ -262,8 +262,11 @@ async fn under_the_action_the_policy_comes_from_the_default_branch_and_the_repor
         "version: 1\nrules:\n  - name: nothing\n    action: refuse\n",
     );
     let summary = dir.path().join("summary.md");
+    let outputs = dir.path().join("outputs.txt");
     let mut cmd = simulate(dir.path(), &cb.endpoint(), &[]);
     cmd.env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_WORKSPACE", dir.path())
+        .env("GITHUB_OUTPUT", &outputs)
         .env("GITHUB_API_URL", gh.url())
         .env("GITHUB_REPOSITORY", "acme/web")
         .env("GITHUB_STEP_SUMMARY", &summary)
@@ -293,11 +296,27 @@ async fn under_the_action_the_policy_comes_from_the_default_branch_and_the_repor
         md.starts_with("### 🧪 codebuild-retry-gate: simulated on acme-web"),
         "{md}"
     );
-    assert!(md.contains("```mermaid\nxychart-beta"), "{md}");
+    assert!(md.contains("```mermaid\n%%{init:"), "{md}");
+    assert!(md.contains("\nxychart-beta\n"), "{md}");
     assert!(
-        md.contains("| 1 | refuse | `failure-not-allowed` | nothing | retried-then-succeeded |"),
+        md.contains("| 1 | refuse | `failure-not-allowed` | `nothing` | build | Not retried: build failed in PROVISIONING (BUILD\\_CONTAINER\\_UNABLE\\_TO\\_PULL\\_IMAGE), refused by rule `nothing` | retried-then-succeeded |"),
         "{md}"
     );
+    // Issue 19.5: the JSON report is also a file in the workspace, named by `report-path`
+    // (relative to the workspace, as actions/upload-artifact reads it).
+    let outputs = std::fs::read_to_string(&outputs).unwrap();
+    assert!(
+        outputs.contains("report-path<<")
+            && outputs.contains("\ncodebuild-retry-gate-simulation.json\n"),
+        "{outputs}"
+    );
+    let file: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("codebuild-retry-gate-simulation.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(file["version"], 1);
+    assert_eq!(file["totals"]["refuse"], 1);
+    assert_eq!(file["attempts"][0]["then"], "retried-then-succeeded");
     assert!(md.contains(&failed), "{md}");
 
     // GitHub: the policy read (issue 20.1: the default branch, its commit, the file at that

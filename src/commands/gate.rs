@@ -151,9 +151,14 @@ fn read_event(path: &Path) -> Result<StatusEvent, RunError> {
     let bad = |e: String| RunError::Input(format!("the event payload {}: {e}", path.display()));
     let file = std::fs::File::open(path).map_err(|e| bad(format!("cannot read: {e}")))?;
     let mut text = String::new();
-    file.take(MAX_EVENT_BYTES)
+    file.take(MAX_EVENT_BYTES + 1)
         .read_to_string(&mut text)
         .map_err(|e| bad(format!("cannot read: {e}")))?;
+    if text.len() as u64 > MAX_EVENT_BYTES {
+        return Err(bad(
+            "larger than 4 MiB; not a GitHub status event (GitHub's are a few KiB)".into(),
+        ));
+    }
     serde_json::from_str(&text).map_err(|e| bad(format!("not a status event: {e}")))
 }
 
@@ -213,8 +218,16 @@ pub async fn run(
     }
     // Once decided, the outputs are written whatever happens next.
     let retried = act(&config.run, &clients.codebuild, &mut decision, &facts, log).await?;
-    let posted = post_status(&config.run, &mut clients, &target, &decision, &facts, log).await;
-    finish(&config, &decision, retried, posted, out, log)
+    let posted = post_status(
+        &config.run,
+        &mut clients,
+        &target,
+        &decision,
+        &facts,
+        retried,
+        log,
+    );
+    finish(&config, &decision, retried, posted.await, out, log)
 }
 
 /// The commit's latest batch speaks ([`latest::superseded_by`]): when another batch of the
@@ -697,12 +710,21 @@ async fn act(
 
 /// The commit status, when there is a commit to post it on. `Ok(true)`: posted; `Err`: the
 /// reason it could not be.
+///
+/// An identical status is not posted again (GitHub keeps at most 1,000 statuses per commit
+/// and context, and a re-run or a repeated event would add one each time): unless the gate
+/// has just retried the batch (then the status is news), the gate's latest status on the
+/// batch's commit is read first, and when it already says the same about this batch (same
+/// state and description, not a final status older than the batch's latest attempt) nothing
+/// is posted. That read comes after the decision, so the retry path makes no extra round
+/// trip; a failed read is no error (the status is posted).
 async fn post_status(
     run: &Inputs,
     clients: &mut Clients,
     target: &StatusTarget,
     decision: &Decision,
     facts: &Facts,
+    retried: bool,
     log: &mut Log<'_>,
 ) -> Result<bool, RunError> {
     let (Some(commit), Some(repo)) = (&target.commit, &target.repo) else {
@@ -713,9 +735,24 @@ async fn post_status(
         log.warning(&report::no_success_on_unverified(&facts.batch));
         return Ok(false);
     };
-    clients
-        .github()
-        .await?
+    let github = clients.github().await?;
+    // Only on the batch's own commit: one the inputs named is not the batch's to compare.
+    if !retried && commit.verified {
+        match github
+            .latest_status(repo, &commit.sha, &status.context)
+            .await
+        {
+            Ok(seen) if report::already_says(seen.as_ref(), &status, &facts.batch) => {
+                log.debug("the commit already shows this status for this batch: not posted again");
+                return Ok(false);
+            }
+            Ok(_) => {}
+            Err(e) => log.debug(&format!(
+                "the gate's latest status could not be read ({e}); posting"
+            )),
+        }
+    }
+    github
         .post_status(repo, &commit.sha, &status)
         .await
         .map_err(|e| RunError::Runtime(e.to_string()))?;

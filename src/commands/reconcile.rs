@@ -438,7 +438,7 @@ impl Judge<'_> {
             row.note = report::no_success_on_unverified(batch);
             return row;
         };
-        if !retried && seen.is_some_and(|s| s.says(&status)) {
+        if !retried && plan::already_says(seen, &status, &facts.batch) {
             row.did = Did::Unchanged;
             return row;
         }

@@ -8,7 +8,8 @@ use crate::commands::inputs::Inputs;
 use crate::decision::Decision;
 use crate::error::RunError;
 use crate::facts::{Batch, is_full_sha};
-use crate::github::{CommitStatus, Repo, State};
+use crate::github::{CommitStatus, Repo, SeenStatus, State};
+use crate::history;
 use crate::render;
 
 /// The commit that gets a batch's status.
@@ -118,6 +119,25 @@ pub fn policy_problem_status(
         _ => return None,
     };
     Some(render::status::error(context, &description, target_url))
+}
+
+/// A final status that was posted before `batch`'s latest attempt ended: it was about an
+/// older batch or attempt of the commit, not this one. A status whose time GitHub did not
+/// give cannot be shown to be stale, and is taken as final.
+pub fn is_stale(status: &SeenStatus, batch: &Batch) -> bool {
+    match (status.at, history::ended_at(batch)) {
+        (Some(posted), Some(ended)) => posted < ended,
+        _ => false,
+    }
+}
+
+/// Whether `seen`, the gate's latest status on the commit, already says what `status` would
+/// (state and description) about `batch`: posting it again would change nothing, and is not
+/// done (GitHub keeps at most 1,000 statuses per commit and context). A stale one (a final
+/// status posted before `batch`'s latest attempt ended) is about an older batch or attempt
+/// even when its words are the same: it is posted again, so that it is about this one.
+pub fn already_says(seen: Option<&SeenStatus>, status: &CommitStatus, batch: &Batch) -> bool {
+    seen.is_some_and(|s| s.says(status) && !(s.is_final() && is_stale(s, batch)))
 }
 
 /// What to say when the commit status could not be posted: first, if the gate had retried

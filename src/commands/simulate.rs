@@ -56,7 +56,16 @@ pub struct Config {
     pub api_url: String,
     pub summary_file: Option<PathBuf>,
     pub in_actions: bool,
+    /// `GITHUB_OUTPUT`: under Actions, `report-path` is written there.
+    pub output_file: Option<PathBuf>,
+    /// `GITHUB_WORKSPACE`: under Actions, the JSON report is also written there.
+    pub workspace: Option<PathBuf>,
 }
+
+/// The JSON report's file under Actions, in the workspace (the only directory a container
+/// Action shares with the steps after it); the output `report-path` names it relative to
+/// the workspace, as `actions/upload-artifact` reads paths.
+pub const REPORT_FILE: &str = "codebuild-retry-gate-simulation.json";
 
 impl Config {
     /// Flags first, then Action inputs (`INPUT_*`), then the standard variables.
@@ -108,6 +117,8 @@ impl Config {
                 .unwrap_or_else(|| "https://api.github.com".to_string()),
             summary_file: set(env("GITHUB_STEP_SUMMARY")).map(PathBuf::from),
             in_actions: env("GITHUB_ACTIONS").as_deref() == Some("true"),
+            output_file: set(env("GITHUB_OUTPUT")).map(PathBuf::from),
+            workspace: set(env("GITHUB_WORKSPACE")).map(PathBuf::from),
         })
     }
 }
@@ -156,6 +167,10 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
             path.display()
         ));
     }
+    for warning in &replay.warnings {
+        log.warning(warning);
+    }
+    write_report_file(&config, &replay, log);
     let text = match config.format {
         Format::Text => render::simulate::text::render(&replay),
         Format::Json => render::simulate::json::render(&replay),
@@ -164,6 +179,32 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
     out.write_all(text.as_bytes())
         .map_err(|e| RunError::Runtime(format!("cannot write the report: {e}")))?;
     Ok(exit::OK)
+}
+
+/// Under Actions: the JSON report as a file in the workspace, and the output `report-path`
+/// naming it (the weekly-report workflow uploads it as an artifact). A file that cannot be
+/// written is a warning: the report is still printed.
+fn write_report_file(config: &Config, replay: &Replay, log: &mut Log<'_>) {
+    let (true, Some(workspace)) = (config.in_actions, &config.workspace) else {
+        return;
+    };
+    let path = workspace.join(REPORT_FILE);
+    if let Err(e) = std::fs::write(&path, render::simulate::json::render(replay)) {
+        log.warning(&format!(
+            "cannot write the JSON report to {}: {e}",
+            path.display()
+        ));
+        return;
+    }
+    log.debug(&format!("wrote the JSON report to {}", path.display()));
+    if let Some(out) = &config.output_file
+        && let Err(e) = actions::write_outputs(out, &[("report-path", REPORT_FILE.to_string())])
+    {
+        log.warning(&format!(
+            "cannot write GITHUB_OUTPUT {}: {e}",
+            out.display()
+        ));
+    }
 }
 
 /// The policy: from a trusted ref through GitHub with `--policy-ref` (the Action's default,
@@ -277,7 +318,7 @@ async fn live(
     let fixed = fixed_by_hand_builds(&replay);
     read_reports_live(&codebuild, &reader, &fixed, &mut builds, &mut reads, log).await;
     replay.suggestions = replay::suggest::suggest(&replay, &builds, &reads);
-    replay.read_notes = notes;
+    replay.warnings.extend(notes);
     if replay.projects.is_empty() {
         // A project without batches still names itself in the report.
         replay.projects.push(project.to_string());
@@ -389,79 +430,23 @@ async fn read_reports_live(
     reads.reports.extend(read);
 }
 
-/// The capture files of `simulate` offline: `--batches` (files, or directories holding
-/// them under their usual names) and the flags beside it.
-#[derive(Debug, Default)]
-struct Captures {
-    batches: Vec<PathBuf>,
-    builds: Vec<PathBuf>,
-    reports: Vec<PathBuf>,
-    test_cases: Vec<PathBuf>,
-    logs: Option<PathBuf>,
-}
-
-/// `--batches DIR` holds `batches.json` or `batch.json` (and `history.json`), `builds.json`,
-/// `reports.json`, `test-cases*.json` and `logs/`, each when present — as `explain DIR`.
-fn captures(config: &Config) -> Result<Captures, RunError> {
-    let mut c = Captures {
-        builds: config.builds.clone(),
-        reports: config.reports.clone(),
-        test_cases: config.test_cases.clone(),
-        logs: config.logs.clone(),
-        ..Captures::default()
-    };
-    for path in &config.batches {
-        if !path.is_dir() {
-            c.batches.push(path.clone());
-            continue;
-        }
-        let found: Vec<PathBuf> = ["batches.json", "batch.json", "history.json"]
-            .iter()
-            .map(|n| path.join(n))
-            .filter(|p| p.is_file())
-            .collect();
-        if found.iter().all(|p| p.ends_with("history.json")) {
+/// `--logs DIR`, else a `logs/` directory inside a `--batches` directory (as `explain DIR`).
+fn logs_dir(config: &Config) -> Result<Option<PathBuf>, RunError> {
+    if let Some(dir) = &config.logs {
+        if !dir.is_dir() {
             return Err(at(
-                path,
-                "a directory without batches.json or batch.json; give a batch-get-build-batches capture, or a directory holding one",
+                dir,
+                "not a directory; --logs takes a directory of captured logs",
             ));
         }
-        c.batches.extend(found);
-        for (name, list) in [
-            ("builds.json", &mut c.builds),
-            ("reports.json", &mut c.reports),
-        ] {
-            let p = path.join(name);
-            if p.is_file() {
-                list.push(p);
-            }
-        }
-        let mut cases: Vec<PathBuf> = std::fs::read_dir(path)
-            .map_err(|e| at(path, format!("cannot list the directory: {e}")))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.is_file()
-                    && p.file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.starts_with("test-cases") && n.ends_with(".json"))
-            })
-            .collect();
-        cases.sort();
-        c.test_cases.extend(cases);
-        let logs = path.join("logs");
-        if c.logs.is_none() && logs.is_dir() {
-            c.logs = Some(logs);
-        }
+        return Ok(Some(dir.clone()));
     }
-    if let Some(dir) = &c.logs
-        && !dir.is_dir()
-    {
-        return Err(at(
-            dir,
-            "not a directory; --logs takes a directory of captured logs",
-        ));
-    }
-    Ok(c)
+    Ok(config
+        .batches
+        .iter()
+        .filter(|p| p.is_dir())
+        .map(|p| p.join("logs"))
+        .find(|p| p.is_dir()))
 }
 
 /// Replays the batches of AWS CLI captures; with `--days`, those that started in the last
@@ -473,10 +458,43 @@ fn offline(
     old: Option<&Policy>,
     log: &mut Log<'_>,
 ) -> Result<(Replay, Option<Replay>), RunError> {
-    let files = captures(config)?;
     let mut batches = Vec::new();
-    for path in &files.batches {
-        batches.extend(history_from_json(&read(path)?).map_err(|e| at(path, e))?);
+    let mut build_files = Vec::new();
+    let mut report_files: Vec<(PathBuf, String)> = Vec::new();
+    let mut case_files: Vec<(PathBuf, String)> = Vec::new();
+    for (path, in_dir) in files(&config.batches, "--batches")? {
+        let text = read(&path)?;
+        // A directory of captures may hold the builds (as examples/history does), test
+        // reports and test cases beside the batches: those are taken as --builds,
+        // --reports and --test-cases.
+        match in_dir.then(|| capture_kind(&text)).flatten() {
+            Some(Kind::Builds) => {
+                log.debug(&format!(
+                    "read {}: builds, taken as --builds",
+                    path.display()
+                ));
+                build_files.push((path, text));
+                continue;
+            }
+            Some(Kind::Reports) => {
+                log.debug(&format!(
+                    "read {}: test reports, taken as --reports",
+                    path.display()
+                ));
+                report_files.push((path, text));
+                continue;
+            }
+            Some(Kind::TestCases) => {
+                log.debug(&format!(
+                    "read {}: test cases, taken as --test-cases",
+                    path.display()
+                ));
+                case_files.push((path, text));
+                continue;
+            }
+            None => {}
+        }
+        batches.extend(history_from_json(&text).map_err(|e| at(&path, e))?);
         log.debug(&format!(
             "read {}: {} batches so far",
             path.display(),
@@ -484,17 +502,37 @@ fn offline(
         ));
     }
     if let Some(project) = &config.project {
-        batches.retain(|b| &b.project == project);
-        if batches.is_empty() {
+        let present: std::collections::BTreeSet<&str> =
+            batches.iter().map(|b| b.project.as_str()).collect();
+        if !present.contains(project.as_str()) {
+            let listed: Vec<String> = present
+                .iter()
+                .take(20)
+                .map(|p| crate::text::clean(p, 200))
+                .collect();
             return Err(RunError::Input(format!(
-                "no batch of project {} in the --batches files",
-                crate::text::clean(project, 200)
+                "no batch of project {} in the --batches files; they hold {}",
+                crate::text::clean(project, 200),
+                match listed.len() {
+                    0 => "no batches at all".to_string(),
+                    n if n < present.len() => format!(
+                        "batches of {} and {} more projects",
+                        listed.join(", "),
+                        present.len() - n
+                    ),
+                    _ => format!("batches of {}", listed.join(", ")),
+                }
             )));
         }
+        batches.retain(|b| &b.project == project);
+    }
+    for (path, _) in files(&config.builds, "--builds")? {
+        let text = read(&path)?;
+        build_files.push((path, text));
     }
     let mut builds: BTreeMap<String, Build> = Default::default();
-    for path in &files.builds {
-        for build in builds_from_json(&read(path)?).map_err(|e| at(path, e))? {
+    for (path, text) in &build_files {
+        for build in builds_from_json(text).map_err(|e| at(path, e))? {
             builds.insert(build.id.clone(), build);
         }
         log.debug(&format!(
@@ -503,6 +541,7 @@ fn offline(
             builds.len()
         ));
     }
+    let no_builds = build_files.is_empty();
     let window = match config.days {
         None => Window::default(),
         Some(days) => {
@@ -529,22 +568,32 @@ fn offline(
         github,
         ..Reads::default()
     };
-    for path in &files.reports {
-        let found = reports_from_json(&read(path)?).map_err(|e| at(path, e))?;
+    for path in &config.reports {
+        report_files.push((path.clone(), read(path)?));
+    }
+    for path in &config.test_cases {
+        case_files.push((path.clone(), read(path)?));
+    }
+    for (path, text) in &report_files {
+        let found = reports_from_json(text).map_err(|e| at(path, e))?;
         reads.reports.extend(found);
     }
-    for path in &files.test_cases {
-        let cases = test_cases_from_json(&read(path)?).map_err(|e| at(path, e))?;
+    for (path, text) in &case_files {
+        let cases = test_cases_from_json(text).map_err(|e| at(path, e))?;
         reads.reports.add_cases(cases);
     }
-    if let Some(dir) = &files.logs {
+    let logs = logs_dir(config)?;
+    if let Some(dir) = &logs {
         let wanted = needs_of(&[Some(policy), old], &batches, &builds, &reads, window);
         reads.logs = captured_logs::read_dir(dir, &wanted.logs);
     }
     let old_replay =
         old.map(|old| replay::replay_with(old, batches.clone(), &builds, &reads, window, false));
     let mut replay = replay::replay_with(policy, batches, &builds, &reads, window, false);
-    if let Some(dir) = &files.logs {
+    if no_builds && !replay.attempts.is_empty() {
+        replay.warnings.extend(needs_builds(policy));
+    }
+    if let Some(dir) = &logs {
         // The refused builds' logs, for the suggestions (the default tail).
         let more: BTreeMap<String, usize> = refused_builds(&replay, true)
             .into_iter()
@@ -559,6 +608,117 @@ fn offline(
     }
     replay.suggestions = replay::suggest::suggest(&replay, &builds, &reads);
     Ok((replay, old_replay))
+}
+
+/// Without builds, a build's failed phase and its contexts are unknown: rules that select by
+/// them cannot match a build's failure, and the headline understates the retries.
+fn needs_builds(policy: &Policy) -> Option<String> {
+    let names: Vec<&str> = policy
+        .rules
+        .iter()
+        .filter(|r| {
+            r.phases.is_some()
+                || r.status_codes.is_some()
+                || r.messages.is_some()
+                || r.log.is_some()
+                || r.tests.is_some()
+        })
+        .map(|r| r.name.as_str())
+        .collect();
+    if names.is_empty() {
+        return None;
+    }
+    let shown: Vec<String> = names
+        .iter()
+        .take(5)
+        .map(|n| format!("`{}`", crate::text::clean(n, 100)))
+        .collect();
+    let more = names.len().saturating_sub(shown.len());
+    Some(format!(
+        "no --builds: the failed builds' phases and status codes are unknown, so {} rule{} that select{} by them ({}{}) cannot match a build's failure, and the report understates what the policy would retry; give the builds with --builds FILE or DIR (`aws codebuild batch-get-builds` output)",
+        names.len(),
+        if names.len() == 1 { "" } else { "s" },
+        if names.len() == 1 { "s" } else { "" },
+        shown.join(", "),
+        if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        }
+    ))
+}
+
+/// The capture files of `--batches` or `--builds`: each file as given, and for a directory
+/// the `.json` files directly in it, by name (`true`: it came from a directory).
+fn files(paths: &[PathBuf], flag: &str) -> Result<Vec<(PathBuf, bool)>, RunError> {
+    let mut out = Vec::new();
+    for path in paths {
+        if !path.is_dir() {
+            out.push((path.clone(), false));
+            continue;
+        }
+        let entries = std::fs::read_dir(path).map_err(|e| {
+            RunError::Input(format!(
+                "{}: cannot read the directory: {e}",
+                path.display()
+            ))
+        })?;
+        let mut found: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.is_file()
+                    && p.extension()
+                        .is_some_and(|x| x.eq_ignore_ascii_case("json"))
+            })
+            .collect();
+        if found.is_empty() {
+            return Err(RunError::Input(format!(
+                "{}: no .json files in this directory ({flag} takes AWS CLI output: a file, or a directory of .json files)",
+                path.display()
+            )));
+        }
+        found.sort();
+        out.extend(found.into_iter().map(|p| (p, true)));
+    }
+    Ok(out)
+}
+
+/// What a capture in a `--batches` directory holds, when it is not batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// `batch-get-builds` output (a `builds` list, no `buildBatches`).
+    Builds,
+    /// `batch-get-reports` output (a `reports` list).
+    Reports,
+    /// `describe-test-cases` output (a `testCases` list).
+    TestCases,
+}
+
+/// Which capture `text` is, when it is not `batch-get-build-batches` output.
+fn capture_kind(text: &str) -> Option<Kind> {
+    #[derive(serde::Deserialize)]
+    struct Keys {
+        builds: Option<serde::de::IgnoredAny>,
+        #[serde(rename = "buildBatches")]
+        build_batches: Option<serde::de::IgnoredAny>,
+        reports: Option<serde::de::IgnoredAny>,
+        #[serde(rename = "testCases")]
+        test_cases: Option<serde::de::IgnoredAny>,
+    }
+    let keys = serde_json::from_str::<Keys>(text).ok()?;
+    if keys.build_batches.is_some() {
+        return None;
+    }
+    if keys.builds.is_some() {
+        Some(Kind::Builds)
+    } else if keys.reports.is_some() {
+        Some(Kind::Reports)
+    } else if keys.test_cases.is_some() {
+        Some(Kind::TestCases)
+    } else {
+        None
+    }
 }
 
 /// GitHub's facts per commit may be read for this many commits at most in one replay; the

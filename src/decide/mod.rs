@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use crate::decision::{
     BATCH_ITSELF, BudgetReport, ContextView, Decision, DecisionCode, FailedShareReport, Figure,
-    GroupVerdict, OutageReport, Outcome, RuleRef, SourceVersionView, VerdictCode,
+    GroupRole, GroupVerdict, OutageReport, Outcome, RuleRef, SourceVersionView, VerdictCode,
 };
 use crate::facts::source_version::canonical_forms;
 use crate::facts::{Batch, Context, Facts, Group, Phase, Status};
@@ -142,7 +142,7 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
             }),
         policy: policy.source.clone(),
         context: policy.context_for(&batch.project),
-        retry_type: policy.retry_type.api_value(),
+        retry_type: policy.retry_type,
         attempt,
         attempt_limit,
         groups,
@@ -480,7 +480,7 @@ impl Judge<'_> {
                 .collect(),
             rule: None,
             code: VerdictCode::NoMatchingRule,
-            verdict: "refuse",
+            verdict: GroupRole::Refuse,
             detail: String::new(),
             log_match: None,
         };
@@ -609,7 +609,7 @@ impl Judge<'_> {
         verdict.log_match = log_match;
         verdict.rule = shown_rule.map(|r| RuleRef {
             name: r.name.clone(),
-            action: r.action.as_str(),
+            action: r.action,
             file: self.policy.source.clone(),
             line: r.line,
         });

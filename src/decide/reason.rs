@@ -1,7 +1,7 @@
 //! The decision's reason: one line in plain words, naming first what no budget could fix.
 
 use crate::decision::{
-    BATCH_ITSELF, BudgetReport, DecisionCode, GroupVerdict, VerdictCode, blamed,
+    BATCH_ITSELF, BudgetReport, DecisionCode, GroupRole, GroupVerdict, VerdictCode, blamed,
 };
 use crate::facts::{Batch, Status};
 
@@ -32,7 +32,7 @@ pub(super) fn reason(
             )
         }
         DecisionCode::FailureNotAllowed | DecisionCode::RuleBudgetSpent | DecisionCode::CouldNotJudge => {
-            let refused = roots.iter().filter(|g| g.verdict == "refuse").count();
+            let refused = roots.iter().filter(|g| g.verdict == GroupRole::Refuse).count();
             match blamed(groups) {
                 Some(g) => format!("Not retried: {}{}", failure_summary(g), more(refused)),
                 None => "Not retried: a failure is not allowed by the policy".to_string(),

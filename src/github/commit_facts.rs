@@ -3,7 +3,7 @@
 //! with it. Two reads, kept apart from the gate's other GitHub calls; each answers with
 //! GitHub's own JSON shapes ([`crate::facts::github`] reads them, live and offline alike).
 
-use super::{GitHub, GitHubError, Repo, with_retries};
+use super::{GitHub, GitHubError, Repo, commit_sha, with_retries};
 use crate::facts::github::{BranchEntry, PullEntry};
 
 /// Pull requests per page of `/commits/{sha}/pulls` (GitHub's maximum).
@@ -25,11 +25,13 @@ impl GitHub {
         repo: &Repo,
         sha: &str,
     ) -> Result<Vec<BranchEntry>, GitHubError> {
+        const CALL: &str = "list branches for HEAD commit";
         let route = format!(
-            "/repos/{}/{}/commits/{sha}/branches-where-head",
-            repo.owner, repo.name
+            "{}/commits/{}/branches-where-head",
+            repo.route(),
+            commit_sha(CALL, sha)?
         );
-        with_retries("list branches for HEAD commit", self.timeout, || async {
+        with_retries(CALL, self.timeout, || async {
             self.crab.get(&route, None::<&()>).await
         })
         .await
@@ -46,7 +48,7 @@ impl GitHub {
         sha: &str,
     ) -> Result<Vec<PullEntry>, GitHubError> {
         const CALL: &str = "list pull requests associated with a commit";
-        let route = format!("/repos/{}/{}/commits/{sha}/pulls", repo.owner, repo.name);
+        let route = format!("{}/commits/{}/pulls", repo.route(), commit_sha(CALL, sha)?);
         let mut all = Vec::new();
         for page in 1..=MAX_PULL_PAGES {
             let query = Page {

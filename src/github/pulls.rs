@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{GitHub, GitHubError, Repo, with_retries};
+use super::{GitHub, GitHubError, Repo, commit_sha, with_retries};
 
 /// Pull requests read per page (GitHub's maximum).
 const PER_PAGE: usize = 100;
@@ -110,7 +110,7 @@ impl GitHub {
     /// was cut.
     pub async fn open_pulls(&self, repo: &Repo) -> Result<(Vec<Pull>, bool), GitHubError> {
         const CALL: &str = "list pull requests";
-        let route = format!("/repos/{}/{}/pulls", repo.owner, repo.name);
+        let route = format!("{}/pulls", repo.route());
         let mut pulls = Vec::new();
         for page in 1..=MAX_PULL_PAGES {
             let query = Page {
@@ -133,7 +133,7 @@ impl GitHub {
 
     /// One pull request, or `None` when it does not exist.
     pub async fn pull(&self, repo: &Repo, number: u64) -> Result<Option<Pull>, GitHubError> {
-        let route = format!("/repos/{}/{}/pulls/{number}", repo.owner, repo.name);
+        let route = format!("{}/pulls/{number}", repo.route());
         let result: Result<RawPull, GitHubError> =
             with_retries("get a pull request", self.timeout, || async {
                 self.crab.get(&route, None::<&()>).await
@@ -159,7 +159,7 @@ impl GitHub {
             previous_filename: Option<String>,
         }
         const CALL: &str = "list pull request files";
-        let route = format!("/repos/{}/{}/pulls/{number}/files", repo.owner, repo.name);
+        let route = format!("{}/pulls/{number}/files", repo.route());
         let mut paths = Vec::new();
         let mut listed = 0;
         for page in 1..=(MAX_LISTED_FILES / PER_PAGE) as u32 {
@@ -193,8 +193,9 @@ impl GitHub {
         struct Commit {
             message: String,
         }
-        let route = format!("/repos/{}/{}/git/commits/{sha}", repo.owner, repo.name);
-        let commit: Commit = with_retries("get a commit", self.timeout, || async {
+        const CALL: &str = "get a commit";
+        let route = format!("{}/git/commits/{}", repo.route(), commit_sha(CALL, sha)?);
+        let commit: Commit = with_retries(CALL, self.timeout, || async {
             self.crab.get(&route, None::<&()>).await
         })
         .await?;
@@ -216,7 +217,7 @@ impl GitHub {
             description: Option<String>,
         }
         const CALL: &str = "get combined commit status";
-        let route = format!("/repos/{}/{}/commits/{sha}/status", repo.owner, repo.name);
+        let route = format!("{}/commits/{}/status", repo.route(), commit_sha(CALL, sha)?);
         let mut out = Vec::new();
         for page in 1..=10u32 {
             let query = Page {

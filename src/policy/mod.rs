@@ -43,9 +43,12 @@ pub struct Policy {
     pub rules: Vec<Rule>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The `retryType` the gate sends; serialised as `RetryBuildBatch` spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum RetryType {
+    #[serde(rename = "RETRY_FAILED_BUILDS")]
     FailedBuilds,
+    #[serde(rename = "RETRY_ALL_BUILDS")]
     AllBuilds,
 }
 
@@ -122,7 +125,8 @@ impl serde::Serialize for Share {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Action {
     Retry,
     Refuse,

@@ -7,7 +7,7 @@
 use std::fmt::Write;
 
 use super::links::{batch_url, build_url};
-use crate::decision::{Decision, GroupVerdict, Outcome, VerdictCode};
+use crate::decision::{Decision, GroupRole, GroupVerdict, Outcome, VerdictCode};
 
 /// Rows shown at most; the rest are counted.
 pub const MAX_ROWS: usize = 200;
@@ -36,8 +36,47 @@ pub fn escape(text: &str, max: usize) -> String {
 
 /// Text shown as inline code: cleaned and cut, backticks replaced (inside a code span
 /// nothing else is markup).
-fn code_span(text: &str, max: usize) -> String {
+pub fn code_span(text: &str, max: usize) -> String {
     format!("`{}`", crate::text::clean(text, max).replace('`', "'"))
+}
+
+/// Escaped text with the decision's rule names (written `` `NAME` `` in reasons) shown as
+/// code spans again: the policy author's own names are not backslash-escaped; everything
+/// else stays escaped.
+pub fn with_rule_names(d: &Decision, escaped: String) -> String {
+    let mut out = escaped;
+    let mut names: Vec<&str> = d
+        .groups
+        .iter()
+        .filter_map(|g| g.rule.as_ref().map(|r| r.name.as_str()))
+        .filter(|name| plain(name))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    for name in names {
+        let written = format!("\\`{}\\`", escape(name, 100));
+        if out.contains(&written) {
+            out = out.replace(&written, &code_span(name, 100));
+        }
+    }
+    out
+}
+
+/// A rule name in a summary: the policy author's own words, as a code span (so `_` and `*`
+/// show as written, never backslash-escaped); a name with a backtick, `|`, `<`, `>`, `&`, `\`
+/// or a bracket (which a code span cannot hold safely in a table, or a reader could take for
+/// a link) is escaped like any other text.
+pub fn rule_name(name: &str, max: usize) -> String {
+    if plain(name) {
+        code_span(name, max)
+    } else {
+        escape(name, max)
+    }
+}
+
+/// Text a code span in a table cell shows as it is.
+fn plain(text: &str) -> bool {
+    !text.contains(['`', '|', '<', '>', '&', '\\', '[', ']'])
 }
 
 pub fn render(d: &Decision, acted: bool) -> String {
@@ -56,7 +95,7 @@ pub fn render(d: &Decision, acted: bool) -> String {
         (Outcome::Wait, _) => "waiting",
     };
     let _ = writeln!(out, "### {icon} codebuild-retry-gate: {verb}\n");
-    let _ = writeln!(out, "**{}**\n", escape(&d.reason, 400));
+    let _ = writeln!(out, "**{}**\n", with_rule_names(d, escape(&d.reason, 400)));
     let batch = match d
         .batch_arn
         .as_deref()
@@ -186,11 +225,16 @@ fn row(d: &Decision, g: &GroupVerdict) -> String {
         }
     });
     let rule = g.rule.as_ref().map_or_else(dash, |r| {
-        format!("{} (line {})", escape(&r.name, 60), r.line)
+        // The policy author's own name for it: a code span, never backslash-escaped.
+        format!("{} (line {})", rule_name(&r.name, 60), r.line)
     });
     let verdict = match g.verdict {
-        "none" => g.code.as_str().to_string(),
-        v => format!("**{v}**: {}", escape(&g.detail, MAX_CELL)),
+        GroupRole::None => g.code.as_str().to_string(),
+        v => format!(
+            "**{}**: {}",
+            v.as_str(),
+            with_rule_names(d, escape(&g.detail, MAX_CELL))
+        ),
     };
     format!(
         "| {group} | {} | {} | {context} | {rule} | {verdict} |",

@@ -308,7 +308,10 @@ pub fn rfc3339(t: Timestamp) -> String {
 }
 
 fn short(commit: Option<&str>) -> String {
-    commit.map_or_else(|| "-".to_string(), |c| clean(&c[..c.len().min(12)], 12))
+    commit.map_or_else(
+        || "-".to_string(),
+        |c| clean(crate::text::first_chars(c, 12), 12),
+    )
 }
 
 fn found_text(r: &Row) -> String {

@@ -1,8 +1,9 @@
 //! The commit status: state, and a description of at most 140 characters that still says
 //! the essential why.
 
-use crate::decision::{Decision, GroupVerdict, Outcome};
+use crate::decision::{Decision, DecisionCode, GroupRole, GroupVerdict, Outcome};
 use crate::github::{CommitStatus, State};
+use crate::text::cut_bytes;
 
 /// GitHub answers 422 to longer descriptions. Counted in bytes, so it holds whether GitHub
 /// counts bytes or characters.
@@ -30,7 +31,7 @@ pub fn description(d: &Decision) -> String {
         return full;
     }
     let first = match d.decision {
-        Outcome::Retry => d.groups.iter().find(|g| g.verdict == "retry"),
+        Outcome::Retry => d.groups.iter().find(|g| g.verdict == GroupRole::Retry),
         _ => d.blamed(),
     };
     let compact = match (d.decision, first) {
@@ -41,22 +42,24 @@ pub fn description(d: &Decision) -> String {
             compact_failure(g)
         ),
         (Outcome::Refuse, Some(g))
-            if d.code.as_str() == "failure-not-allowed"
-                || d.code.as_str() == "rule-budget-spent" =>
+            if matches!(
+                d.code,
+                DecisionCode::FailureNotAllowed | DecisionCode::RuleBudgetSpent
+            ) =>
         {
             format!("Not retried: {}", compact_failure(g))
         }
         _ => full,
     };
-    cut(&compact, MAX_DESCRIPTION)
+    cut_bytes(&compact, MAX_DESCRIPTION)
 }
 
 /// `group PHASE CODE; rule R` / `group PHASE CODE; no rule allows it`, each part shortened.
 fn compact_failure(g: &GroupVerdict) -> String {
-    let mut s = cut(&crate::text::clean(&g.group, 200), 40);
+    let mut s = cut_bytes(&crate::text::clean(&g.group, 200), 40);
     if let Some(phase) = &g.failed_phase {
         s.push(' ');
-        s.push_str(&cut(&crate::text::clean(phase, 100), 24));
+        s.push_str(&cut_bytes(&crate::text::clean(phase, 100), 24));
     }
     if let Some(code) = g
         .contexts
@@ -65,56 +68,29 @@ fn compact_failure(g: &GroupVerdict) -> String {
         .filter(|c| !c.is_empty())
     {
         s.push(' ');
-        s.push_str(&cut(&crate::text::clean(code, 200), 40));
+        s.push_str(&cut_bytes(&crate::text::clean(code, 200), 40));
     }
     match &g.rule {
         Some(rule) => {
-            s.push_str(if g.verdict == "retry" {
+            s.push_str(if g.verdict == GroupRole::Retry {
                 "; rule "
             } else {
                 "; refused by "
             });
-            s.push_str(&cut(&crate::text::clean(&rule.name, 200), 30));
+            s.push_str(&cut_bytes(&crate::text::clean(&rule.name, 200), 30));
         }
         None => s.push_str("; no rule allows it"),
     }
     s
 }
 
-/// At most `max` bytes, cut on a character boundary, with `...` when cut.
 /// The `error` status for a batch the gate could not judge: `description` cleaned and cut
 /// to [`MAX_DESCRIPTION`].
 pub fn error(context: String, description: &str, target_url: Option<String>) -> CommitStatus {
     CommitStatus {
         state: State::Error,
         context,
-        description: cut(&crate::text::clean(description, 1000), MAX_DESCRIPTION),
+        description: cut_bytes(&crate::text::clean(description, 1000), MAX_DESCRIPTION),
         target_url,
-    }
-}
-
-fn cut(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
-    }
-    let mut end = max.saturating_sub(3);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...", text[..end].trim_end())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::cut;
-
-    #[test]
-    fn cut_respects_bytes_and_char_boundaries() {
-        assert_eq!(cut("abcdef", 6), "abcdef");
-        assert_eq!(cut("abcdefg", 6), "abc...");
-        let s = "ééééé"; // 10 bytes
-        let c = cut(s, 8);
-        assert!(c.len() <= 8, "{c}");
-        assert!(c.ends_with("..."));
     }
 }

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::decision::{Decision, GroupVerdict, Outcome, VerdictCode};
+use crate::decision::{Decision, GroupRole, GroupVerdict, Outcome, VerdictCode};
 use crate::text::clean;
 
 const MAX_CONTEXT: usize = 60;
@@ -110,7 +110,7 @@ pub fn render(d: &Decision) -> String {
                     out,
                     "    rule `{}` ({}) at {}:{}",
                     clean(&rule.name, 100),
-                    rule.action,
+                    rule.action.as_str(),
                     clean(&rule.file, 200),
                     rule.line
                 );
@@ -190,8 +190,8 @@ fn row(g: &GroupVerdict) -> [String; 6] {
         context,
         g.rule.as_ref().map_or_else(dash, |r| clean(&r.name, 40)),
         match g.verdict {
-            "none" => g.code.as_str().to_string(),
-            v => v.to_string(),
+            GroupRole::None => g.code.as_str().to_string(),
+            v => v.as_str().to_string(),
         },
     ]
 }

@@ -11,7 +11,7 @@ pub mod suggest;
 mod summary;
 
 pub use compare::{Comparison, compare};
-pub use summary::{Cost, Day, Missed, NO_RULE, RuleRow, Totals, day_label, iso};
+pub use summary::{Cost, Day, Missed, NO_RULE, RuleRow, TimeTotal, Totals, day_label, iso};
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
@@ -108,8 +108,13 @@ impl BuildTime {
         self.unknown += other.unknown;
     }
 
+    /// Tenths of a minute, rounded to the nearest (half up).
+    pub fn tenths(&self) -> u64 {
+        (self.millis + 3_000) / 6_000
+    }
+
     pub fn minutes(&self) -> f64 {
-        (self.millis as f64 / 6_000.0).round() / 10.0
+        self.tenths() as f64 / 10.0
     }
 }
 
@@ -202,9 +207,9 @@ pub struct Replay {
     /// Rules that would have caught the refusals a hand retry fixed, where their failed
     /// tests or a log line repeat ([`suggest`]); filled by the command from what it read.
     pub suggestions: Vec<suggest::Suggestion>,
-    /// What reading the facts that cost a read could not do, in plain words (e.g. logs
-    /// that are not read live): said in every rendering.
-    pub read_notes: Vec<String>,
+    /// What the command warns the reader about (e.g. rules that need builds not given, logs
+    /// not read live).
+    pub warnings: Vec<String>,
 }
 
 /// Replays `policy` over `batches` (any order, several projects allowed; a batch given twice
@@ -291,7 +296,7 @@ pub fn replay_with(
         attempts: Vec::new(),
         comparison: None,
         suggestions: Vec::new(),
-        read_notes: Vec::new(),
+        warnings: Vec::new(),
     };
     for (_, mut list) in projects {
         list.sort_by(|a, b| (a.start_time, &a.id).cmp(&(b.start_time, &b.id)));

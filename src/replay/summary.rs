@@ -39,8 +39,19 @@ pub struct Totals {
     pub retry_still_running: usize,
     /// refuse, but a retry by hand then made the batch succeed: flakiness the policy misses.
     pub refused_but_fixed_by_hand: usize,
-    /// refuse, and nobody retried or the retry failed again.
+    /// refuse, and not fixed by hand: nobody retried, or the retry failed again
+    /// (`refused_not_retried` + `refused_then_failed`).
     pub refusals_held: usize,
+    /// refuse, and nobody retried.
+    pub refused_not_retried: usize,
+    /// refuse, and a retry by hand failed again.
+    pub refused_then_failed: usize,
+    /// Of `refused_but_fixed_by_hand`: refused for a failure no rule allowed (no rule, a
+    /// refusing rule, an unknown status…), the ones [`Replay::missed`] lists by group.
+    pub fixed_by_hand_no_rule_allowed: usize,
+    /// Of `refused_but_fixed_by_hand`: every failure was allowed, and a budget or a brake
+    /// refused ([`Replay::budget_stops`]).
+    pub fixed_by_hand_budget_or_brake: usize,
     /// refuse, and a retry by hand is still running.
     pub refused_still_running: usize,
     /// Retries that really happened after the failed attempts (by anyone).
@@ -51,11 +62,32 @@ pub struct Totals {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Cost {
     /// The builds the real retries ran.
-    pub real_retries: BuildTime,
+    pub real_retries: TimeTotal,
     /// The builds the policy's retries ran (observed) or would have run (estimated).
-    pub policy_retries: BuildTime,
+    pub policy_retries: TimeTotal,
     /// The estimated part of `policy_retries`.
-    pub policy_estimated: BuildTime,
+    pub policy_estimated: TimeTotal,
+}
+
+/// Build time added up over attempts. Its minutes are the sum of each attempt's minutes as
+/// shown (rounded to a tenth), so a total always equals the sum of its rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimeTotal {
+    /// The builds, their exact time, and those without times.
+    pub time: BuildTime,
+    /// Tenths of a minute: the sum of each row's rounded tenths.
+    pub tenths: u64,
+}
+
+impl TimeTotal {
+    pub fn add(&mut self, row: BuildTime) {
+        self.time.add(row);
+        self.tenths += row.tenths();
+    }
+
+    pub fn minutes(&self) -> f64 {
+        self.tenths as f64 / 10.0
+    }
 }
 
 /// One row of the per-rule table.
@@ -124,9 +156,23 @@ impl Replay {
                 (Outcome::Refuse, then) => {
                     t.refuse += 1;
                     match then {
-                        Then::RetriedThenSucceeded => t.refused_but_fixed_by_hand += 1,
+                        Then::RetriedThenSucceeded => {
+                            t.refused_but_fixed_by_hand += 1;
+                            if a.decision.groups.iter().any(|g| g.code.is_hard_refusal()) {
+                                t.fixed_by_hand_no_rule_allowed += 1;
+                            } else {
+                                t.fixed_by_hand_budget_or_brake += 1;
+                            }
+                        }
                         Then::RetriedStillRunning => t.refused_still_running += 1,
-                        Then::RetriedThenFailed | Then::NotRetried => t.refusals_held += 1,
+                        Then::RetriedThenFailed => {
+                            t.refusals_held += 1;
+                            t.refused_then_failed += 1;
+                        }
+                        Then::NotRetried => {
+                            t.refusals_held += 1;
+                            t.refused_not_retried += 1;
+                        }
                     }
                 }
                 _ => t.wait += 1,
@@ -242,8 +288,9 @@ impl Replay {
         stops
     }
 
-    /// Decisions per day (UTC), from the first day with a failed attempt to the last, days
-    /// without any included.
+    /// Decisions per day (UTC, by the end of the attempt), from the window's first day (else
+    /// the first day with a failed attempt) to the last day with one or the window's last,
+    /// whichever is later; days without any included.
     pub fn per_day(&self) -> Vec<(String, Day)> {
         const DAY: i64 = 86_400_000;
         let days: Vec<i64> = self
@@ -256,6 +303,14 @@ impl Replay {
         let (Some(&first), Some(&last)) = (days.iter().min(), days.iter().max()) else {
             return Vec::new();
         };
+        let first = self
+            .window
+            .since
+            .map_or(first, |s| s.0.div_euclid(DAY).min(first));
+        let last = self
+            .window
+            .until
+            .map_or(last, |u| u.0.div_euclid(DAY).max(last));
         // At most a year of days (a window is at most 365 days).
         let first = first.max(last - 400);
         let mut out: Vec<(String, Day)> = (first..=last)

@@ -131,6 +131,12 @@ struct State {
     case_tokens: HashMap<String, CaseCursor>,
     /// List batches strictly by identifier, the only order the model documents.
     by_identifier: bool,
+    /// Batches as they stood when [`FakeCodeBuild::freeze_batch_reads`] was called: reads
+    /// answer from here, while `RetryBuildBatch` acts on the live batches.
+    frozen: Option<BTreeMap<String, Value>>,
+    /// Racing gates made deterministic ([`FakeCodeBuild::race_retries`]): by batch, the
+    /// state every read answers and the `RetryBuildBatch` requests still awaited.
+    races: HashMap<String, (Value, usize)>,
 }
 
 type Reply = (u16, Vec<u8>);
@@ -405,6 +411,38 @@ impl FakeCodeBuild {
             .extend(states.into_iter().map(to_wire));
     }
 
+    /// From now on, `BatchGetBuildBatches` answers with the batches as they stand now, while
+    /// `RetryBuildBatch` keeps acting on the live ones: every later reader sees the project
+    /// as it was before any of the retries that follow. This is the worst interleaving of
+    /// gates running at once (each reads the project before the others' retries exist),
+    /// made deterministic: the gates can then run one after another. Until
+    /// [`FakeCodeBuild::thaw_batch_reads`].
+    pub fn freeze_batch_reads(&self) {
+        let mut state = lock(&self.state);
+        state.frozen = Some(state.batches.clone());
+    }
+
+    /// Reads answer from the live batches again.
+    pub fn thaw_batch_reads(&self) {
+        lock(&self.state).frozen = None;
+    }
+
+    /// A deterministic race of `gates` gates on one batch: every read of the batch answers
+    /// the batch as it is now (failed) until `gates` `RetryBuildBatch` requests for it have
+    /// arrived — as if every gate read it before any retry was answered, whatever the
+    /// interleaving — so each of them reaches `RetryBuildBatch`. The retries are then
+    /// answered in arrival order as CodeBuild does: the first retries the batch, a later one
+    /// with the same idempotency token gets the same answer (no second retry), one with
+    /// another token finds the batch running and is refused.
+    pub fn race_retries(&self, id: &str, gates: usize) {
+        let mut state = lock(&self.state);
+        let key = state
+            .resolve_batch(id)
+            .unwrap_or_else(|| panic!("no batch {id}"));
+        let now = state.batches[&key].clone();
+        state.races.insert(key, (now, gates));
+    }
+
     /// Answer the next `times` calls of `op` (or of any operation, with `"*"`) with `fault`.
     /// Injections are consumed in the order they were made.
     pub fn inject(&self, op: &str, fault: Fault, times: usize) {
@@ -625,7 +663,14 @@ impl State {
         let (mut found, mut missing) = (Vec::new(), Vec::new());
         for id in ids {
             match self.resolve_batch(&id) {
+                Some(key) if self.frozen.as_ref().is_some_and(|f| f.contains_key(&key)) => {
+                    found.extend(self.frozen.as_ref().and_then(|f| f.get(&key)).cloned());
+                }
                 Some(key) => {
+                    if let Some((held, _)) = self.races.get(&key).filter(|(_, left)| *left > 0) {
+                        found.push(held.clone());
+                        continue;
+                    }
                     found.push(self.batches[&key].clone());
                     if let Some(next) = self.scripts.get_mut(&key).and_then(|s| s.pop_front()) {
                         self.batches.insert(key, next);
@@ -938,6 +983,11 @@ impl State {
                 ));
             }
         };
+        if let Some(key) = self.resolve_batch(id)
+            && let Some((_, left)) = self.races.get_mut(&key)
+        {
+            *left = left.saturating_sub(1);
+        }
         if let Some(stored) = token.and_then(|t| self.idempotency.get(t)) {
             // The token is documented as valid for five minutes; the fake keeps it for its life.
             return if stored.batch_id == id && stored.retry_type == retry_type {

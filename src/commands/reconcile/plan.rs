@@ -173,15 +173,7 @@ pub fn steps(plans: Vec<Plan>, seen: &Seen) -> Vec<Step> {
         .collect()
 }
 
-/// A final status that was posted before `batch`'s latest attempt ended: it was about an
-/// older batch or attempt of the commit, not this one. A status whose time GitHub did not
-/// give cannot be shown to be stale, and is taken as final.
-pub fn is_stale(status: &SeenStatus, batch: &Batch) -> bool {
-    match (status.at, history::ended_at(batch)) {
-        (Some(posted), Some(ended)) => posted < ended,
-        _ => false,
-    }
-}
+pub use report::{already_says, is_stale};
 
 /// What a status read found for `batch`: none, a stale final one, or `pending` (or another
 /// non-final state).

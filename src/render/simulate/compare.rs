@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use crate::render::markdown::escape;
+use crate::render::markdown::{escape, rule_name};
 use crate::replay::compare::{Change, Comparison};
 use crate::replay::iso;
 use crate::text::clean;
@@ -27,10 +27,24 @@ fn after(c: &Change) -> String {
     side(c.after.decision, c.after.code, c.after.rule.as_deref())
 }
 
+/// A side as a markdown cell: the rule (the policy author's name) in a code span, never
+/// backslash-escaped; decisions and codes are our own words.
+fn side_markdown(side: &crate::replay::compare::Side) -> String {
+    match side.rule.as_deref() {
+        Some(rule) => format!(
+            "{} (`{}`, rule {})",
+            side.decision,
+            side.code,
+            rule_name(rule, 100)
+        ),
+        None => format!("{} (`{}`)", side.decision, side.code),
+    }
+}
+
 fn ended(c: &Change) -> String {
-    c.ended_at
-        .and_then(iso)
-        .map_or("-".to_string(), |t| t[..16].replace('T', " "))
+    c.ended_at.and_then(iso).map_or("-".to_string(), |t| {
+        crate::text::first_chars(&t, 16).replace('T', " ")
+    })
 }
 
 /// The text section, ending with a blank line.
@@ -75,7 +89,10 @@ pub fn markdown(c: &Comparison) -> String {
         escape(&c.old_policy, 300)
     );
     let t = &c.totals;
-    let _ = writeln!(out, "| | Attempts | Then fixed by a retry | Held |");
+    let _ = writeln!(
+        out,
+        "| | Attempts | Then fixed by a retry | Not fixed (nobody retried, or the retry failed again) |"
+    );
     let _ = writeln!(out, "|---|---|---|---|");
     let _ = writeln!(
         out,
@@ -99,8 +116,8 @@ pub fn markdown(c: &Comparison) -> String {
                 ended(change),
                 escape(&change.batch_id, 200),
                 change.attempt,
-                escape(&before(change), 200),
-                escape(&after(change), 200),
+                side_markdown(&change.before),
+                side_markdown(&change.after),
                 change.then
             );
         }

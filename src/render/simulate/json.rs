@@ -16,6 +16,8 @@ struct Report<'a> {
     /// Batches read in all: the window's and the look-back's.
     batches_read: usize,
     history_truncated: bool,
+    /// What the report may understate, and why (e.g. no builds were given).
+    warnings: &'a [String],
     attempts: Vec<Attempt<'a>>,
     totals: TotalsOut,
     rules: Vec<RuleOut<'a>>,
@@ -145,6 +147,7 @@ pub fn render(r: &Replay) -> String {
         },
         batches_read: r.read,
         history_truncated: r.history_truncated,
+        warnings: &r.warnings,
         attempts: r.attempts.iter().map(attempt).collect(),
         totals: TotalsOut {
             totals: r.totals(),
@@ -152,7 +155,8 @@ pub fn render(r: &Replay) -> String {
                 real_retries: cost.real_retries.minutes(),
                 policy_retries: cost.policy_retries.minutes(),
                 policy_retries_estimated: cost.policy_estimated.minutes(),
-                builds_without_times: cost.real_retries.unknown + cost.policy_estimated.unknown,
+                builds_without_times: cost.real_retries.time.unknown
+                    + cost.policy_estimated.time.unknown,
             },
         },
         rules: rules

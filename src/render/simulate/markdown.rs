@@ -6,16 +6,20 @@
 
 use std::fmt::Write;
 
-use super::{minutes, notes, plural, projects, window};
-use crate::decision::Outcome;
+use super::{fixed_by_hand, minutes, notes, plural, projects, window};
 use crate::render::links::batch_url;
-use crate::render::markdown::escape;
-use crate::replay::{Replay, iso};
+use crate::render::markdown::{escape, rule_name, with_rule_names};
+use crate::replay::{Judged, NO_RULE, Replay, iso};
 
 /// Attempt rows shown at most; the rest are counted.
 pub const MAX_ROWS: usize = 200;
 /// Days charted at most (the most recent).
 const MAX_DAYS: usize = 92;
+/// The chart's colours: all failed attempts behind, the policy's retries in front.
+const ALL_COLOUR: &str = "#8c959f";
+const ALL_COLOUR_NAME: &str = "grey";
+const RETRY_COLOUR: &str = "#1a7f37";
+const RETRY_COLOUR_NAME: &str = "green";
 
 pub fn render(r: &Replay) -> String {
     // A comparison leads: the review of a policy change.
@@ -82,23 +86,14 @@ pub fn render(r: &Replay) -> String {
         "| retry | {} | {} rescued | {} wasted | {} | {} not tried |",
         t.retry, t.rescued, t.wasted, t.retry_still_running, t.retry_not_tried
     );
-    let refused_then_failed = r
-        .attempts
-        .iter()
-        .filter(|a| {
-            a.decision.decision == Outcome::Refuse
-                && !a.could_not_judge()
-                && a.then == crate::replay::Then::RetriedThenFailed
-        })
-        .count();
     let _ = writeln!(
         out,
-        "| refuse | {} | {} fixed by hand | {} held | {} | {} held |",
+        "| refuse | {} | {} fixed by hand | {} failed again | {} | {} left failed |",
         t.refuse,
         t.refused_but_fixed_by_hand,
-        refused_then_failed,
+        t.refused_then_failed,
         t.refused_still_running,
-        t.refusals_held - refused_then_failed
+        t.refused_not_retried
     );
     if t.wait > 0 {
         let _ = writeln!(out, "| wait | {} | | | | |", t.wait);
@@ -124,7 +119,11 @@ pub fn render(r: &Replay) -> String {
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} | {} | {} |",
-                escape(name, 80),
+                if name == NO_RULE {
+                    NO_RULE.to_string()
+                } else {
+                    rule_name(name, 80)
+                },
                 row.allowed,
                 row.refused,
                 row.rescued,
@@ -135,15 +134,15 @@ pub fn render(r: &Replay) -> String {
     }
 
     let missed = r.missed();
-    if !missed.is_empty() {
-        let _ = writeln!(
-            out,
-            "\n**Refused, then fixed by a retry by hand** (rules the policy may be missing)\n"
-        );
-        let _ = writeln!(
-            out,
-            "| Times | Group | Failed phase | Status code | Example message |\n|---|---|---|---|---|"
-        );
+    if let Some(section) = fixed_by_hand(r) {
+        let _ = writeln!(out, "\n**{}**\n", section.heading);
+        if let Some(rows_say) = &section.rows_say {
+            let _ = writeln!(out, "{rows_say}\n");
+            let _ = writeln!(
+                out,
+                "| Times | Group | Failed phase | Status code | Example message |\n|---|---|---|---|---|"
+            );
+        }
         for m in missed.iter().take(MAX_ROWS) {
             let _ = writeln!(
                 out,
@@ -160,6 +159,16 @@ pub fn render(r: &Replay) -> String {
                     .as_deref()
                     .map_or("-".to_string(), |c| escape(c.trim(), 160)),
             );
+        }
+        if missed.len() > MAX_ROWS {
+            let _ = writeln!(
+                out,
+                "\n_{} more rows not shown; `--format json` lists them all._",
+                missed.len() - MAX_ROWS
+            );
+        }
+        for line in &section.left_out {
+            let _ = writeln!(out, "\nAnd {}.", escape(line, 300));
         }
     }
 
@@ -200,14 +209,14 @@ pub fn render(r: &Replay) -> String {
     if !r.attempts.is_empty() {
         let _ = writeln!(
             out,
-            "\n<details><summary>Every failed attempt ({})</summary>\n",
+            "\n<details><summary>Every failed attempt ({}), newest first</summary>\n",
             r.attempts.len()
         );
         let _ = writeln!(
             out,
-            "| Ended | Batch | Attempt | Decision | Code | Rule | Then |\n|---|---|---|---|---|---|---|"
+            "| Ended | Batch | Attempt | Decision | Code | Rule | Failing group | Reason | Then |\n|---|---|---|---|---|---|---|---|---|"
         );
-        for a in r.attempts.iter().take(MAX_ROWS) {
+        for a in newest_first(r).into_iter().take(MAX_ROWS) {
             let arn = a.decision.batch_arn.as_deref();
             let batch = match arn.and_then(|arn| batch_url(arn, &a.batch_id)) {
                 Some(url) => format!("[{}]({url})", escape(&a.batch_id, 200)),
@@ -215,27 +224,43 @@ pub fn render(r: &Replay) -> String {
             };
             let _ = writeln!(
                 out,
-                "| {} | {batch} | {} | {} | `{}` | {} | {} |",
+                "| {} | {batch} | {} | {} | `{}` | {} | {} | {} | {} |",
                 a.ended_at
                     .and_then(iso)
-                    .map_or("-".to_string(), |t| t[..16].replace('T', " ")),
+                    .map_or("-".to_string(), |t| crate::text::first_chars(&t, 16)
+                        .replace('T', " ")),
                 a.attempt,
                 a.decision.decision.as_str(),
                 a.decision.code.as_str(),
-                a.rule().map_or("-".to_string(), |n| escape(n, 60)),
+                a.rule().map_or("-".to_string(), |n| rule_name(n, 80)),
+                a.failure()
+                    .map_or("-".to_string(), |g| escape(&g.group, 80)),
+                with_rule_names(&a.decision, escape(&a.decision.reason, 200)),
                 a.then.as_str()
             );
         }
         if r.attempts.len() > MAX_ROWS {
             let _ = writeln!(
                 out,
-                "\n_{} more attempts not shown; `--format json` lists them all._",
+                "\n_{} older attempts not shown; `--format json` lists them all._",
                 r.attempts.len() - MAX_ROWS
             );
         }
         let _ = writeln!(out, "\n</details>");
     }
     out
+}
+
+/// The attempts, the one that ended last first (an attempt without an end time last).
+fn newest_first(r: &Replay) -> Vec<&Judged> {
+    let mut list: Vec<&Judged> = r.attempts.iter().collect();
+    list.sort_by(|a, b| {
+        let key = |j: &Judged| (j.ended_at.is_some(), j.ended_at, j.attempt);
+        key(b)
+            .cmp(&key(a))
+            .then_with(|| a.batch_id.cmp(&b.batch_id))
+    });
+    list
 }
 
 /// A Mermaid bar chart of failed attempts per day, the policy's retries drawn in front of
@@ -245,6 +270,7 @@ fn chart(out: &mut String, r: &Replay) {
     if days.is_empty() {
         return;
     }
+    let cut = days.len() > MAX_DAYS;
     let days = &days[days.len().saturating_sub(MAX_DAYS)..];
     let labels: Vec<String> = days
         .iter()
@@ -263,12 +289,21 @@ fn chart(out: &mut String, r: &Replay) {
         .max(1);
     let _ = writeln!(
         out,
-        "\nFailed attempts per day (UTC): all of them, and in front the ones the policy would retry.\n"
+        "\nFailed attempts per day (UTC){}. Legend: {ALL_COLOUR_NAME} bars = all failed \
+         attempts; {RETRY_COLOUR_NAME} bars, in front = the ones the policy would retry.\n",
+        if cut {
+            format!(", the last {MAX_DAYS} days")
+        } else {
+            String::new()
+        }
     );
-    let _ = writeln!(out, "```mermaid\nxychart-beta");
     let _ = writeln!(
         out,
-        "    title \"Failed attempts per day: all, and would retry\""
+        "```mermaid\n%%{{init: {{\"themeVariables\": {{\"xyChart\": {{\"plotColorPalette\": \"{ALL_COLOUR}, {RETRY_COLOUR}\"}}}}}}}}%%\nxychart-beta"
+    );
+    let _ = writeln!(
+        out,
+        "    title \"Failed attempts per day: all ({ALL_COLOUR_NAME}), would retry ({RETRY_COLOUR_NAME})\""
     );
     let _ = writeln!(out, "    x-axis [{}]", labels.join(", "));
     let _ = writeln!(out, "    y-axis \"failed attempts\" 0 --> {max}");

@@ -7,7 +7,7 @@ pub mod json;
 pub mod markdown;
 pub mod text;
 
-use crate::replay::{BuildTime, Replay, Window, day_label};
+use crate::replay::{Replay, TimeTotal, Window, day_label};
 
 /// `acme-web` or `acme-web, acme-api`, or `(no batches)`.
 fn projects(r: &Replay) -> String {
@@ -29,15 +29,15 @@ fn window(w: &Window) -> String {
 }
 
 /// `12.5 build-minutes (9 builds)`, with the builds whose time is unknown.
-fn minutes(t: &BuildTime) -> String {
+fn minutes(t: &TimeTotal) -> String {
     let mut s = format!(
         "{:.1} build-minutes ({} build{})",
         t.minutes(),
-        t.builds,
-        plural(t.builds as usize)
+        t.time.builds,
+        plural(t.time.builds as usize)
     );
-    if t.unknown > 0 {
-        s.push_str(&format!(", {} more without times", t.unknown));
+    if t.time.unknown > 0 {
+        s.push_str(&format!(", {} more without times", t.time.unknown));
     }
     s
 }
@@ -48,7 +48,7 @@ fn plural(n: usize) -> &'static str {
 
 /// What the history read left out, in plain words.
 pub(crate) fn notes(r: &Replay) -> Vec<String> {
-    let mut notes = Vec::new();
+    let mut notes = r.warnings.clone();
     if r.history_truncated {
         notes.push(
             "the project's history was read up to the page cap: the oldest batches in the window and the look-back before it may be missing, and budget counts drawn from them too low"
@@ -70,7 +70,6 @@ pub(crate) fn notes(r: &Replay) -> Vec<String> {
             }
         ));
     }
-    notes.extend(r.read_notes.iter().cloned());
     if r.running > 0 {
         notes.push(format!(
             "{} batch{} still running when read: {} last attempt is not judged yet",
@@ -80,4 +79,49 @@ pub(crate) fn notes(r: &Replay) -> Vec<String> {
         ));
     }
     notes
+}
+
+/// The "refused, then fixed by hand" section, so that its counts add up to the total: its
+/// heading, the line before the per-group rows (when there are any), and what the rows
+/// leave out.
+struct FixedByHand {
+    heading: String,
+    rows_say: Option<String>,
+    left_out: Vec<String>,
+}
+
+fn fixed_by_hand(r: &Replay) -> Option<FixedByHand> {
+    let t = r.totals();
+    if t.refused_but_fixed_by_hand == 0 {
+        return None;
+    }
+    let n = t.refused_but_fixed_by_hand;
+    let heading = format!(
+        "Refused, then fixed by a retry by hand: {n} attempt{}",
+        plural(n)
+    );
+    let k = t.fixed_by_hand_no_rule_allowed;
+    let rows_say = (k > 0).then(|| {
+        format!(
+            "{k} refused for a failure no rule allowed (rules the policy may be missing), by failed group:"
+        )
+    });
+    let mut left_out = Vec::new();
+    let in_rows: usize = r.missed().iter().map(|m| m.count).sum();
+    if k > 0 && in_rows != k {
+        left_out.push(format!(
+            "the rows count failed groups: {in_rows} in these {k} attempts"
+        ));
+    }
+    let b = t.fixed_by_hand_budget_or_brake;
+    if b > 0 {
+        left_out.push(format!(
+            "{b} more refused by a budget or a brake although the rules allowed every failure (see where a budget stopped a retry)"
+        ));
+    }
+    Some(FixedByHand {
+        heading,
+        rows_say,
+        left_out,
+    })
 }

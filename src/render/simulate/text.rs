@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{minutes, notes, plural, projects, window};
+use super::{fixed_by_hand, minutes, notes, plural, projects, window};
 use crate::replay::Replay;
 use crate::text::clean;
 
@@ -62,9 +62,9 @@ pub fn render(r: &Replay) -> String {
             "refuse",
             &t.refuse.to_string(),
             &format!("{} fixed by hand", t.refused_but_fixed_by_hand),
-            &format!("{} held", t.refusals_held - not_retried_refusals(r)),
+            &format!("{} failed again", t.refused_then_failed),
             &t.refused_still_running.to_string(),
-            &format!("{} held", not_retried_refusals(r)),
+            &format!("{} left failed", t.refused_not_retried),
         ],
     ];
     table_lines(&mut out, &table.map(|row| row.map(str::to_string)));
@@ -85,7 +85,7 @@ pub fn render(r: &Replay) -> String {
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "  rescued {} · wasted {} · refused but fixed by hand {} · refusals held {}",
+        "  rescued {} · wasted {} · refused but fixed by hand {} · refused and not fixed by hand {}",
         t.rescued, t.wasted, t.refused_but_fixed_by_hand, t.refusals_held
     );
     let _ = writeln!(
@@ -130,12 +130,12 @@ pub fn render(r: &Replay) -> String {
     }
 
     let missed = r.missed();
-    if !missed.is_empty() {
+    if let Some(section) = fixed_by_hand(r) {
         let _ = writeln!(out);
-        let _ = writeln!(
-            out,
-            "  Refused, then fixed by a retry by hand (rules the policy may be missing):"
-        );
+        let _ = writeln!(out, "  {}:", section.heading);
+        if let Some(rows_say) = &section.rows_say {
+            let _ = writeln!(out, "  {rows_say}");
+        }
         for m in missed.iter().take(MAX_MISSED) {
             let _ = writeln!(
                 out,
@@ -158,6 +158,9 @@ pub fn render(r: &Replay) -> String {
                 "    … {} more (--format json lists them all)",
                 missed.len() - MAX_MISSED
             );
+        }
+        for line in &section.left_out {
+            let _ = writeln!(out, "  and {line}");
         }
     }
     if !r.suggestions.is_empty() {
@@ -224,18 +227,6 @@ pub(super) fn suggestion_sentence(s: &crate::replay::suggest::Suggestion) -> Str
             s.what, s.batches, s.of, s.group
         ),
     }
-}
-
-/// Refusals that nobody retried (the rest of the held ones failed again after a retry).
-fn not_retried_refusals(r: &Replay) -> usize {
-    r.attempts
-        .iter()
-        .filter(|a| {
-            a.decision.decision == crate::decision::Outcome::Refuse
-                && !a.could_not_judge()
-                && a.then == crate::replay::Then::NotRetried
-        })
-        .count()
 }
 
 /// Aligned columns, two spaces in front, cells separated by two spaces.
