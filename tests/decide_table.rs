@@ -307,6 +307,14 @@ fn listed(names: &[&str]) -> Listed {
     Listed::new(names.iter().map(|n| n.to_string()), "the test")
 }
 
+/// Names from a source that lists at most 10 (a `status` event's branches).
+fn cut_list(names: &[&str]) -> Listed {
+    listed(names).cut_at(names.len(), 10)
+}
+
+/// Ten branches, none of them main: as many as a `status` event lists.
+const TEN_BRANCHES: [&str; 10] = ["b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7", "b8", "b9"];
+
 // ---------------------------------------------------------------------------------------
 // Helpers: policies
 // ---------------------------------------------------------------------------------------
@@ -2462,6 +2470,48 @@ fn branches_and_pull_request_bases() {
             "issue 18: GitHub lists no branch: never-on-main does not match",
             never_main,
             fx().branches(Some(&[])),
+            retry(),
+            &[("a", V::AllowedByRule, Some("any"))],
+        ),
+        case(
+            "issue 18: a status event's branches are at most 10: ten that miss main may be cut, so never-on-main cannot be judged and refuses",
+            never_main,
+            fx().github(GitHubFacts {
+                commit: Some(SHA.into()),
+                branches: Some(Fetched::Known(cut_list(&TEN_BRANCHES))),
+                pull_request_bases: None,
+            }),
+            refuse(D::CouldNotJudge),
+            &[("a", V::CouldNotJudge, Some("never-on-main"))],
+        )
+        .also(|d| {
+            let detail = &d.groups[0].detail;
+            assert!(
+                detail.contains("the test lists 10 branches of commit 0123456789ab, the most it lists, and none matches main; others may"),
+                "{detail}"
+            );
+        }),
+        case(
+            "issue 18: ten event branches that include main: never-on-main refuses, judged",
+            never_main,
+            fx().github(GitHubFacts {
+                commit: Some(SHA.into()),
+                branches: Some(Fetched::Known(cut_list(&[
+                    "main", "b1", "b2", "b3", "b4", "b5", "b6", "b7", "b8", "b9",
+                ]))),
+                pull_request_bases: None,
+            }),
+            refuse(D::FailureNotAllowed),
+            &[("a", V::RefusedByRule, Some("never-on-main"))],
+        ),
+        case(
+            "issue 18: nine event branches are the whole list: none is main, so the next rule retries",
+            never_main,
+            fx().github(GitHubFacts {
+                commit: Some(SHA.into()),
+                branches: Some(Fetched::Known(cut_list(&TEN_BRANCHES[..9]))),
+                pull_request_bases: None,
+            }),
             retry(),
             &[("a", V::AllowedByRule, Some("any"))],
         ),

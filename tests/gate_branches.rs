@@ -380,3 +380,48 @@ async fn github_failing_on_those_reads_is_no_retry_and_says_why() {
     );
     assert_eq!(w.cb.count("RetryBuildBatch"), 0);
 }
+
+/// A `status` event lists at most 10 branches: ten that do not include main may be cut, so
+/// `never-on-main` cannot be judged from them and the failure is refused (fail closed), with
+/// the reason; nine are the whole list, and the infrastructure failure is retried.
+#[tokio::test(flavor = "multi_thread")]
+async fn ten_event_branches_may_be_cut_so_never_on_main_refuses() {
+    let names: Vec<String> = (0..10).map(|i| format!("feature/{i}")).collect();
+    let ten: Vec<&str> = names.iter().map(String::as_str).collect();
+    for (branches, want) in [(&ten[..], "refuse"), (&ten[..9], "retry")] {
+        let w = World::new(SHA, NEVER_ON_MAIN_BY_BRANCH).await;
+        let event = status_event(&w, branches);
+        let mut cmd = tokio::process::Command::from(common::gate_in(
+            w.workspace(),
+            &w.cb.endpoint(),
+            &w.gh.url(),
+            TOKEN,
+            REPO,
+            &["--format", "json"],
+        ));
+        cmd.env("GITHUB_EVENT_NAME", "status")
+            .env("GITHUB_EVENT_PATH", &event);
+        let r = w.gate_with(cmd).await;
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let report = r.json();
+        assert_eq!(report["decision"], want, "{report}");
+        if want == "refuse" {
+            assert_eq!(failed_group(&report)["code"], "could-not-judge");
+            let detail = failed_group(&report)["detail"].as_str().unwrap();
+            assert!(
+                detail.contains("the status event lists 10 branches of commit b80469b84b2d, the most it lists, and none matches main; others may"),
+                "{detail}"
+            );
+            assert_eq!(w.cb.count("RetryBuildBatch"), 0);
+        } else {
+            assert_eq!(w.cb.retries_performed(&w.id), 1);
+        }
+        assert!(
+            github_paths(&w)
+                .iter()
+                .all(|p| !p.contains("branches-where-head")),
+            "the event's branches, not a read: {:?}",
+            github_paths(&w)
+        );
+    }
+}

@@ -123,6 +123,13 @@ fn judge_github(
         return Judgement::Met(None);
     }
     let patterns = globs.patterns.join(", ");
+    if let Some(max) = listed.cut_at {
+        // A full list may be cut: a branch it does not hold may still contain the commit.
+        return Judgement::Unknown(format!(
+            "{} lists {max} {noun} of commit {commit}, the most it lists, and none matches {patterns}; others may",
+            listed.from
+        ));
+    }
     Judgement::NotMet(match (what, listed.names.is_empty()) {
         (GitHubFact::Branches, true) => format!(
             "{} lists no branch for commit {commit} (branches: {patterns})",

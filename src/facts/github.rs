@@ -58,7 +58,14 @@ pub struct Listed {
     pub names: Vec<String>,
     /// e.g. `the status event`, `GitHub (branches-where-head)`, `github.json`.
     pub from: String,
+    /// The list may be cut at this many entries by its source (a `status` event lists at
+    /// most [`EVENT_BRANCHES_MAX`] branches): a name it does not hold may still apply.
+    pub cut_at: Option<usize>,
 }
+
+/// The most branches a `status` event lists ("The array includes a maximum of 10
+/// branches", GitHub's webhook reference for the `status` event).
+pub const EVENT_BRANCHES_MAX: usize = 10;
 
 impl Listed {
     pub fn new(names: impl IntoIterator<Item = String>, from: impl Into<String>) -> Listed {
@@ -68,7 +75,17 @@ impl Listed {
         Listed {
             names,
             from: from.into(),
+            cut_at: None,
         }
+    }
+
+    /// A list its source may have cut at `max` entries: when it holds that many (`entries`,
+    /// before duplicates were dropped), names beyond them may be missing.
+    pub fn cut_at(mut self, entries: usize, max: usize) -> Listed {
+        if entries >= max {
+            self.cut_at = Some(max);
+        }
+        self
     }
 }
 

@@ -8,7 +8,7 @@
 use crate::decide::GithubNeeds;
 use crate::facts::Fetched;
 use crate::facts::github::{
-    BranchEntry, GitHubFacts, Listed, branch_names, open_pull_request_bases,
+    BranchEntry, EVENT_BRANCHES_MAX, GitHubFacts, Listed, branch_names, open_pull_request_bases,
 };
 use crate::github::{GitHub, Repo};
 
@@ -63,7 +63,7 @@ pub async fn read(needs: GithubNeeds, source: Source<'_>) -> GitHubFacts {
                     return None;
                 }
                 Some(match event_branches {
-                    Some(list) => Fetched::Known(Listed::new(branch_names(list), FROM_EVENT)),
+                    Some(list) => Fetched::Known(from_event(list)),
                     None => match github.branches_where_head(repo, sha).await {
                         Ok(list) => Fetched::Known(Listed::new(
                             branch_names(&list),
@@ -96,7 +96,12 @@ pub async fn read(needs: GithubNeeds, source: Source<'_>) -> GitHubFacts {
 /// The branches when GitHub cannot be asked: the event's, if it named them, else unreadable.
 fn unread_branches(event: Option<&[BranchEntry]>, why: &str) -> Fetched<Listed> {
     match event {
-        Some(list) => Fetched::Known(Listed::new(branch_names(list), FROM_EVENT)),
+        Some(list) => Fetched::Known(from_event(list)),
         None => Fetched::Unreadable(why.to_string()),
     }
+}
+
+/// The event's branches: at most [`EVENT_BRANCHES_MAX`], so a full list may be cut.
+fn from_event(list: &[BranchEntry]) -> Listed {
+    Listed::new(branch_names(list), FROM_EVENT).cut_at(list.len(), EVENT_BRANCHES_MAX)
 }
