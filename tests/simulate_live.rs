@@ -363,7 +363,7 @@ const TEST: &[(&str, Fail)] = &[("test", Fail::Test)];
 
 /// Issue 17: live, the replay reads the test reports its `tests` rules need (and the flips
 /// they learn from) from CodeBuild, each once; a report CodeBuild no longer has (30 days)
-/// leaves its attempt "could not judge", never a refusal; logs are not read live and say so.
+/// leaves its attempt "could not judge", never a refusal; so does a log that cannot be read.
 #[tokio::test(flavor = "multi_thread")]
 async fn live_replay_reads_test_reports_once_and_counts_expired_ones_as_not_judged() {
     let cb = FakeCodeBuild::start().await;
@@ -477,7 +477,8 @@ async fn live_replay_reads_test_reports_once_and_counts_expired_ones_as_not_judg
     assert_eq!(cb.count("DescribeTestCases"), 8);
     assert_eq!(cb.count("RetryBuildBatch"), 0);
 
-    // A `log` rule: logs are not read live by simulate; its attempts could not be judged.
+    // A `log` rule: these builds name no log location, so no log can be read (as when
+    // CloudWatch's retention has passed): its attempts could not be judged.
     std::fs::write(
         dir.path().join("log.yml"),
         "version: 1\nrules:\n  - name: rate-limits\n    log:\n      matches: [\"429\"]\n",
@@ -501,7 +502,7 @@ async fn live_replay_reads_test_reports_once_and_counts_expired_ones_as_not_judg
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("and could not judge 5"), "{}", r.stdout);
     assert!(
-        r.stdout.contains("logs are not read live by simulate"),
+        r.stdout.contains("5 failed attempts could not be judged"),
         "{}",
         r.stdout
     );

@@ -20,6 +20,7 @@ use crate::facts::awscli::{
 use crate::facts::{Batch, Build, Fetched, Timestamp, captured_logs};
 use crate::github::Token;
 use crate::history::{self, Progress, WalkEnd};
+use crate::live::logs::LogReader;
 use crate::live::{aws, github_facts};
 use crate::policy::Policy;
 use crate::render;
@@ -252,7 +253,8 @@ async fn live(
     };
     let look_back = old.map_or(0, look_back_ms).max(look_back_ms(policy));
     let read_since = Timestamp(since.0 - look_back);
-    let codebuild = CodeBuild::new(&crate::aws::Aws::load(config.timeout, None).await?);
+    let sdk = crate::aws::Aws::load(config.timeout, None).await?;
+    let codebuild = CodeBuild::new(&sdk);
     log.debug(&format!(
         "CodeBuild client ready, region {}",
         codebuild.region()
@@ -302,23 +304,29 @@ async fn live(
         log,
     )
     .await;
-    let mut notes = Vec::new();
-    if !wanted.logs.is_empty() {
-        // Read live by the gate only; here a log rule's attempts cannot be judged.
-        notes.push(format!(
-            "logs are not read live by simulate: {} failed build{} whose log a `log` rule needed could not be judged (capture the logs and replay offline with --logs DIR)",
-            wanted.logs.len(),
-            plural(wanted.logs.len())
-        ));
-    }
+    // Logs the same way, through the gate's reader (CloudWatch Logs, else S3; paced at its
+    // quota). A log past its group's retention is unreadable: "could not judge".
+    let logs = LogReader::new(&sdk);
+    read_logs_live(&logs, &wanted.logs, &builds, &mut reads, log).await;
     let old_replay = old
         .map(|old| replay::replay_with(old, batches.clone(), &builds, &reads, window, truncated));
     let mut replay = replay::replay_with(policy, batches, &builds, &reads, window, truncated);
     // The refusals a hand retry fixed: their failed builds' reports, for the suggestions.
     let fixed = fixed_by_hand_builds(&replay);
     read_reports_live(&codebuild, &reader, &fixed, &mut builds, &mut reads, log).await;
+    // And their logs (and those of refusals that held, to tell a telling line from one
+    // every failure prints), at most MAX_SUGGESTION_LOGS of each.
+    let mut more: BTreeMap<String, usize> = BTreeMap::new();
+    for ids in [fixed, held_builds(&replay)] {
+        more.extend(
+            ids.into_iter()
+                .filter(|id| !reads.logs.contains_key(id))
+                .take(MAX_SUGGESTION_LOGS)
+                .map(|id| (id, SUGGESTION_TAIL_BYTES)),
+        );
+    }
+    read_logs_live(&logs, &more, &builds, &mut reads, log).await;
     replay.suggestions = replay::suggest::suggest(&replay, &builds, &reads);
-    replay.warnings.extend(notes);
     if replay.projects.is_empty() {
         // A project without batches still names itself in the report.
         replay.projects.push(project.to_string());
@@ -337,10 +345,6 @@ fn look_back_ms(policy: &Policy) -> i64 {
         .max()
         .unwrap_or(0);
     i64::from(policy.budget.lookback_days.max(flaky).max(1)) * DAY_MS
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }
 
 /// What the replays of `policies` could read, together.
@@ -388,6 +392,41 @@ fn refused_builds(replay: &Replay, held: bool) -> BTreeSet<String> {
 
 fn fixed_by_hand_builds(replay: &Replay) -> BTreeSet<String> {
     refused_builds(replay, false)
+}
+
+/// The failed builds of refusals that held (not fixed by a retry).
+fn held_builds(replay: &Replay) -> BTreeSet<String> {
+    let fixed = fixed_by_hand_builds(replay);
+    refused_builds(replay, true)
+        .into_iter()
+        .filter(|id| !fixed.contains(id))
+        .collect()
+}
+
+/// Logs read live for the suggestions, at most, of refusals fixed by hand and of those that
+/// held each.
+const MAX_SUGGESTION_LOGS: usize = 50;
+/// How much of a log's end is read for the suggestions (a `log` rule's default tail).
+const SUGGESTION_TAIL_BYTES: usize = 256 * 1024;
+
+/// Reads the logs of `wanted` (build id → bytes of the end) into `reads`, ten builds at a
+/// time (the gate's bound for one decision; the reader paces CloudWatch's quota).
+async fn read_logs_live(
+    reader: &LogReader,
+    wanted: &BTreeMap<String, usize>,
+    builds: &BTreeMap<String, Build>,
+    reads: &mut Reads,
+    log: &mut Log<'_>,
+) {
+    if wanted.is_empty() {
+        return;
+    }
+    log.debug(&format!("reading the logs of {} build(s)", wanted.len()));
+    let list: Vec<(String, usize)> = wanted.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    for chunk in list.chunks(crate::live::logs::MAX_LOG_BUILDS) {
+        let chunk: BTreeMap<String, usize> = chunk.iter().cloned().collect();
+        reads.logs.extend(reader.read(&chunk, builds).await);
+    }
 }
 
 /// Reads the test reports of `ids` (reading first the builds not read yet) into `reads`:

@@ -208,7 +208,7 @@ pub struct Replay {
     /// tests or a log line repeat ([`suggest`]); filled by the command from what it read.
     pub suggestions: Vec<suggest::Suggestion>,
     /// What the command warns the reader about (e.g. rules that need builds not given, logs
-    /// not read live).
+    /// that could not be read).
     pub warnings: Vec<String>,
 }
 

@@ -26,7 +26,7 @@ struct Report<'a> {
     /// a log line repeat.
     suggestions: &'a [crate::replay::suggest::Suggestion],
     /// What could not be read or judged, in plain words (could-not-judge attempts, logs
-    /// not read live).
+    /// that could not be read).
     notes: Vec<String>,
     budget_stops: std::collections::BTreeMap<&'static str, usize>,
     per_day: Vec<DayOut>,
