@@ -122,7 +122,7 @@ impl AwsError {
 }
 
 /// An error and its sources, each said once, without the debug dumps some of them carry.
-fn error_chain(err: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut next = Some(err);
     while let Some(e) = next {

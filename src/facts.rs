@@ -183,6 +183,25 @@ pub struct Build {
     pub batch_arn: Option<String>,
     /// The ARNs of the build's reports (`reportArns`), test and code coverage.
     pub report_arns: Vec<String>,
+    /// Where CodeBuild wrote the build's log (`logs`), when it says.
+    pub logs: Option<LogLocation>,
+}
+
+/// Where CodeBuild wrote a build's log (`logs` of `BatchGetBuilds`): a CloudWatch Logs
+/// stream, an S3 object (gzip), both or neither.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LogLocation {
+    /// `logs.groupName` and `logs.streamName`: the CloudWatch Logs stream.
+    pub group: Option<String>,
+    pub stream: Option<String>,
+    /// `logs.cloudWatchLogs.status` (`ENABLED` / `DISABLED`), when given.
+    pub cloudwatch_status: Option<String>,
+    /// `logs.s3LogsArn`: `arn:PARTITION:s3:::BUCKET/KEY` of the log object.
+    pub s3_arn: Option<String>,
+    /// `logs.s3Logs.status` (`ENABLED` / `DISABLED`), when given.
+    pub s3_status: Option<String>,
+    /// `logs.s3Logs.location`: `BUCKET/PREFIX` or `arn:aws:s3:::BUCKET/PREFIX`.
+    pub s3_location: Option<String>,
 }
 
 impl Build {

@@ -4,14 +4,17 @@
 //! stay in the commands.
 
 pub mod github_facts;
+pub mod logs;
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::codebuild::{AwsError, CodeBuild, ListPage, RetryResult, idempotency_token};
 use crate::decision::Decision;
 use crate::error::RunError;
-use crate::facts::{Batch, Facts, Phase, Status, Timestamp};
+use crate::facts::{Batch, Build, Facts, Phase, Status, Timestamp};
 use crate::history::{self, Known, WalkEnd};
+use crate::live::logs::LogReader;
 use crate::policy::Policy;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -59,11 +62,13 @@ pub fn history_since(policy: &Policy, batch: &Batch, now: Timestamp) -> Option<T
 /// The facts about `batch`, judged at `now`: for a batch that ended, the project's history
 /// (from `first`, the listing's first page, on; batches in `known` are not read again), back
 /// to [`history_since`] — for the budgets, and to tell whether a newer batch of the commit
-/// supersedes it — and, for a failed one, the builds of its failed groups, read together. A
-/// batch still running is only waited for (or refused for its project), so nothing more is
-/// read for it.
+/// supersedes it — and, for a failed one, the builds of its failed groups, read together;
+/// then, together again, the logs (`logs`) and test reports that a rule's `log` or `tests`
+/// condition needs ([`crate::decide::needs()`]; none for a policy without them). A batch still
+/// running is only waited for (or refused for its project), so nothing more is read for it.
 pub async fn facts(
     codebuild: &CodeBuild,
+    logs: &LogReader,
     policy: &Policy,
     batch: Batch,
     first: Result<ListPage, AwsError>,
@@ -102,8 +107,18 @@ pub async fn facts(
     facts.history_truncated = walked.map_err(aws)? == WalkEnd::Truncated;
     let current = facts.batch.id.clone();
     facts.history = known.into_values().filter(|b| b.id != current).collect();
-    // Test reports, only where a `tests` condition could change the decision (never an error).
-    crate::test_reports::read_for_tests(codebuild, policy, &mut facts).await;
+    // Logs and test reports, only where a `log` or `tests` condition could change the
+    // decision, read together (never an error: what cannot be read is recorded so).
+    let wanted = crate::decide::needs(policy, &facts).logs;
+    let builds: BTreeMap<String, Build> = wanted
+        .keys()
+        .filter_map(|id| Some((id.clone(), facts.builds.get(id)?.clone())))
+        .collect();
+    let (read, ()) = tokio::join!(
+        logs.read(&wanted, &builds),
+        crate::test_reports::read_for_tests(codebuild, policy, &mut facts)
+    );
+    facts.logs = read;
     Ok(facts)
 }
 

@@ -28,6 +28,7 @@ use crate::facts::{Batch, Facts};
 use crate::github::{GitHub, Repo, Token};
 use crate::history::{self, Known};
 use crate::latest;
+use crate::live::logs::LogReader;
 use crate::live::{self, aws, github_facts};
 use crate::policy::Policy;
 use crate::render;
@@ -175,7 +176,8 @@ pub async fn run(
         return Ok(own_status(log));
     }
     // No region is a configuration mistake: said before anything is called.
-    let codebuild = CodeBuild::new(&Aws::load(config.run.timeout, config.region.clone()).await?);
+    let aws = Aws::load(config.run.timeout, config.region.clone()).await?;
+    let codebuild = CodeBuild::new(&aws);
     // A status event about a single build (not a batch) is not the gate's business.
     match event_build(&config, &codebuild, log).await? {
         EventBuild::Single(build) => return Ok(not_a_batch(&build, log)),
@@ -189,7 +191,7 @@ pub async fn run(
     {
         return Ok(own_status(log));
     }
-    let mut clients = Clients::start(&config.run, codebuild).await?;
+    let mut clients = Clients::start(&config.run, codebuild, LogReader::new(&aws)).await?;
     let (policy, read) = read_policy_and_batch(&config, &source, &clients, local_policy, log).await;
     let policy = match policy {
         Ok(policy) => policy,
@@ -207,6 +209,7 @@ pub async fn run(
     let target = status_target(&config, &batch, log)?;
     let batch = await_close_if_ending(&config, &clients.codebuild, batch, log).await?;
     let facts = read_facts(&config, &mut clients, &policy, batch, page, known, log).await?;
+    report_logs_read(&facts, log);
     let mut decision = decide(&policy, &facts);
     log.debug(&format!(
         "decision: {} ({})",
@@ -436,6 +439,8 @@ fn not_a_batch(build: &str, log: &mut Log<'_>) -> i32 {
 struct Clients {
     codebuild: CodeBuild,
     github: GitHubClient,
+    /// Build logs (CloudWatch Logs, S3), read only for `log` conditions.
+    logs: LogReader,
 }
 
 enum GitHubClient {
@@ -446,7 +451,11 @@ enum GitHubClient {
 }
 
 impl Clients {
-    async fn start(run: &Inputs, codebuild: CodeBuild) -> Result<Clients, RunError> {
+    async fn start(
+        run: &Inputs,
+        codebuild: CodeBuild,
+        logs: LogReader,
+    ) -> Result<Clients, RunError> {
         let needs_github = !run.dry_run || run.policy_ref.is_some();
         let mut github = match needs_github {
             true => {
@@ -462,7 +471,11 @@ impl Clients {
         if run.policy_ref.is_some() {
             github = GitHubClient::Ready(github.take().await?);
         }
-        Ok(Clients { codebuild, github })
+        Ok(Clients {
+            codebuild,
+            github,
+            logs,
+        })
     }
 
     /// The GitHub client, once it is ready (built now if still building).
@@ -621,7 +634,11 @@ async fn read_facts(
         true => report::repository(config.repository(), &batch).map_err(|e| e.to_string()),
         false => Err(String::new()),
     };
-    let Clients { codebuild, github } = clients;
+    let Clients {
+        codebuild,
+        github,
+        logs,
+    } = clients;
     let github = match wanted {
         true => github.ready_for_reads(&config.run).await,
         false => Err(String::new()),
@@ -653,7 +670,7 @@ async fn read_facts(
         event_branches,
     };
     let (facts, github_facts) = tokio::join!(
-        live::facts(codebuild, policy, batch, page, known, live::clock()),
+        live::facts(codebuild, logs, policy, batch, page, known, live::clock()),
         github_facts::read(needs, source)
     );
     let mut facts = facts?;
@@ -669,6 +686,26 @@ async fn read_facts(
         }
     ));
     Ok(facts)
+}
+
+/// Round trip 3, part of [`read_facts`] (only where a rule's `log` condition could change the
+/// decision): the builds' logs that were read, and those that could not be, in the debug log.
+fn report_logs_read(facts: &Facts, log: &mut Log<'_>) {
+    for (id, read) in &facts.logs {
+        let said = match read {
+            crate::facts::Fetched::Known(tail) => format!(
+                "read the log of build {id}: {} KiB of its end from {}{}",
+                tail.bytes / 1024,
+                tail.source,
+                if tail.whole { " (the whole log)" } else { "" }
+            ),
+            crate::facts::Fetched::Absent(why) => format!("build {id} has no log: {why}"),
+            crate::facts::Fetched::Unreadable(why) => {
+                format!("the log of build {id} could not be read: {why}")
+            }
+        };
+        log.debug(&crate::text::clean(&said, 1000));
+    }
 }
 
 /// The retry, for a `retry` decision outside `--dry-run`. `Ok(true)`: CodeBuild took it. If

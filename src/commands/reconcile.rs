@@ -113,6 +113,8 @@ impl Config {
 struct Judge<'a> {
     run: &'a Inputs,
     codebuild: &'a CodeBuild,
+    /// Build logs, read only for `log` conditions (as by `gate`).
+    logs: &'a crate::live::logs::LogReader,
     github: &'a GitHub,
     policy: &'a Policy,
     /// The project's batches read, back to the budgets' look-back of the failed batches;
@@ -138,7 +140,9 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
         None => Some(common::local_policy(&source, log)?),
         Some(_) => None,
     };
-    let codebuild = CodeBuild::new(&crate::aws::Aws::load(run.timeout, None).await?);
+    let aws_config = crate::aws::Aws::load(run.timeout, None).await?;
+    let codebuild = CodeBuild::new(&aws_config);
+    let logs = crate::live::logs::LogReader::new(&aws_config);
     let github = common::github_client(github_task).await?;
 
     // The policy, and the project's batches back to the window's start minus the longest
@@ -206,6 +210,7 @@ pub async fn run(config: Config, out: &mut dyn Write, log: &mut Log<'_>) -> Resu
 
     // Judge and act, one batch at a time.
     let mut judge = Judge {
+        logs: &logs,
         run,
         codebuild: &codebuild,
         github: &github,
@@ -391,6 +396,7 @@ impl Judge<'_> {
         let (facts, github) = tokio::join!(
             live::facts(
                 self.codebuild,
+                self.logs,
                 self.policy,
                 batch.clone(),
                 Ok(ListPage::default()),

@@ -419,6 +419,8 @@ impl RawBuild {
                 .collect::<Result<_, _>>()?,
             batch_arn: self.build_batch_arn,
             report_arns: self.report_arns.unwrap_or_default(),
+            // Offline, logs come from captured files (`--logs DIR`), not from where they were.
+            logs: None,
         })
     }
 }

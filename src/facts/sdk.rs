@@ -121,6 +121,21 @@ pub fn build(b: &cb::Build) -> Build {
             .collect(),
         batch_arn: b.build_batch_arn().map(str::to_string),
         report_arns: b.report_arns().to_vec(),
+        logs: b.logs().map(logs),
+    }
+}
+
+fn logs(l: &cb::LogsLocation) -> super::LogLocation {
+    let text = |t: Option<&str>| t.filter(|t| !t.is_empty()).map(str::to_string);
+    super::LogLocation {
+        group: text(l.group_name()),
+        stream: text(l.stream_name()),
+        cloudwatch_status: l
+            .cloud_watch_logs()
+            .map(|c| c.status().as_str().to_string()),
+        s3_arn: text(l.s3_logs_arn()),
+        s3_status: l.s3_logs().map(|s| s.status().as_str().to_string()),
+        s3_location: text(l.s3_logs().and_then(|s| s.location())),
     }
 }
 

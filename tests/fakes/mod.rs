@@ -9,6 +9,10 @@
 
 pub mod codebuild;
 pub mod github;
+pub mod logs;
+pub mod s3;
 
 pub use codebuild::{Call, FakeCodeBuild, Fault};
 pub use github::{FakeGitHub, GitHubCall, GitHubFault, RecordedStatus};
+pub use logs::{FakeLogs, LogsFault};
+pub use s3::FakeS3;
