@@ -258,7 +258,8 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=365))]
     pub days: Option<u32>,
     /// Offline: `aws codebuild batch-get-build-batches` output holding the batches, or a
-    /// directory of such .json files (builds found there are taken as --builds) (repeatable)
+    /// directory of such .json files (builds, test reports and test cases found there are
+    /// taken as --builds, --reports and --test-cases; its `logs/` as --logs) (repeatable)
     #[arg(long, value_name = "FILE|DIR")]
     pub batches: Vec<PathBuf>,
     /// Offline: `aws codebuild batch-get-builds` output with their builds, or a directory of
@@ -270,6 +271,18 @@ pub struct SimulateArgs {
     /// GitHub per commit when a rule needs them
     #[arg(long, value_name = "FILE", requires = "batches")]
     pub github: Option<PathBuf>,
+    /// Offline: `aws codebuild batch-get-reports` output, the builds' test reports, for
+    /// `tests` conditions (repeatable); live, they are read from CodeBuild as it replays
+    #[arg(long, value_name = "FILE", requires = "batches")]
+    pub reports: Vec<PathBuf>,
+    /// Offline: `aws codebuild describe-test-cases` output, test cases with their
+    /// `reportArn` (repeatable)
+    #[arg(long = "test-cases", value_name = "FILE", requires = "batches")]
+    pub test_cases: Vec<PathBuf>,
+    /// Offline: captured build logs for rules with `log` (as `explain --logs`: one file per
+    /// build, PROJECT:UUID or UUID, `.log` or `.json`)
+    #[arg(long, value_name = "DIR", requires = "batches")]
+    pub logs: Option<PathBuf>,
     /// Policy file [input: policy; default: the built-in default policy, as for `explain`]
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,

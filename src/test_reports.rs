@@ -59,11 +59,13 @@ impl ReportReader {
                 .collect()
         };
         let read = self.read_reports(&unread).await;
-        let need_cases: Vec<String> = read
+        let need_cases: Vec<(String, Vec<&'static str>)> = read
             .reports
             .iter()
             .filter_map(|(arn, r)| match r {
-                ReportRead::Found(report) if wants_cases(report) => Some(arn.clone()),
+                ReportRead::Found(report) if wants_cases(report) => {
+                    Some((arn.clone(), statuses_to_read(report)))
+                }
                 _ => None,
             })
             .collect();
@@ -80,8 +82,8 @@ impl ReportReader {
             }
         }
         let cases: Vec<(String, CasesRead)> = futures_util::stream::iter(need_cases)
-            .map(|arn| async move {
-                let cases = self.failed_cases(&arn).await;
+            .map(|(arn, statuses)| async move {
+                let cases = self.failed_cases(&arn, &statuses).await;
                 (arn, cases)
             })
             .buffer_unordered(MAX_CONCURRENT_READS)
@@ -165,10 +167,10 @@ impl ReportReader {
         out
     }
 
-    /// Every FAILED and every ERROR case of one report, page by page.
-    async fn failed_cases(&self, arn: &str) -> CasesRead {
+    /// Every case of one report with one of `statuses` (FAILED, ERROR), page by page.
+    async fn failed_cases(&self, arn: &str, statuses: &[&'static str]) -> CasesRead {
         let mut all = Vec::new();
-        for status in FAILED_STATUSES {
+        for &status in statuses {
             let mut token: Option<String> = None;
             let mut seen = HashSet::new();
             let mut pages = 0;
@@ -278,6 +280,23 @@ pub async fn read_for_tests(codebuild: &CodeBuild, policy: &Policy, facts: &mut 
     }
     let read = reader.read(&arns).await;
     facts.reports.extend(read);
+}
+
+/// The failed statuses whose cases are read for `report`: FAILED and ERROR, but not one its
+/// test summary counts as 0 (most reports have no ERROR case: one `DescribeTestCases` call
+/// instead of two). A status the summary does not list is read (its count is not known).
+fn statuses_to_read(report: &Report) -> Vec<&'static str> {
+    FAILED_STATUSES
+        .iter()
+        .copied()
+        .filter(|s| {
+            report
+                .status_counts
+                .as_ref()
+                .and_then(|counts| counts.get(*s))
+                .is_none_or(|n| *n > 0)
+        })
+        .collect()
 }
 
 /// Whether a found report's failed cases are worth reading: a test report that is done

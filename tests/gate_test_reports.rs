@@ -32,6 +32,24 @@ fn read(name: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
+/// Seconds since the epoch, now: the gate judges at the wall clock.
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// The captured reports with their `expired` moment moved to a month from now: the gate
+/// judges at the wall clock, and a report past its `expired` moment cannot be judged (a
+/// fixed date in the capture would make these tests fail once it passed).
+fn unexpired(mut reports: Value) -> Value {
+    for r in reports["reports"].as_array_mut().unwrap() {
+        r["expired"] = json!(now_secs() + 30 * 86_400);
+    }
+    reports
+}
+
 impl World {
     /// The example batch whose `unit_tests` build failed with two failed tests, its builds,
     /// and (`with_reports`) its test reports and their cases.
@@ -43,7 +61,7 @@ impl World {
         };
         let id = w.cb.load_example(&common::root().join(EXAMPLE));
         if with_reports {
-            w.cb.add_report(read("reports.json"));
+            w.cb.add_report(unexpired(read("reports.json")));
             w.cb.add_test_cases(read("test-cases.json"));
         }
         (w, id)
@@ -107,7 +125,7 @@ async fn one_test_not_quarantined_is_refused_by_name() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_truncated_report_with_failed_tests_missing_is_refused() {
     let (w, id) = World::new(false).await;
-    let mut reports = read("reports.json");
+    let mut reports = unexpired(read("reports.json"));
     reports["reports"][0]["truncated"] = json!(true);
     reports["reports"][0]["testSummary"]["statusCounts"]["FAILED"] = json!(7);
     w.cb.add_report(reports);
@@ -168,6 +186,155 @@ async fn more_than_half_the_groups_failed_is_refused() {
     assert!(r.stdout.starts_with("REFUSE"), "{}", r.stdout);
     assert!(
         r.stdout.contains("3 of 4 build groups failed"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(w.cb.retries_performed(&id), 0);
+}
+
+const REPORT_PREFIX: &str = "arn:aws:codebuild:us-east-1:111122223333:report/acme-web-unit:";
+const LEARNED: &str = "version: 1\nrules:\n  - name: learned\n    groups: [unit_tests]\n    tests:\n      known-flaky-days: 14\n";
+
+/// A batch of another commit, started two days ago, whose `unit_tests` failed in its first
+/// attempt with `failed` tests (`PREFIX::NAME`) in its test report, and ended `then` in the
+/// retry that followed. Its failed build and report are in the fake too. Returns its id.
+fn add_flip(cb: &FakeCodeBuild, n: u64, failed: &[(&str, &str)], then: &str) -> String {
+    let uuid = |k: u64| fakes::codebuild::pseudo_uuid(n * 10 + k, "flip");
+    let id = format!("acme-web:{}", uuid(0));
+    let arn =
+        |kind: &str, id: &str| format!("arn:aws:codebuild:us-east-1:111122223333:{kind}/{id}");
+    let start = now_secs() - 2 * 86_400 - n as i64 * 3_600;
+    let failed_build = format!("acme-web:{}", uuid(1));
+    let retried_build = format!("acme-web:{}", uuid(2));
+    let report = format!("{REPORT_PREFIX}{}", uuid(3));
+    cb.add_batch(json!({
+        "id": id, "arn": arn("build-batch", &id), "projectName": "acme-web",
+        "startTime": start, "endTime": start + 1_200, "complete": true,
+        "buildBatchStatus": then, "currentPhase": then,
+        "sourceVersion": "pr/2300",
+        "resolvedSourceVersion": format!("{:040x}", n + 0xf11b),
+        "phases": [
+            {"phaseType": "SUBMITTED", "phaseStatus": "SUCCEEDED", "startTime": start, "endTime": start + 1},
+            {"phaseType": "IN_PROGRESS", "phaseStatus": "FAILED", "startTime": start + 1, "endTime": start + 400},
+            {"phaseType": "FAILED", "phaseStatus": "RETRY", "startTime": start + 400, "endTime": start + 500},
+            {"phaseType": "IN_PROGRESS", "phaseStatus": if then == "SUCCEEDED" { "SUCCEEDED" } else { "FAILED" },
+             "startTime": start + 500, "endTime": start + 1_200},
+            {"phaseType": then, "startTime": start + 1_200}
+        ],
+        "buildGroups": [{
+            "identifier": "unit_tests", "dependsOn": [], "ignoreFailure": false,
+            "priorBuildSummaryList": [{"arn": arn("build", &failed_build), "requestedOn": start + 2, "buildStatus": "FAILED"}],
+            "currentBuildSummary": {"arn": arn("build", &retried_build), "requestedOn": start + 500, "buildStatus": then}
+        }]
+    }));
+    cb.add_build(json!({
+        "id": failed_build, "arn": arn("build", &failed_build), "projectName": "acme-web",
+        "buildStatus": "FAILED", "startTime": start + 2, "endTime": start + 390, "buildComplete": true,
+        "reportArns": [report],
+        "phases": [{"phaseType": "BUILD", "phaseStatus": "FAILED", "startTime": start + 20, "endTime": start + 390,
+                    "contexts": [{"statusCode": "COMMAND_EXECUTION_ERROR", "message": "Error while executing command: npm test. Reason: exit status 1"}]}]
+    }));
+    cb.add_report(json!({
+        "arn": report, "type": "TEST", "status": "FAILED", "truncated": false,
+        "executionId": arn("build", &failed_build),
+        "created": start + 390, "expired": now_secs() + 28 * 86_400,
+        "testSummary": {"total": 400, "statusCounts": {"FAILED": failed.len(), "SUCCEEDED": 400 - failed.len()}}
+    }));
+    cb.add_test_cases(
+        json!({"testCases": failed.iter().map(|(prefix, name)| json!({
+        "reportArn": report, "prefix": prefix, "name": name, "status": "FAILED",
+        "message": "Timeout 30000ms exceeded"
+    })).collect::<Vec<Value>>()}),
+    );
+    id
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tests_known_flaky_from_the_history_are_retried() {
+    let (w, id) = World::new(true).await;
+    // Both of today's failed tests failed before in unit_tests, and the retry fixed them.
+    add_flip(
+        &w.cb,
+        1,
+        &[("checkout.spec.ts", "pays with a saved card")],
+        "SUCCEEDED",
+    );
+    add_flip(
+        &w.cb,
+        2,
+        &[("search.spec.ts", "search suggests as you type")],
+        "SUCCEEDED",
+    );
+    let r = w.gate(&id, LEARNED).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.starts_with("RETRY"), "{}", r.stdout);
+    assert_eq!(w.cb.retries_performed(&id), 1);
+    // Today's report and the two flips' reports: read in one BatchGetReports call.
+    assert_eq!(w.cb.count("BatchGetReports"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_test_that_never_flipped_is_refused_by_name() {
+    let (w, id) = World::new(true).await;
+    add_flip(
+        &w.cb,
+        1,
+        &[("checkout.spec.ts", "pays with a saved card")],
+        "SUCCEEDED",
+    );
+    // This one failed before too, but the retry failed again: no flip.
+    add_flip(
+        &w.cb,
+        2,
+        &[("search.spec.ts", "search suggests as you type")],
+        "FAILED",
+    );
+    let r = w.gate(&id, LEARNED).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.starts_with("REFUSE"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains(
+            "test `search.spec.ts: :search suggests as you type` failed and is not known flaky in group unit_tests"
+        ),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(w.cb.retries_performed(&id), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flip_whose_report_expired_leaves_the_test_not_judged() {
+    let (w, id) = World::new(true).await;
+    add_flip(
+        &w.cb,
+        1,
+        &[("checkout.spec.ts", "pays with a saved card")],
+        "SUCCEEDED",
+    );
+    add_flip(
+        &w.cb,
+        2,
+        &[("search.spec.ts", "search suggests as you type")],
+        "SUCCEEDED",
+    );
+    // The second flip's report is gone (CodeBuild keeps reports 30 days).
+    let gone =
+        w.cb.build(&format!(
+            "acme-web:{}",
+            fakes::codebuild::pseudo_uuid(21, "flip")
+        ))
+        .unwrap()["reportArns"][0]
+            .as_str()
+            .unwrap()
+            .to_string();
+    w.cb.remove_report(&gone);
+    let r = w.gate(&id, LEARNED).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.starts_with("REFUSE"), "{}", r.stdout);
+    assert!(r.stdout.contains("could-not-judge"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("1 earlier attempt that a retry fixed could not be read"),
         "{}",
         r.stdout
     );

@@ -516,6 +516,227 @@ fn without_policy_it_is_the_built_in_default_as_for_explain() {
     );
 }
 
+// ---------------------------------------------------------------------------------------
+// Issue 17: test reports and logs in the replay.
+
+/// `simulate --batches DIR` on a directory holding the history's captures (`batches.json`,
+/// `builds.json`, and with `reports` its `reports.json` and `test-cases.json`), with `logs`
+/// written under `logs/` as `ID.log`; `policy` (YAML) as `policy.yml` when given.
+fn simulate_dir(
+    h: &History,
+    reports: bool,
+    logs: &[(String, String)],
+    policy: Option<&str>,
+    format: &str,
+) -> Sim {
+    let dir = tempfile::tempdir().unwrap();
+    let captures = dir.path().join("captures");
+    std::fs::create_dir(&captures).unwrap();
+    h.write(&captures);
+    if reports {
+        h.write_reports(&captures);
+    }
+    if !logs.is_empty() {
+        std::fs::create_dir(captures.join("logs")).unwrap();
+        for (id, text) in logs {
+            std::fs::write(captures.join("logs").join(format!("{id}.log")), text).unwrap();
+        }
+    }
+    let mut cmd = common::gate();
+    cmd.current_dir(dir.path())
+        .args(["simulate", "--batches", "captures", "--format", format]);
+    if let Some(policy) = policy {
+        std::fs::write(dir.path().join("policy.yml"), policy).unwrap();
+        cmd.args(["--policy", "policy.yml"]);
+    }
+    let r = common::run(&mut cmd);
+    Sim {
+        code: r.code,
+        stdout: r.stdout,
+        stderr: r.stderr,
+    }
+}
+
+const LEARNED: &str = "version: 1\nrules:\n  - name: learned\n    groups: [test]\n    tests:\n      known-flaky-days: 14\n";
+
+/// Three batches whose `test` group failed `suite::case0` and a retry by hand fixed, a day
+/// apart; and a fourth that failed `suite::case1` (never fixed by a retry).
+fn flaky_history() -> (History, Vec<String>) {
+    let mut h = History::new("acme-web");
+    let mut ids: Vec<String> = (0..3)
+        .map(|n| {
+            h.batch(
+                &sha(['a', 'b', 'c'][n]),
+                T0 + n as f64 * DAY,
+                &[TEST, OK],
+                900.0,
+                End::Done,
+            )
+        })
+        .collect();
+    h.failing_tests = vec!["case1".into()];
+    ids.push(h.batch(&sha('d'), T0 + 3.0 * DAY, &[TEST], 0.0, End::Done));
+    (h, ids)
+}
+
+#[test]
+fn known_flaky_tests_are_learned_as_the_replay_goes_from_a_directory() {
+    let (h, ids) = flaky_history();
+    let r = simulate_dir(&h, true, &[], Some(LEARNED), "json");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let then = "retried-then-succeeded";
+    assert_eq!(
+        r.attempts(),
+        vec![
+            // Nothing learned yet: refused, naming the test.
+            row(&ids[0], 1, "refuse", "failure-not-allowed", then),
+            // The first batch's retry fixed case0: known flaky from then on.
+            row(&ids[1], 1, "retry", "all-failures-allowed", then),
+            row(&ids[2], 1, "retry", "all-failures-allowed", then),
+            // case1 never flipped.
+            row(&ids[3], 1, "refuse", "failure-not-allowed", "not-retried"),
+        ]
+    );
+    let report = r.json();
+    let reason = report["attempts"][3]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("test `suite: :case1` failed and is not known flaky in group test"),
+        "{reason}"
+    );
+    assert_eq!(report["totals"]["could_not_judge"], 0);
+}
+
+#[test]
+fn attempts_whose_reports_are_missing_could_not_be_judged_in_every_format() {
+    let (h, _) = flaky_history();
+    // No reports: CodeBuild keeps them 30 days, an old history has none.
+    let r = simulate_dir(&h, false, &[], Some(LEARNED), "json");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report = r.json();
+    assert_eq!(report["totals"]["could_not_judge"], 4);
+    assert_eq!(report["totals"]["could_not_judge_fixed_by_hand"], 3);
+    assert_eq!(report["totals"]["refuse"], 0, "never counted as refusals");
+    assert_eq!(report["totals"]["refusals_held"], 0);
+    assert_eq!(report["totals"]["refused_but_fixed_by_hand"], 0);
+    assert_eq!(report["refused_but_fixed_by_hand"], serde_json::json!([]));
+    assert_eq!(report["rules"][0]["could_not_judge"], 4);
+    let notes = report["notes"].as_array().unwrap();
+    assert!(
+        notes.iter().any(|n| n
+            .as_str()
+            .unwrap()
+            .starts_with("4 failed attempts could not be judged")),
+        "{notes:?}"
+    );
+    for a in report["attempts"].as_array().unwrap() {
+        assert_eq!(a["code"], "could-not-judge", "{a}");
+    }
+    let text = simulate_dir(&h, false, &[], Some(LEARNED), "text").stdout;
+    assert!(
+        text.contains("would retry 0 and refuse 0, and could not judge 4"),
+        "{text}"
+    );
+    assert!(
+        text.contains("could not judge  4 (3 then fixed by hand"),
+        "{text}"
+    );
+    assert!(
+        text.contains("4 failed attempts could not be judged"),
+        "{text}"
+    );
+    let md = simulate_dir(&h, false, &[], Some(LEARNED), "markdown").stdout;
+    assert!(md.contains("and could not judge 4.**"), "{md}");
+    assert!(
+        md.contains("| could not judge | 4 | 3 fixed by hand |"),
+        "{md}"
+    );
+    assert!(md.contains("4 failed attempts could not be judged"), "{md}");
+}
+
+#[test]
+fn a_test_that_repeats_in_refusals_fixed_by_hand_suggests_a_tests_rule() {
+    let (h, _) = flaky_history();
+    // The built-in policy refuses test commands: three refusals a hand retry fixed.
+    let r = simulate_dir(&h, true, &[], None, "json");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report = r.json();
+    assert_eq!(report["totals"]["refused_but_fixed_by_hand"], 3);
+    let suggestions = report["suggestions"].as_array().unwrap();
+    assert_eq!(suggestions.len(), 1, "{suggestions:?}");
+    let s = &suggestions[0];
+    assert_eq!(s["kind"], "test");
+    assert_eq!(s["group"], "test");
+    assert_eq!(s["what"], "suite: :case0");
+    assert_eq!(
+        (s["batches"].as_u64(), s["of"].as_u64()),
+        (Some(3), Some(3))
+    );
+    // case1 failed once, in a refusal that held: not suggested.
+    let text = simulate_dir(&h, true, &[], None, "text").stdout;
+    assert!(
+        text.contains("test `suite: :case0` failed in 3 of 3 such batches of group test"),
+        "{text}"
+    );
+    // The suggested rule is a valid policy rule that retries them.
+    let policy = format!("version: 1\nrules:\n{}", s["rule"].as_str().unwrap());
+    let again = simulate_dir(&h, true, &[], Some(&policy), "json").json();
+    assert_eq!(again["totals"]["retry"], 2, "{again}");
+    assert_eq!(again["totals"]["rescued"], 2);
+}
+
+#[test]
+fn a_log_line_that_repeats_in_refusals_fixed_by_hand_suggests_a_log_rule() {
+    let (h, ids) = flaky_history();
+    // The failed builds' logs: the rescued ones show a registry rate limit, the held one a
+    // real assertion; every log has the line CodeBuild writes.
+    let failed: Vec<(String, String)> = h
+        .builds
+        .iter()
+        .filter(|b| b["buildStatus"] == "FAILED")
+        .map(|b| b["id"].as_str().unwrap().to_string())
+        .zip([
+            "npm ERR! 429 Too Many Requests - GET https://registry.npmjs.org/left-pad (attempt 1)",
+            "npm ERR! 429 Too Many Requests - GET https://registry.npmjs.org/left-pad (attempt 2)",
+            "npm ERR! 429 Too Many Requests - GET https://registry.npmjs.org/left-pad (attempt 3)",
+            "AssertionError: expected 200, got 500",
+        ])
+        .map(|(id, line)| {
+            (
+                id,
+                format!("> npm test\n{line}\n[Container] 2026/11/02 10:00:00 Command did not exit successfully npm test exit status 1\nerror Command failed with exit code 1.\n"),
+            )
+        })
+        .collect();
+    assert_eq!(failed.len(), 4);
+    let r = simulate_dir(&h, false, &failed, None, "json");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let suggestions = r.json()["suggestions"].as_array().unwrap().clone();
+    // `error Command failed…` shows in the held refusal too: not suggested.
+    assert_eq!(suggestions.len(), 1, "{suggestions:?}");
+    let s = &suggestions[0];
+    assert_eq!(s["kind"], "log-line");
+    assert_eq!(s["batches"], 3);
+    assert!(
+        s["what"]
+            .as_str()
+            .unwrap()
+            .starts_with("npm ERR! 429 Too Many Requests"),
+        "{s}"
+    );
+    // With the suggested rule, the replay reads the captured logs: the three rate limits
+    // are retried, the assertion refused.
+    let policy = format!("version: 1\nrules:\n{}", s["rule"].as_str().unwrap());
+    let again = simulate_dir(&h, false, &failed, Some(&policy), "json");
+    let decisions: Vec<String> = again.attempts().into_iter().map(|a| a.2).collect();
+    assert_eq!(
+        decisions,
+        ["retry", "retry", "retry", "refuse"],
+        "{}",
+        again.stdout
+    );
+    assert_eq!(again.json()["attempts"][3]["batch_id"], ids[3].as_str());
+}
+
 /// Issue 19.5: `--batches` and `--builds` take directories (a `--batches` directory's builds
 /// are taken as builds), and give the same report as the files.
 #[test]

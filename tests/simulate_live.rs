@@ -358,3 +358,152 @@ async fn an_unknown_project_is_an_input_error_and_no_credentials_a_runtime_one()
     assert!(r.stderr.contains("no AWS credentials"), "{}", r.stderr);
     assert!(r.stdout.is_empty());
 }
+
+const TEST: &[(&str, Fail)] = &[("test", Fail::Test)];
+
+/// Issue 17: live, the replay reads the test reports its `tests` rules need (and the flips
+/// they learn from) from CodeBuild, each once; a report CodeBuild no longer has (30 days)
+/// leaves its attempt "could not judge", never a refusal; so does a log that cannot be read.
+#[tokio::test(flavor = "multi_thread")]
+async fn live_replay_reads_test_reports_once_and_counts_expired_ones_as_not_judged() {
+    let cb = FakeCodeBuild::start().await;
+    let now = now();
+    let mut h = History::new("acme-web");
+    // 29 days ago: a test failure whose report is gone.
+    let old = h.batch(&sha('9'), now - 29.0 * DAY, &[TEST], 0.0, End::Done);
+    // Three of case0, each fixed by a retry by hand; then case1, never fixed.
+    let mut ids: Vec<String> = (0..3)
+        .map(|n| {
+            h.batch(
+                &sha(['a', 'b', 'c'][n]),
+                now - (10 - n) as f64 * DAY,
+                &[TEST, OK],
+                900.0,
+                End::Done,
+            )
+        })
+        .collect();
+    h.failing_tests = vec!["case1".into()];
+    ids.push(h.batch(&sha('d'), now - 5.0 * DAY, &[TEST], 0.0, End::Done));
+    cb.add_batch(h.batches_json());
+    cb.add_build(h.builds_json());
+    cb.add_report(h.reports_json());
+    cb.add_test_cases(h.cases_json());
+    let gone = h.reports[0]["arn"].as_str().unwrap().to_string();
+    cb.remove_report(&gone);
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("policy.yml"),
+        "version: 1\nrules:\n  - name: learned\n    groups: [test]\n    tests:\n      known-flaky-days: 14\n",
+    )
+    .unwrap();
+    let r = run(simulate(
+        dir.path(),
+        &cb.endpoint(),
+        &[
+            "--project",
+            "acme-web",
+            "--days",
+            "30",
+            "--policy",
+            "policy.yml",
+            "--format",
+            "json",
+        ],
+    ))
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report: Value = serde_json::from_str(&r.stdout).unwrap();
+    let then = "retried-then-succeeded";
+    assert_eq!(
+        attempts(&report),
+        vec![
+            (
+                old.clone(),
+                1,
+                "refuse".into(),
+                "could-not-judge".into(),
+                "not-retried".into()
+            ),
+            (
+                ids[0].clone(),
+                1,
+                "refuse".into(),
+                "failure-not-allowed".into(),
+                then.into()
+            ),
+            (
+                ids[1].clone(),
+                1,
+                "retry".into(),
+                "all-failures-allowed".into(),
+                then.into()
+            ),
+            (
+                ids[2].clone(),
+                1,
+                "retry".into(),
+                "all-failures-allowed".into(),
+                then.into()
+            ),
+            (
+                ids[3].clone(),
+                1,
+                "refuse".into(),
+                "failure-not-allowed".into(),
+                "not-retried".into()
+            ),
+        ]
+    );
+    assert_eq!(report["totals"]["could_not_judge"], 1);
+    assert_eq!(report["totals"]["refuse"], 2);
+    let reason = report["attempts"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("was not found"), "{reason}");
+    // Each report asked for once in the run (the suggestions' reads hit the cache), and
+    // the cases of each found one read for FAILED and ERROR.
+    let calls = cb.calls();
+    let asked: Vec<String> = calls
+        .iter()
+        .filter(|c| c.op == "BatchGetReports")
+        .flat_map(|c| c.body["reportArns"].as_array().unwrap().clone())
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    let mut unique = asked.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(asked.len(), unique.len(), "{asked:?}");
+    assert_eq!(asked.len(), 5);
+    assert_eq!(cb.count("DescribeTestCases"), 8);
+    assert_eq!(cb.count("RetryBuildBatch"), 0);
+
+    // A `log` rule: these builds name no log location, so no log can be read (as when
+    // CloudWatch's retention has passed): its attempts could not be judged.
+    std::fs::write(
+        dir.path().join("log.yml"),
+        "version: 1\nrules:\n  - name: rate-limits\n    log:\n      matches: [\"429\"]\n",
+    )
+    .unwrap();
+    let r = run(simulate(
+        dir.path(),
+        &cb.endpoint(),
+        &[
+            "--project",
+            "acme-web",
+            "--days",
+            "30",
+            "--policy",
+            "log.yml",
+            "--format",
+            "text",
+        ],
+    ))
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("and could not judge 5"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("5 failed attempts could not be judged"),
+        "{}",
+        r.stdout
+    );
+}

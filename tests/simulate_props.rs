@@ -9,11 +9,14 @@ mod history;
 use std::collections::BTreeMap;
 
 use codebuild_retry_gate::decide::decide;
-use codebuild_retry_gate::facts::awscli::{builds_from_json, history_from_json};
+use codebuild_retry_gate::facts::awscli::{
+    builds_from_json, history_from_json, reports_from_json, test_cases_from_json,
+};
+use codebuild_retry_gate::facts::reports::Reports;
 use codebuild_retry_gate::facts::{Batch, Build, Facts, Timestamp};
 use codebuild_retry_gate::history::{as_of, at_attempt, attempts};
 use codebuild_retry_gate::policy::Policy;
-use codebuild_retry_gate::replay::{Window, replay};
+use codebuild_retry_gate::replay::{Reads, Window, replay, replay_with};
 use history::{End, Fail, HOUR, History, sha};
 use proptest::prelude::*;
 
@@ -71,7 +74,15 @@ fn spec(max_attempts: usize) -> impl Strategy<Value = Spec> {
 
 /// The history as `simulate --batches --builds` reads it.
 fn load(specs: &[Spec]) -> (Vec<Batch>, BTreeMap<String, Build>) {
+    let (batches, builds, _) = load_with_reports(specs);
+    (batches, builds)
+}
+
+/// The history with the test reports of its test failures (`--reports`, `--test-cases`):
+/// the failed test is `suite::case0`, `suite::case1` or `suite::case2`, in turn.
+fn load_with_reports(specs: &[Spec]) -> (Vec<Batch>, BTreeMap<String, Build>, Reports) {
     let mut h = History::new("acme-api");
+    h.failing_tests = vec!["case0".into(), "case1".into(), "case2".into()];
     for s in specs {
         let attempts: Vec<&[(&str, Fail)]> = s.attempts.iter().map(Vec::as_slice).collect();
         let end = if s.running { End::Running } else { End::Done };
@@ -83,7 +94,9 @@ fn load(specs: &[Spec]) -> (Vec<Batch>, BTreeMap<String, Build>) {
         .into_iter()
         .map(|b| (b.id.clone(), b))
         .collect();
-    (batches, builds)
+    let mut reports = reports_from_json(&h.reports_json().to_string()).unwrap();
+    reports.add_cases(test_cases_from_json(&h.cases_json().to_string()).unwrap());
+    (batches, builds, reports)
 }
 
 /// What `explain --now AT` decides on `batch` as attempt `k` ended (at `at`), given every
@@ -92,6 +105,7 @@ fn explained(
     policy: &Policy,
     batches: &[Batch],
     builds: &BTreeMap<String, Build>,
+    reports: &Reports,
     batch: &Batch,
     k: u32,
     at: Timestamp,
@@ -106,6 +120,7 @@ fn explained(
             .collect(),
         history_truncated: false,
         now: Some(at),
+        reports: reports.clone(),
         ..Facts::default()
     };
     decide(policy, &facts)
@@ -131,10 +146,36 @@ fn check(specs: &[Spec]) -> Result<usize, TestCaseError> {
     check_with(&Policy::builtin(), specs)
 }
 
+/// Issue 17: `tests` conditions (a quarantine and tests learned flaky from the history's
+/// retries), each test failure with its report.
+fn with_tests() -> Policy {
+    Policy::from_yaml(
+        "version: 1
+rules:
+  - {name: infrastructure-phases, phases: [SUBMITTED, QUEUED, PROVISIONING, DOWNLOAD_SOURCE]}
+  - {name: quarantine, tests: {failed: [\"suite::case0\"]}}
+  - {name: learned, tests: {known-flaky-days: 1}}
+",
+        "tests.yml",
+    )
+    .unwrap()
+}
+
 fn check_with(policy: &Policy, specs: &[Spec]) -> Result<usize, TestCaseError> {
     let policy = policy.clone();
-    let (batches, builds) = load(specs);
-    let replayed = replay(&policy, batches.clone(), &builds, Window::default(), false);
+    let (batches, builds, reports) = load_with_reports(specs);
+    let reads = Reads {
+        reports: reports.clone(),
+        ..Reads::default()
+    };
+    let replayed = replay_with(
+        &policy,
+        batches.clone(),
+        &builds,
+        &reads,
+        Window::default(),
+        false,
+    );
     let mut judged = 0;
     for b in &batches {
         for a in attempts(b).iter().filter(|a| a.failed(b)) {
@@ -143,7 +184,15 @@ fn check_with(policy: &Policy, specs: &[Spec]) -> Result<usize, TestCaseError> {
                 .iter()
                 .find(|j| j.batch_id == b.id && j.attempt == a.number);
             prop_assert!(got.is_some(), "{} attempt {} not judged", b.id, a.number);
-            let want = explained(&policy, &batches, &builds, b, a.number, a.ended.unwrap());
+            let want = explained(
+                &policy,
+                &batches,
+                &builds,
+                &reports,
+                b,
+                a.number,
+                a.ended.unwrap(),
+            );
             prop_assert_eq!(&got.unwrap().decision, &want);
             judged += 1;
         }
@@ -173,6 +222,16 @@ proptest! {
         specs in prop::collection::vec(spec(3), 1..10)
     ) {
         check(&specs)?;
+    }
+
+    /// Issue 17: with `tests` conditions, each attempt sees the reports of its own failed
+    /// builds and learns flaky tests from the retries before it, as `explain --reports
+    /// --test-cases --now` does with every report given.
+    #[test]
+    fn tests_conditions_are_judged_as_explain_judges_them(
+        specs in prop::collection::vec(spec(3), 1..10)
+    ) {
+        check_with(&with_tests(), &specs)?;
     }
 
     /// Issue 15: with the daily project budget and the outage brake in the policy, the
@@ -219,6 +278,54 @@ fn the_properties_judge_real_decisions() {
     assert!(codes.contains(&"all-failures-allowed"), "{codes:?}");
     assert!(codes.contains(&"commit-budget-spent"), "{codes:?}");
     assert!(codes.contains(&"failure-not-allowed"), "{codes:?}");
+}
+
+#[test]
+fn the_tests_property_judges_real_decisions() {
+    // One commit, test failures retried by hand: case0 is quarantined, case1 and case2
+    // become known flaky once a retry fixed them.
+    let specs: Vec<Spec> = (0..6)
+        .map(|n| Spec {
+            commit: 'a',
+            start: T0 + n as f64 * HOUR,
+            attempts: vec![vec![("test", Fail::Test)], vec![]],
+            delay: 600.0,
+            running: false,
+        })
+        .collect();
+    assert_eq!(check_with(&with_tests(), &specs).unwrap(), 6);
+    let (batches, builds, reports) = load_with_reports(&specs);
+    let reads = Reads {
+        reports,
+        ..Reads::default()
+    };
+    let r = replay_with(
+        &with_tests(),
+        batches,
+        &builds,
+        &reads,
+        Window::default(),
+        false,
+    );
+    let rules: Vec<Option<&str>> = r.attempts.iter().map(|a| a.rule()).collect();
+    // case0 quarantined; case1, case2 refused the first time; then learned.
+    assert_eq!(
+        rules,
+        [
+            Some("quarantine"),
+            None,
+            None,
+            Some("quarantine"),
+            Some("learned"),
+            Some("learned")
+        ]
+    );
+    // Without the reports: every test failure could not be judged, never a refusal.
+    let (batches, builds) = load(&specs);
+    let r = replay(&with_tests(), batches, &builds, Window::default(), false);
+    let t = r.totals();
+    assert_eq!((t.could_not_judge, t.refuse, t.retry), (6, 0, 0));
+    assert_eq!(t.could_not_judge_fixed_by_hand, 6);
 }
 
 #[test]

@@ -159,6 +159,36 @@ async fn scenarios(fake: &FakeCodeBuild) {
     assert!(!got.failed_cases.contains_key(&arn("busy")));
     assert_eq!(fake.count("DescribeTestCases"), 3);
 
+    // A report whose summary counts FAILED cases and no ERROR case: only FAILED is read;
+    // one that does not list ERROR: both are read (its count is not known).
+    fake.add_report(json!([
+        report(
+            "no-errors",
+            "FAILED",
+            json!({"FAILED": 2, "ERROR": 0, "SUCCEEDED": 9})
+        ),
+        report("unlisted", "FAILED", json!({"FAILED": 1, "SUCCEEDED": 9})),
+    ]));
+    fake.add_test_cases(json!([
+        case("no-errors", "a", "one", "FAILED"),
+        case("no-errors", "a", "two", "FAILED"),
+        case("unlisted", "b", "three", "FAILED"),
+    ]));
+    let got = reader.read(&[arn("no-errors"), arn("unlisted")]).await;
+    assert_eq!(cases(&got.failed_cases[&arn("no-errors")]).len(), 2);
+    assert_eq!(cases(&got.failed_cases[&arn("unlisted")]), ["b::three"]);
+    let statuses = |report: &str| -> Vec<String> {
+        fake.calls()
+            .into_iter()
+            .filter(|c| c.op == "DescribeTestCases" && c.body["reportArn"] == arn(report))
+            .map(|c| c.body["filter"]["status"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(statuses("no-errors"), ["FAILED"]);
+    let mut both = statuses("unlisted");
+    both.sort();
+    assert_eq!(both, ["ERROR", "FAILED"]);
+
     // 150 reports: two BatchGetReports calls of at most 100 ARNs.
     let many: Vec<String> = (0..150).map(|i| arn(&format!("m{i}"))).collect();
     let before = fake.count("BatchGetReports");

@@ -2,6 +2,7 @@
 //! the history (live from CodeBuild, read-only, or from AWS CLI captures), the replay
 //! ([`crate::replay`]) and the report. Nothing is retried and nothing is posted.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -13,14 +14,18 @@ use crate::commands::common::{self, DEFAULT_TIMEOUT_SECS, Log, PolicySource, at}
 use crate::commands::inputs::{self, set};
 use crate::decide::GithubNeeds;
 use crate::error::{RunError, exit};
-use crate::facts::awscli::{builds_from_json, history_from_json};
-use crate::facts::{Batch, Build, Timestamp};
+use crate::facts::awscli::{
+    builds_from_json, history_from_json, reports_from_json, test_cases_from_json,
+};
+use crate::facts::{Batch, Build, Fetched, Timestamp, captured_logs};
 use crate::github::Token;
 use crate::history::{self, Progress, WalkEnd};
+use crate::live::logs::LogReader;
 use crate::live::{aws, github_facts};
 use crate::policy::Policy;
 use crate::render;
-use crate::replay::{self, GitHubByCommit, Replay, Window};
+use crate::replay::{self, GitHubByCommit, Reads, Replay, ReplayNeeds, Window};
+use crate::test_reports::ReportReader;
 
 /// Days replayed live when `--days` (input `days`) is not given.
 pub const DEFAULT_DAYS: u32 = 30;
@@ -37,6 +42,11 @@ pub struct Config {
     pub builds: Vec<PathBuf>,
     /// `--github FILE`: GitHub's facts about the commits, offline.
     pub github: Option<PathBuf>,
+    /// `--reports FILE` and `--test-cases FILE`: test reports, offline.
+    pub reports: Vec<PathBuf>,
+    pub test_cases: Vec<PathBuf>,
+    /// `--logs DIR`: captured build logs, offline.
+    pub logs: Option<PathBuf>,
     pub policy: PolicySource,
     /// `--compare OLD` (input `compare`): the old policy, from the workspace.
     pub compare: Option<PathBuf>,
@@ -87,6 +97,9 @@ impl Config {
             batches: args.batches.clone(),
             builds: args.builds.clone(),
             github: args.github.clone(),
+            reports: args.reports.clone(),
+            test_cases: args.test_cases.clone(),
+            logs: args.logs.clone(),
             policy: inputs::policy_source(
                 env,
                 args.policy.clone(),
@@ -240,7 +253,8 @@ async fn live(
     };
     let look_back = old.map_or(0, look_back_ms).max(look_back_ms(policy));
     let read_since = Timestamp(since.0.saturating_sub(look_back));
-    let codebuild = CodeBuild::new(&crate::aws::Aws::load(config.timeout, None).await?);
+    let sdk = crate::aws::Aws::load(config.timeout, None).await?;
+    let codebuild = CodeBuild::new(&sdk);
     log.debug(&format!(
         "CodeBuild client ready, region {}",
         codebuild.region()
@@ -272,11 +286,47 @@ async fn live(
     ));
     let truncated = end == WalkEnd::Truncated;
     let github = live_github_facts(config, &[Some(policy), old], &batches, &window, log).await;
-    let old_replay = old.map(|old| {
-        replay::replay_with_github(old, batches.clone(), &builds, &github, window, truncated)
-    });
-    let mut replay =
-        replay::replay_with_github(policy, batches, &builds, &github, window, truncated);
+    let mut builds = builds;
+    let mut reads = Reads {
+        github,
+        ..Reads::default()
+    };
+    // Test reports as the replay goes: those a `tests` rule could use at some attempt
+    // (and the flips a `known-flaky-days` rule learns from), each read once.
+    let wanted = needs_of(&[Some(policy), old], &batches, &builds, &reads, window);
+    let reader = ReportReader::new(codebuild.clone());
+    read_reports_live(
+        &codebuild,
+        &reader,
+        &wanted.reports,
+        &mut builds,
+        &mut reads,
+        log,
+    )
+    .await;
+    // Logs the same way, through the gate's reader (CloudWatch Logs, else S3; paced at its
+    // quota). A log past its group's retention is unreadable: "could not judge".
+    let logs = LogReader::new(&sdk);
+    read_logs_live(&logs, &wanted.logs, &builds, &mut reads, log).await;
+    let old_replay = old
+        .map(|old| replay::replay_with(old, batches.clone(), &builds, &reads, window, truncated));
+    let mut replay = replay::replay_with(policy, batches, &builds, &reads, window, truncated);
+    // The refusals a hand retry fixed: their failed builds' reports, for the suggestions.
+    let fixed = fixed_by_hand_builds(&replay);
+    read_reports_live(&codebuild, &reader, &fixed, &mut builds, &mut reads, log).await;
+    // And their logs (and those of refusals that held, to tell a telling line from one
+    // every failure prints), at most MAX_SUGGESTION_LOGS of each.
+    let mut more: BTreeMap<String, usize> = BTreeMap::new();
+    for ids in [fixed, held_builds(&replay)] {
+        more.extend(
+            ids.into_iter()
+                .filter(|id| !reads.logs.contains_key(id))
+                .take(MAX_SUGGESTION_LOGS)
+                .map(|id| (id, SUGGESTION_TAIL_BYTES)),
+        );
+    }
+    read_logs_live(&logs, &more, &builds, &mut reads, log).await;
+    replay.suggestions = replay::suggest::suggest(&replay, &builds, &reads);
     if replay.projects.is_empty() {
         // A project without batches still names itself in the report.
         replay.projects.push(project.to_string());
@@ -285,13 +335,162 @@ async fn live(
 }
 
 /// How far before the window's first batch the history must reach: the policy's per-commit
-/// look-back, and at least a day (for budgets counted over the last 24 hours).
+/// look-back, as far back as a `known-flaky-days` rule learns from, and at least a day (for
+/// budgets counted over the last 24 hours).
 fn look_back_ms(policy: &Policy) -> i64 {
-    i64::from(policy.budget.lookback_days.max(1)) * DAY_MS
+    let flaky = policy
+        .rules
+        .iter()
+        .filter_map(|r| r.tests.as_ref()?.known_flaky_days)
+        .max()
+        .unwrap_or(0);
+    i64::from(policy.budget.lookback_days.max(flaky).max(1)) * DAY_MS
+}
+
+/// What the replays of `policies` could read, together.
+fn needs_of(
+    policies: &[Option<&Policy>],
+    batches: &[Batch],
+    builds: &BTreeMap<String, Build>,
+    reads: &Reads,
+    window: Window,
+) -> ReplayNeeds {
+    let mut out = ReplayNeeds::default();
+    for policy in policies.iter().flatten() {
+        let n = replay::replay_needs(policy, batches.to_vec(), builds, reads, window);
+        for (id, bytes) in n.logs {
+            let e = out.logs.entry(id).or_default();
+            *e = (*e).max(bytes);
+        }
+        out.reports.extend(n.reports);
+    }
+    out
+}
+
+/// The failed builds of the refusals a hand retry fixed (and, `held`, of those it did not),
+/// for the suggestions.
+fn refused_builds(replay: &Replay, held: bool) -> BTreeSet<String> {
+    use crate::replay::Then;
+    replay
+        .attempts
+        .iter()
+        .filter(|a| {
+            a.decision.decision == crate::decision::Outcome::Refuse
+                && !a.could_not_judge()
+                && (a.then == Then::RetriedThenSucceeded
+                    || (held && matches!(a.then, Then::NotRetried | Then::RetriedThenFailed)))
+        })
+        .flat_map(|a| {
+            a.decision
+                .groups
+                .iter()
+                .filter(|g| g.code.is_hard_refusal())
+                .filter_map(|g| g.build_id.clone())
+        })
+        .collect()
+}
+
+fn fixed_by_hand_builds(replay: &Replay) -> BTreeSet<String> {
+    refused_builds(replay, false)
+}
+
+/// The failed builds of refusals that held (not fixed by a retry).
+fn held_builds(replay: &Replay) -> BTreeSet<String> {
+    let fixed = fixed_by_hand_builds(replay);
+    refused_builds(replay, true)
+        .into_iter()
+        .filter(|id| !fixed.contains(id))
+        .collect()
+}
+
+/// Logs read live for the suggestions, at most, of refusals fixed by hand and of those that
+/// held each.
+const MAX_SUGGESTION_LOGS: usize = 50;
+/// How much of a log's end is read for the suggestions (a `log` rule's default tail).
+const SUGGESTION_TAIL_BYTES: usize = 256 * 1024;
+
+/// Reads the logs of `wanted` (build id → bytes of the end) into `reads`, ten builds at a
+/// time (the gate's bound for one decision; the reader paces CloudWatch's quota).
+async fn read_logs_live(
+    reader: &LogReader,
+    wanted: &BTreeMap<String, usize>,
+    builds: &BTreeMap<String, Build>,
+    reads: &mut Reads,
+    log: &mut Log<'_>,
+) {
+    if wanted.is_empty() {
+        return;
+    }
+    log.debug(&format!("reading the logs of {} build(s)", wanted.len()));
+    let list: Vec<(String, usize)> = wanted.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    for chunk in list.chunks(crate::live::logs::MAX_LOG_BUILDS) {
+        let chunk: BTreeMap<String, usize> = chunk.iter().cloned().collect();
+        reads.logs.extend(reader.read(&chunk, builds).await);
+    }
+}
+
+/// Reads the test reports of `ids` (reading first the builds not read yet) into `reads`:
+/// a failed read leaves them unread, and the attempts that need them are "could not judge".
+async fn read_reports_live(
+    codebuild: &CodeBuild,
+    reader: &ReportReader,
+    ids: &BTreeSet<String>,
+    builds: &mut BTreeMap<String, Build>,
+    reads: &mut Reads,
+    log: &mut Log<'_>,
+) {
+    if ids.is_empty() {
+        return;
+    }
+    let unread: Vec<String> = ids
+        .iter()
+        .filter(|id| !builds.contains_key(*id))
+        .cloned()
+        .collect();
+    if !unread.is_empty() {
+        match codebuild.builds(&unread).await {
+            Ok(read) => builds.extend(read.into_iter().map(|b| (b.id.clone(), b))),
+            Err(e) => log.warning(&format!(
+                "the builds whose test reports the replay needs could not be read: {e}"
+            )),
+        }
+    }
+    let arns: Vec<String> = ids
+        .iter()
+        .filter_map(|id| builds.get(id))
+        .flat_map(|b| b.report_arns.iter().cloned())
+        .collect();
+    log.debug(&format!(
+        "reading {} test report(s) of {} build(s)",
+        arns.len(),
+        ids.len()
+    ));
+    let read = reader.read(&arns).await;
+    reads.reports.extend(read);
+}
+
+/// `--logs DIR`, else a `logs/` directory inside a `--batches` directory (as `explain DIR`).
+fn logs_dir(config: &Config) -> Result<Option<PathBuf>, RunError> {
+    if let Some(dir) = &config.logs {
+        if !dir.is_dir() {
+            return Err(at(
+                dir,
+                "not a directory; --logs takes a directory of captured logs",
+            ));
+        }
+        return Ok(Some(dir.clone()));
+    }
+    Ok(config
+        .batches
+        .iter()
+        .filter(|p| p.is_dir())
+        .map(|p| p.join("logs"))
+        .find(|p| p.is_dir()))
 }
 
 /// Replays the batches of AWS CLI captures; with `--days`, those that started in the last
 /// days before the newest batch of the files (so a capture always gives the same report).
+/// Test reports and logs come from the captures; what is not there cannot be judged.
 fn offline(
     config: &Config,
     policy: &Policy,
@@ -300,17 +499,39 @@ fn offline(
 ) -> Result<(Replay, Option<Replay>), RunError> {
     let mut batches = Vec::new();
     let mut build_files = Vec::new();
+    let mut report_files: Vec<(PathBuf, String)> = Vec::new();
+    let mut case_files: Vec<(PathBuf, String)> = Vec::new();
     for (path, in_dir) in files(&config.batches, "--batches")? {
         let text = read(&path)?;
-        // A directory of captures may hold the builds beside the batches (as
-        // examples/history does): those are taken as --builds.
-        if in_dir && holds_builds(&text) {
-            log.debug(&format!(
-                "read {}: builds, taken as --builds",
-                path.display()
-            ));
-            build_files.push((path, text));
-            continue;
+        // A directory of captures may hold the builds (as examples/history does), test
+        // reports and test cases beside the batches: those are taken as --builds,
+        // --reports and --test-cases.
+        match in_dir.then(|| capture_kind(&text)).flatten() {
+            Some(Kind::Builds) => {
+                log.debug(&format!(
+                    "read {}: builds, taken as --builds",
+                    path.display()
+                ));
+                build_files.push((path, text));
+                continue;
+            }
+            Some(Kind::Reports) => {
+                log.debug(&format!(
+                    "read {}: test reports, taken as --reports",
+                    path.display()
+                ));
+                report_files.push((path, text));
+                continue;
+            }
+            Some(Kind::TestCases) => {
+                log.debug(&format!(
+                    "read {}: test cases, taken as --test-cases",
+                    path.display()
+                ));
+                case_files.push((path, text));
+                continue;
+            }
+            None => {}
         }
         batches.extend(history_from_json(&text).map_err(|e| at(&path, e))?);
         log.debug(&format!(
@@ -348,7 +569,7 @@ fn offline(
         let text = read(&path)?;
         build_files.push((path, text));
     }
-    let mut builds: std::collections::BTreeMap<String, Build> = Default::default();
+    let mut builds: BTreeMap<String, Build> = Default::default();
     for (path, text) in &build_files {
         for build in builds_from_json(text).map_err(|e| at(path, e))? {
             builds.insert(build.id.clone(), build);
@@ -382,13 +603,49 @@ fn offline(
                 .collect()
         }
     };
-    let old_replay = old.map(|old| {
-        replay::replay_with_github(old, batches.clone(), &builds, &github, window, false)
-    });
-    let mut replay = replay::replay_with_github(policy, batches, &builds, &github, window, false);
+    let mut reads = Reads {
+        github,
+        ..Reads::default()
+    };
+    for path in &config.reports {
+        report_files.push((path.clone(), read(path)?));
+    }
+    for path in &config.test_cases {
+        case_files.push((path.clone(), read(path)?));
+    }
+    for (path, text) in &report_files {
+        let found = reports_from_json(text).map_err(|e| at(path, e))?;
+        reads.reports.extend(found);
+    }
+    for (path, text) in &case_files {
+        let cases = test_cases_from_json(text).map_err(|e| at(path, e))?;
+        reads.reports.add_cases(cases);
+    }
+    let logs = logs_dir(config)?;
+    if let Some(dir) = &logs {
+        let wanted = needs_of(&[Some(policy), old], &batches, &builds, &reads, window);
+        reads.logs = captured_logs::read_dir(dir, &wanted.logs);
+    }
+    let old_replay =
+        old.map(|old| replay::replay_with(old, batches.clone(), &builds, &reads, window, false));
+    let mut replay = replay::replay_with(policy, batches, &builds, &reads, window, false);
     if no_builds && !replay.attempts.is_empty() {
         replay.warnings.extend(needs_builds(policy));
     }
+    if let Some(dir) = &logs {
+        // The refused builds' logs, for the suggestions (the default tail).
+        let more: BTreeMap<String, usize> = refused_builds(&replay, true)
+            .into_iter()
+            .filter(|id| !reads.logs.contains_key(id))
+            .map(|id| (id, 256 * 1024))
+            .collect();
+        reads.logs.extend(
+            captured_logs::read_dir(dir, &more)
+                .into_iter()
+                .filter(|(_, f)| matches!(f, Fetched::Known(_))),
+        );
+    }
+    replay.suggestions = replay::suggest::suggest(&replay, &builds, &reads);
     Ok((replay, old_replay))
 }
 
@@ -466,16 +723,41 @@ fn files(paths: &[PathBuf], flag: &str) -> Result<Vec<(PathBuf, bool)>, RunError
     Ok(out)
 }
 
-/// Whether a capture is `batch-get-builds` output (a `builds` list, no `buildBatches`).
-fn holds_builds(text: &str) -> bool {
+/// What a capture in a `--batches` directory holds, when it is not batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// `batch-get-builds` output (a `builds` list, no `buildBatches`).
+    Builds,
+    /// `batch-get-reports` output (a `reports` list).
+    Reports,
+    /// `describe-test-cases` output (a `testCases` list).
+    TestCases,
+}
+
+/// Which capture `text` is, when it is not `batch-get-build-batches` output.
+fn capture_kind(text: &str) -> Option<Kind> {
     #[derive(serde::Deserialize)]
     struct Keys {
         builds: Option<serde::de::IgnoredAny>,
         #[serde(rename = "buildBatches")]
         build_batches: Option<serde::de::IgnoredAny>,
+        reports: Option<serde::de::IgnoredAny>,
+        #[serde(rename = "testCases")]
+        test_cases: Option<serde::de::IgnoredAny>,
     }
-    serde_json::from_str::<Keys>(text)
-        .is_ok_and(|k| k.builds.is_some() && k.build_batches.is_none())
+    let keys = serde_json::from_str::<Keys>(text).ok()?;
+    if keys.build_batches.is_some() {
+        return None;
+    }
+    if keys.builds.is_some() {
+        Some(Kind::Builds)
+    } else if keys.reports.is_some() {
+        Some(Kind::Reports)
+    } else if keys.test_cases.is_some() {
+        Some(Kind::TestCases)
+    } else {
+        None
+    }
 }
 
 /// GitHub's facts per commit may be read for this many commits at most in one replay; the

@@ -7,6 +7,7 @@
 //! files) and renders the [`Replay`]; [`summary`] crosses its decisions with what happened.
 
 pub mod compare;
+pub mod suggest;
 mod summary;
 
 pub use compare::{Comparison, compare};
@@ -17,10 +18,11 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
 use serde::Serialize;
 
-use crate::decide::decide;
-use crate::decision::{Decision, GroupVerdict, Outcome};
+use crate::decide::{decide, flaky, needs};
+use crate::decision::{Decision, DecisionCode, GroupVerdict, Outcome};
 use crate::facts::github::GitHubFacts;
-use crate::facts::{Batch, Build, BuildSummary, Facts, Status, Timestamp};
+use crate::facts::reports::Reports;
+use crate::facts::{Batch, Build, BuildSummary, Facts, Fetched, LogTail, Status, Timestamp};
 use crate::history::{self, Attempt};
 use crate::policy::{Policy, RetryType};
 
@@ -164,6 +166,14 @@ impl Judged {
         }
     }
 
+    /// The gate would refuse only because a fact it needed could not be read (a test report
+    /// expired or not found, a log past its retention, GitHub unreadable): the attempt is
+    /// counted as "could not judge", never as a refusal.
+    pub fn could_not_judge(&self) -> bool {
+        self.decision.decision == Outcome::Refuse
+            && self.decision.code == DecisionCode::CouldNotJudge
+    }
+
     /// The root failure shown for this attempt: the blamed one, else the first.
     pub fn failure(&self) -> Option<&GroupVerdict> {
         self.decision.blamed().or_else(|| {
@@ -196,7 +206,11 @@ pub struct Replay {
     pub attempts: Vec<Judged>,
     /// With `simulate --compare OLD`: how this policy's decisions differ from OLD's.
     pub comparison: Option<Comparison>,
-    /// What the command warns the reader about (e.g. rules that need builds not given).
+    /// Rules that would have caught the refusals a hand retry fixed, where their failed
+    /// tests or a log line repeat ([`suggest`]); filled by the command from what it read.
+    pub suggestions: Vec<suggest::Suggestion>,
+    /// What the command warns the reader about (e.g. rules that need builds not given, logs
+    /// that could not be read).
     pub warnings: Vec<String>,
 }
 
@@ -233,6 +247,37 @@ pub fn replay_with_github(
     window: Window,
     history_truncated: bool,
 ) -> Replay {
+    let reads = Reads {
+        github: github.clone(),
+        ..Reads::default()
+    };
+    replay_with(policy, batches, builds, &reads, window, history_truncated)
+}
+
+/// The facts that cost a read, as a replay was given them (live: read as it replays;
+/// offline: `--logs DIR`, `--reports FILE`, `--test-cases FILE`, `--github FILE`).
+#[derive(Debug, Clone, Default)]
+pub struct Reads {
+    /// GitHub's facts about commits, as they are now.
+    pub github: GitHubByCommit,
+    /// Logs by build id (`project:uuid`); a build missing here was not read.
+    pub logs: BTreeMap<String, Fetched<LogTail>>,
+    /// Test reports and their failed cases, by report ARN.
+    pub reports: Reports,
+}
+
+/// [`replay`] with every fact that costs a read that was read: each attempt sees the logs,
+/// the test reports and GitHub's facts of its own builds and commit (and, for
+/// `known-flaky-days`, the builds and reports of the flips before it). An attempt whose
+/// rule needs a fact that is missing or unreadable is judged `could-not-judge`.
+pub fn replay_with(
+    policy: &Policy,
+    batches: Vec<Batch>,
+    builds: &BTreeMap<String, Build>,
+    reads: &Reads,
+    window: Window,
+    history_truncated: bool,
+) -> Replay {
     let mut unique: HashMap<String, Batch> = HashMap::with_capacity(batches.len());
     for b in batches {
         unique.insert(b.id.clone(), b);
@@ -252,11 +297,12 @@ pub fn replay_with_github(
         history_truncated,
         attempts: Vec::new(),
         comparison: None,
+        suggestions: Vec::new(),
         warnings: Vec::new(),
     };
     for (_, mut list) in projects {
         list.sort_by(|a, b| (a.start_time, &a.id).cmp(&(b.start_time, &b.id)));
-        replay_project(policy, &list, builds, github, &mut out);
+        replay_project(policy, &list, builds, reads, &mut out);
     }
     out.attempts.sort_by(|a, b| {
         (a.ended_at, &a.batch_id, a.attempt).cmp(&(b.ended_at, &b.batch_id, b.attempt))
@@ -297,25 +343,21 @@ struct Due {
     attempt: usize,
 }
 
-fn replay_project(
-    policy: &Policy,
-    batches: &[Batch],
-    builds: &BTreeMap<String, Build>,
-    github: &GitHubByCommit,
-    out: &mut Replay,
-) {
-    let attempts: Vec<Vec<Attempt>> = batches.iter().map(history::attempts).collect();
+/// The failed attempts of the window's batches, by the time they ended; and how many
+/// batches started in the window and how many of those were still running.
+fn due(batches: &[Batch], attempts: &[Vec<Attempt>], window: &Window) -> (Vec<Due>, usize, usize) {
+    let (mut replayed, mut running) = (0, 0);
     let mut due = Vec::new();
-    for (i, (b, list)) in batches.iter().zip(&attempts).enumerate() {
-        if !out.window.contains(b.start_time) {
+    for (i, (b, list)) in batches.iter().zip(attempts).enumerate() {
+        if !window.contains(b.start_time) {
             continue;
         }
-        out.batches += 1;
+        replayed += 1;
         if list
             .last()
             .is_some_and(|a| !a.failed(b) && a.ended.is_none())
         {
-            out.running += 1;
+            running += 1;
         }
         for (k, a) in list.iter().enumerate() {
             if a.failed(b) {
@@ -330,8 +372,27 @@ fn replay_project(
         }
     }
     due.sort_by_key(|d| (d.at, d.batch, d.attempt));
+    (due, replayed, running)
+}
 
-    let typical = typical_times(batches, builds);
+/// Walks the failed attempts of the window's batches of one project (sorted by start), in
+/// the order they ended, and hands each to `visit` with the facts the gate would have had
+/// when it ended: that attempt's builds, the project's batches as they stood then, the
+/// facts that cost a read of its builds and commit, and `now` at its end.
+fn walk(
+    policy: &Policy,
+    batches: &[Batch],
+    builds: &BTreeMap<String, Build>,
+    reads: &Reads,
+    due: Vec<Due>,
+    attempts: &[Vec<Attempt>],
+    mut visit: impl FnMut(&Facts, &Due),
+) {
+    let flaky_days = policy
+        .rules
+        .iter()
+        .filter_map(|r| r.tests.as_ref()?.known_flaky_days)
+        .max();
     let mut timeline = Timeline::new(batches);
     // A cut read is reported once for the whole replay (`history_truncated`), not turned into
     // `history-incomplete` refusals: the gate at each attempt would have read its own
@@ -339,8 +400,7 @@ fn replay_project(
     let mut facts = Facts::default();
     for d in due {
         let batch = &batches[d.batch];
-        let list = &attempts[d.batch];
-        let attempt = &list[d.attempt];
+        let attempt = &attempts[d.batch][d.attempt];
         timeline.advance(d.at, batches, &mut facts.history);
         let Some(judged) = history::at_attempt(batch, attempt.number) else {
             continue;
@@ -348,7 +408,7 @@ fn replay_project(
         facts.builds = judged_builds(&judged, builds);
         facts.github = judged
             .commit()
-            .and_then(|c| github.get(&c.to_ascii_lowercase()))
+            .and_then(|c| reads.github.get(&c.to_ascii_lowercase()))
             .cloned()
             .unwrap_or_default();
         facts.batch = judged;
@@ -358,41 +418,188 @@ fn replay_project(
         // The batch itself is not its own history: out for this judgment, then back.
         let own = timeline.position(d.batch);
         let saved = own.map(|p| facts.history.swap_remove(p));
-        let decision = decide(policy, &facts);
+        if let Some(days) = flaky_days {
+            // The builds a `known-flaky-days` rule learns from, as the gate reads them.
+            for id in flip_builds(&facts, days) {
+                if let Some(b) = builds.get(&id) {
+                    facts.builds.insert(id, b.clone());
+                }
+            }
+        }
+        facts.logs = facts
+            .builds
+            .keys()
+            .filter_map(|id| Some((id.clone(), reads.logs.get(id)?.clone())))
+            .collect();
+        facts.reports = reports_of(facts.builds.values(), &reads.reports);
+        visit(&facts, &d);
         if let (Some(p), Some(b)) = (own, saved) {
             facts.history.push(b);
             let last = facts.history.len() - 1;
             facts.history.swap(p, last);
         }
+    }
+}
 
-        let next = list.get(d.attempt + 1);
-        let then = match next {
-            None => Then::NotRetried,
-            Some(n) if n.failed(batch) => Then::RetriedThenFailed,
-            Some(n) if n.ended.is_none() || !batch.complete => Then::RetriedStillRunning,
-            Some(n) if n.status == Some(Status::Succeeded) => Then::RetriedThenSucceeded,
-            Some(_) => Then::RetriedThenFailed,
-        };
-        let real_retry = next.map(|n| BuildTime::of(history::requested_in(batch, n), builds));
-        let policy_retry = (decision.decision == Outcome::Retry).then(|| match real_retry {
-            Some(cost) => (cost, Basis::Observed),
-            None => (
-                estimate(policy, &facts.batch, builds, &typical),
-                Basis::Estimated,
-            ),
-        });
-        out.attempts.push(Judged {
-            batch_id: batch.id.clone(),
-            project: batch.project.clone(),
-            attempt: attempt.number,
-            commit: batch.commit().map(str::to_string),
-            ended_at: attempt.ended,
-            decision,
-            then,
-            real_retry,
-            policy_retry,
+/// The failed builds of the flips a `known-flaky-days` rule of `days` learns from for the
+/// failed groups of `facts.batch` (the gate's live step reads the same).
+fn flip_builds(facts: &Facts, days: u32) -> std::collections::BTreeSet<String> {
+    let now = facts.moment();
+    facts
+        .batch
+        .groups
+        .iter()
+        .filter(|g| g.status().is_some_and(|s| s.is_failure()))
+        .flat_map(|g| flaky::evidence(facts, Some(&g.identifier), days, now))
+        .map(|f| f.build_id)
+        .collect()
+}
+
+/// The reports (and failed cases) of `builds` among those read.
+fn reports_of<'a>(builds: impl IntoIterator<Item = &'a Build>, read: &Reports) -> Reports {
+    let mut out = Reports::default();
+    for arn in builds.into_iter().flat_map(|b| &b.report_arns) {
+        if let Some(r) = read.reports.get(arn) {
+            out.reports.insert(arn.clone(), r.clone());
+        }
+        if let Some(c) = read.failed_cases.get(arn) {
+            out.failed_cases.insert(arn.clone(), c.clone());
+        }
+    }
+    out
+}
+
+/// The facts that cost a read that a replay of `batches` could use (see [`needs()`]): at
+/// each failed attempt of the window, the logs and test reports its judgment could use, and
+/// the builds of the flips a `known-flaky-days` rule learns from. Live, `simulate` reads
+/// exactly these (each once) before it replays.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReplayNeeds {
+    /// Build id → bytes of the log's end.
+    pub logs: BTreeMap<String, usize>,
+    /// Builds whose test reports could change a decision (flips' failed builds included).
+    pub reports: std::collections::BTreeSet<String>,
+}
+
+/// What [`replay_with`] of `policy` over `batches` could read (see [`ReplayNeeds`]).
+/// `reads` carries GitHub's facts, which decide whether a rule gets as far as its log or
+/// tests.
+pub fn replay_needs(
+    policy: &Policy,
+    batches: Vec<Batch>,
+    builds: &BTreeMap<String, Build>,
+    reads: &Reads,
+    window: Window,
+) -> ReplayNeeds {
+    let mut out = ReplayNeeds::default();
+    if !policy
+        .rules
+        .iter()
+        .any(|r| r.log.is_some() || r.tests.is_some())
+    {
+        return out;
+    }
+    let flaky_days = policy
+        .rules
+        .iter()
+        .filter_map(|r| r.tests.as_ref()?.known_flaky_days)
+        .max();
+    for list in by_project(batches) {
+        let attempts: Vec<Vec<Attempt>> = list.iter().map(history::attempts).collect();
+        let (due, _, _) = due(&list, &attempts, &window);
+        walk(policy, &list, builds, reads, due, &attempts, |facts, _| {
+            let wanted = needs(policy, facts);
+            for (id, bytes) in wanted.logs {
+                let entry = out.logs.entry(id).or_default();
+                *entry = (*entry).max(bytes);
+            }
+            if wanted.reports.is_empty() {
+                return;
+            }
+            out.reports.extend(wanted.reports.iter().cloned());
+            if let Some(days) = flaky_days {
+                out.reports.extend(flip_builds(facts, days));
+            }
         });
     }
+    out
+}
+
+/// The batches by project (a batch given twice counts once, the later copy winning), each
+/// project's sorted by start.
+fn by_project(batches: Vec<Batch>) -> Vec<Vec<Batch>> {
+    let mut unique: HashMap<String, Batch> = HashMap::with_capacity(batches.len());
+    for b in batches {
+        unique.insert(b.id.clone(), b);
+    }
+    let mut projects: BTreeMap<String, Vec<Batch>> = BTreeMap::new();
+    for b in unique.into_values() {
+        projects.entry(b.project.clone()).or_default().push(b);
+    }
+    projects
+        .into_values()
+        .map(|mut list| {
+            list.sort_by(|a, b| (a.start_time, &a.id).cmp(&(b.start_time, &b.id)));
+            list
+        })
+        .collect()
+}
+
+fn replay_project(
+    policy: &Policy,
+    batches: &[Batch],
+    builds: &BTreeMap<String, Build>,
+    reads: &Reads,
+    out: &mut Replay,
+) {
+    let attempts: Vec<Vec<Attempt>> = batches.iter().map(history::attempts).collect();
+    let (due, replayed, running) = due(batches, &attempts, &out.window);
+    out.batches += replayed;
+    out.running += running;
+    let typical = typical_times(batches, builds);
+    let mut judged = Vec::new();
+    walk(
+        policy,
+        batches,
+        builds,
+        reads,
+        due,
+        &attempts,
+        |facts, d| {
+            let batch = &batches[d.batch];
+            let list = &attempts[d.batch];
+            let attempt = &list[d.attempt];
+            let decision = decide(policy, facts);
+            let next = list.get(d.attempt + 1);
+            let then = match next {
+                None => Then::NotRetried,
+                Some(n) if n.failed(batch) => Then::RetriedThenFailed,
+                Some(n) if n.ended.is_none() || !batch.complete => Then::RetriedStillRunning,
+                Some(n) if n.status == Some(Status::Succeeded) => Then::RetriedThenSucceeded,
+                Some(_) => Then::RetriedThenFailed,
+            };
+            let real_retry = next.map(|n| BuildTime::of(history::requested_in(batch, n), builds));
+            let policy_retry = (decision.decision == Outcome::Retry).then(|| match real_retry {
+                Some(cost) => (cost, Basis::Observed),
+                None => (
+                    estimate(policy, &facts.batch, builds, &typical),
+                    Basis::Estimated,
+                ),
+            });
+            judged.push(Judged {
+                batch_id: batch.id.clone(),
+                project: batch.project.clone(),
+                attempt: attempt.number,
+                commit: batch.commit().map(str::to_string),
+                ended_at: attempt.ended,
+                decision,
+                then,
+                real_retry,
+                policy_retry,
+            });
+        },
+    );
+    out.attempts.extend(judged);
 }
 
 /// What a retry of a failed attempt would have cost, when nobody retried: for each group a

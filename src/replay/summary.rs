@@ -23,6 +23,12 @@ pub struct Totals {
     pub refuse: usize,
     /// `wait`: the attempt had a build still running (the gate waits for the batch's end).
     pub wait: usize,
+    /// The gate would have refused only because a fact it needed could not be read (a test
+    /// report expired after 30 days or not found, a log past its retention or not read, GitHub
+    /// unreadable): not counted in `refuse`, nor in the refusals' outcomes below.
+    pub could_not_judge: usize,
+    /// Of those, the ones a retry by hand then fixed.
+    pub could_not_judge_fixed_by_hand: usize,
     /// retry, and the retry that really followed made the batch succeed.
     pub rescued: usize,
     /// retry, and the retry that really followed failed again.
@@ -89,6 +95,8 @@ impl TimeTotal {
 pub struct RuleRow {
     pub allowed: usize,
     pub refused: usize,
+    /// Attempts that could not be judged (a fact the rule needed could not be read).
+    pub could_not_judge: usize,
     pub rescued: usize,
     pub wasted: usize,
     pub fixed_by_hand: usize,
@@ -110,6 +118,7 @@ pub struct Missed {
 pub struct Day {
     pub retry: usize,
     pub refuse: usize,
+    pub could_not_judge: usize,
     pub other: usize,
 }
 
@@ -136,6 +145,12 @@ impl Replay {
                         Then::RetriedThenFailed => t.wasted += 1,
                         Then::RetriedStillRunning => t.retry_still_running += 1,
                         Then::NotRetried => t.retry_not_tried += 1,
+                    }
+                }
+                (Outcome::Refuse, then) if a.could_not_judge() => {
+                    t.could_not_judge += 1;
+                    if then == Then::RetriedThenSucceeded {
+                        t.could_not_judge_fixed_by_hand += 1;
                     }
                 }
                 (Outcome::Refuse, then) => {
@@ -198,6 +213,7 @@ impl Replay {
                         _ => {}
                     }
                 }
+                Outcome::Refuse if a.could_not_judge() => row.could_not_judge += 1,
                 Outcome::Refuse => {
                     row.refused += 1;
                     if a.then == Then::RetriedThenSucceeded {
@@ -217,7 +233,10 @@ impl Replay {
         let mut by_key: BTreeMap<(String, Option<String>, Option<String>), Missed> =
             BTreeMap::new();
         for a in &self.attempts {
-            if a.decision.decision != Outcome::Refuse || a.then != Then::RetriedThenSucceeded {
+            if a.decision.decision != Outcome::Refuse
+                || a.then != Then::RetriedThenSucceeded
+                || a.could_not_judge()
+            {
                 continue;
             }
             for g in a
@@ -307,6 +326,7 @@ impl Replay {
             if let Some((_, day)) = out.get_mut(i) {
                 match a.decision.decision {
                     Outcome::Retry => day.retry += 1,
+                    Outcome::Refuse if a.could_not_judge() => day.could_not_judge += 1,
                     Outcome::Refuse => day.refuse += 1,
                     _ => day.other += 1,
                 }

@@ -38,7 +38,15 @@ pub struct History {
     pub project: String,
     pub batches: Vec<Value>,
     pub builds: Vec<Value>,
+    /// The test reports of the builds that failed a test (`Fail::Test`), as
+    /// `batch-get-reports` returns them, and their failed cases.
+    pub reports: Vec<Value>,
+    pub cases: Vec<Value>,
+    /// The failed test of the next `Fail::Test` build is `suite::NAME`, NAME taken in turn
+    /// from this list (default: `case0`).
+    pub failing_tests: Vec<String>,
     n: u64,
+    tests_failed: usize,
 }
 
 impl History {
@@ -47,7 +55,11 @@ impl History {
             project: project.to_string(),
             batches: Vec::new(),
             builds: Vec::new(),
+            reports: Vec::new(),
+            cases: Vec::new(),
+            failing_tests: vec!["case0".to_string()],
             n: 0,
+            tests_failed: 0,
         }
     }
 
@@ -116,6 +128,21 @@ impl History {
         });
         if let Some(end) = end {
             build["endTime"] = json!(end);
+        }
+        if let (Some(Fail::Test), Some(end)) = (fail, end) {
+            let report = format!("{ARN_PREFIX}report/{}-tests:{id}", self.project);
+            let name = self.failing_tests[self.tests_failed % self.failing_tests.len()].clone();
+            self.tests_failed += 1;
+            build["reportArns"] = json!([report]);
+            self.reports.push(json!({
+                "arn": report, "type": "TEST", "status": "FAILED", "truncated": false,
+                "executionId": arn, "created": end, "expired": end + 30.0 * DAY,
+                "testSummary": {"total": 10, "statusCounts": {"FAILED": 1, "SUCCEEDED": 9}}
+            }));
+            self.cases.push(json!({
+                "reportArn": report, "prefix": "suite", "name": name, "status": "FAILED",
+                "message": "expected 200, got 502"
+            }));
         }
         self.builds.push(build);
         (
@@ -217,6 +244,23 @@ impl History {
 
     pub fn builds_json(&self) -> Value {
         json!({"builds": self.builds, "buildsNotFound": []})
+    }
+
+    pub fn reports_json(&self) -> Value {
+        json!({"reports": self.reports, "reportsNotFound": []})
+    }
+
+    pub fn cases_json(&self) -> Value {
+        json!({"testCases": self.cases})
+    }
+
+    /// Writes `reports.json` and `test-cases.json` into `dir`.
+    pub fn write_reports(&self, dir: &Path) -> (PathBuf, PathBuf) {
+        let reports = dir.join("reports.json");
+        let cases = dir.join("test-cases.json");
+        std::fs::write(&reports, self.reports_json().to_string()).unwrap();
+        std::fs::write(&cases, self.cases_json().to_string()).unwrap();
+        (reports, cases)
     }
 
     /// Writes `batches.json` and `builds.json` into `dir`.

@@ -22,6 +22,12 @@ struct Report<'a> {
     totals: TotalsOut,
     rules: Vec<RuleOut<'a>>,
     refused_but_fixed_by_hand: Vec<crate::replay::Missed>,
+    /// Rules that would have caught the refusals a hand retry fixed, where failed tests or
+    /// a log line repeat.
+    suggestions: &'a [crate::replay::suggest::Suggestion],
+    /// What could not be read or judged, in plain words (could-not-judge attempts, logs
+    /// that could not be read).
+    notes: Vec<String>,
     budget_stops: std::collections::BTreeMap<&'static str, usize>,
     per_day: Vec<DayOut>,
     /// With `--compare OLD`: every attempt the two policies decide differently, and totals.
@@ -158,6 +164,8 @@ pub fn render(r: &Replay) -> String {
             .map(|(rule, row)| RuleOut { rule, row })
             .collect(),
         refused_but_fixed_by_hand: r.missed(),
+        suggestions: &r.suggestions,
+        notes: super::notes(r),
         budget_stops: r.budget_stops(),
         per_day: r
             .per_day()

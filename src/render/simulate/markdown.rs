@@ -37,7 +37,7 @@ pub fn render(r: &Replay) -> String {
     );
     let _ = writeln!(
         out,
-        "**{} failed attempt{} in {} batch{}: the policy would retry {} and refuse {}.** \
+        "**{} failed attempt{} in {} batch{}: the policy would retry {} and refuse {}{}.** \
          Of its retries {} rescued the batch and {} failed again; {} of its refusals were \
          fixed by a retry by hand.\n",
         t.failed_attempts,
@@ -46,6 +46,11 @@ pub fn render(r: &Replay) -> String {
         if t.batches == 1 { "" } else { "es" },
         t.retry,
         t.refuse,
+        if t.could_not_judge > 0 {
+            format!(", and could not judge {}", t.could_not_judge)
+        } else {
+            String::new()
+        },
         t.rescued,
         t.wasted,
         t.refused_but_fixed_by_hand
@@ -92,6 +97,13 @@ pub fn render(r: &Replay) -> String {
     );
     if t.wait > 0 {
         let _ = writeln!(out, "| wait | {} | | | | |", t.wait);
+    }
+    if t.could_not_judge > 0 {
+        let _ = writeln!(
+            out,
+            "| could not judge | {} | {} fixed by hand | | | |",
+            t.could_not_judge, t.could_not_judge_fixed_by_hand
+        );
     }
 
     chart(&mut out, r);
@@ -157,6 +169,25 @@ pub fn render(r: &Replay) -> String {
         }
         for line in &section.left_out {
             let _ = writeln!(out, "\nAnd {}.", escape(line, 300));
+        }
+    }
+
+    if !r.suggestions.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n**What repeats in them, and the rule that would have caught it**\n"
+        );
+        for sug in r.suggestions.iter().take(MAX_ROWS) {
+            let rule: String = sug
+                .rule
+                .lines()
+                .map(|l| format!("  {}\n", crate::text::clean(l, 300).replace('`', "'")))
+                .collect();
+            let _ = writeln!(
+                out,
+                "- {}\n\n  ```yaml\n{rule}  ```",
+                escape(&super::text::suggestion_sentence(sug), 400)
+            );
         }
     }
 
@@ -247,12 +278,12 @@ fn chart(out: &mut String, r: &Replay) {
         .collect();
     let totals: Vec<String> = days
         .iter()
-        .map(|(_, d)| (d.retry + d.refuse + d.other).to_string())
+        .map(|(_, d)| (d.retry + d.refuse + d.could_not_judge + d.other).to_string())
         .collect();
     let retries: Vec<String> = days.iter().map(|(_, d)| d.retry.to_string()).collect();
     let max = days
         .iter()
-        .map(|(_, d)| d.retry + d.refuse + d.other)
+        .map(|(_, d)| d.retry + d.refuse + d.could_not_judge + d.other)
         .max()
         .unwrap_or(0)
         .max(1);

@@ -47,13 +47,28 @@ fn plural(n: usize) -> &'static str {
 }
 
 /// What the history read left out, in plain words.
-fn notes(r: &Replay) -> Vec<String> {
+pub(crate) fn notes(r: &Replay) -> Vec<String> {
     let mut notes = r.warnings.clone();
     if r.history_truncated {
         notes.push(
             "the project's history was read up to the page cap: the oldest batches in the window and the look-back before it may be missing, and budget counts drawn from them too low"
                 .to_string(),
         );
+    }
+    let t = r.totals();
+    if t.could_not_judge > 0 {
+        notes.push(format!(
+            "{} failed attempt{} could not be judged: a rule needed a fact that could not be read (a test report CodeBuild no longer keeps after 30 days or cannot find, a log past its CloudWatch retention or not captured, GitHub's facts); the gate would have refused {}, but {} counted as \"could not judge\", not as refusals{}",
+            t.could_not_judge,
+            plural(t.could_not_judge),
+            if t.could_not_judge == 1 { "it" } else { "them" },
+            if t.could_not_judge == 1 { "it is" } else { "they are" },
+            if t.could_not_judge_fixed_by_hand > 0 {
+                format!(" ({} of them then fixed by a retry by hand)", t.could_not_judge_fixed_by_hand)
+            } else {
+                String::new()
+            }
+        ));
     }
     if r.running > 0 {
         notes.push(format!(

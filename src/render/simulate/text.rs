@@ -21,14 +21,15 @@ pub fn render(r: &Replay) -> String {
     let cost = r.cost();
     let _ = writeln!(
         out,
-        "SIMULATE  {}: {} failed attempt{} in {} batch{}: the policy would retry {} and refuse {}",
+        "SIMULATE  {}: {} failed attempt{} in {} batch{}: the policy would retry {} and refuse {}{}",
         clean(&projects(r), 300),
         t.failed_attempts,
         plural(t.failed_attempts),
         t.batches,
         if t.batches == 1 { "" } else { "es" },
         t.retry,
-        t.refuse
+        t.refuse,
+        could_not_judge(&t)
     );
     let _ = writeln!(out);
     let _ = writeln!(out, "  policy   {}", clean(&r.policy, 300));
@@ -72,6 +73,13 @@ pub fn render(r: &Replay) -> String {
             out,
             "  wait     {} (a build of the failed attempt was still running)",
             t.wait
+        );
+    }
+    if t.could_not_judge > 0 {
+        let _ = writeln!(
+            out,
+            "  could not judge  {} ({} then fixed by hand; not counted as refusals, see the note)",
+            t.could_not_judge, t.could_not_judge_fixed_by_hand
         );
     }
     let _ = writeln!(out);
@@ -155,6 +163,19 @@ pub fn render(r: &Replay) -> String {
             let _ = writeln!(out, "  and {line}");
         }
     }
+    if !r.suggestions.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "  What repeats in them, and the rule that would have caught it:"
+        );
+        for sug in r.suggestions.iter().take(MAX_MISSED) {
+            let _ = writeln!(out, "    {}", clean(&suggestion_sentence(sug), 400));
+            for line in sug.rule.lines() {
+                let _ = writeln!(out, "        {}", clean(line, 300));
+            }
+        }
+    }
 
     let stops = r.budget_stops();
     if !stops.is_empty() {
@@ -174,6 +195,38 @@ pub fn render(r: &Replay) -> String {
         "  Every attempt with its decision and reason: --format json (or markdown)."
     );
     crate::text::defuse(&out)
+}
+
+/// `, and could not judge N` when some attempts could not be judged.
+fn could_not_judge(t: &crate::replay::Totals) -> String {
+    if t.could_not_judge == 0 {
+        String::new()
+    } else {
+        format!(", and could not judge {}", t.could_not_judge)
+    }
+}
+
+/// One suggestion in a sentence: what repeats, in how many batches, and what to add.
+pub(super) fn suggestion_sentence(s: &crate::replay::suggest::Suggestion) -> String {
+    use crate::replay::suggest::Kind;
+    match s.kind {
+        Kind::Test => format!(
+            "test `{}` failed in {} of {} such batches of group {}{}: add a `tests` rule — `known-flaky-days` learns it from these retries, or quarantine it with `failed`",
+            s.what,
+            s.batches,
+            s.of,
+            s.group,
+            if s.held > 0 {
+                format!(" (and in {} refusals that held)", s.held)
+            } else {
+                String::new()
+            }
+        ),
+        Kind::LogLine => format!(
+            "the log line `{}` showed in {} of {} such batches of group {} (in no refusal that held): add a `log: matches:` rule",
+            s.what, s.batches, s.of, s.group
+        ),
+    }
 }
 
 /// Aligned columns, two spaces in front, cells separated by two spaces.
