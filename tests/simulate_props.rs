@@ -352,3 +352,45 @@ fn the_windowed_property_meets_both_windows() {
     assert!(codes.contains(&"outage-suspected"), "{codes:?}");
     assert!(codes.contains(&"all-failures-allowed"), "{codes:?}");
 }
+
+/// Issue 20.3: a history read cut at its page cap is reported, not refused: simulate judges
+/// every attempt as it would with the whole history (no `history-incomplete` refusals, unlike
+/// the gate) and says in each format that budget counts may be too low.
+#[test]
+fn a_cut_history_is_reported_not_refused() {
+    let specs: Vec<Spec> = (0..6)
+        .map(|n| Spec {
+            commit: ['a', 'b', 'c'][n % 3],
+            start: T0 + n as f64 * HOUR,
+            attempts: vec![vec![("build", Fail::Infra)], vec![("build", Fail::Infra)]],
+            delay: 600.0,
+            running: false,
+        })
+        .collect();
+    let (batches, builds) = load(&specs);
+    let whole = replay(
+        &windowed(),
+        batches.clone(),
+        &builds,
+        Window::default(),
+        false,
+    );
+    let cut = replay(&windowed(), batches, &builds, Window::default(), true);
+    let codes = |r: &codebuild_retry_gate::replay::Replay| -> Vec<String> {
+        r.attempts
+            .iter()
+            .map(|a| a.decision.code.as_str().to_string())
+            .collect()
+    };
+    assert!(!codes(&cut).iter().any(|c| c == "history-incomplete"));
+    assert_eq!(codes(&cut), codes(&whole));
+    let json: serde_json::Value =
+        serde_json::from_str(&codebuild_retry_gate::render::simulate::json::render(&cut)).unwrap();
+    assert_eq!(json["history_truncated"], true);
+    let markdown = codebuild_retry_gate::render::simulate::markdown::render(&cut);
+    assert!(markdown.contains("read up to the page cap"), "{markdown}");
+    assert!(
+        !codebuild_retry_gate::render::simulate::markdown::render(&whole)
+            .contains("read up to the page cap")
+    );
+}
