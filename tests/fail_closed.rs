@@ -441,6 +441,11 @@ async fn an_invalid_policy_posts_error_on_the_batchs_commit_naming_the_line() {
         "{description}"
     );
     assert!(description.contains("budgets"), "{description}");
+    // A re-run finds the same error already shown: nothing is posted again (issue 16.7).
+    let again = w.gate(&["--batch-id", &id]).await;
+    assert_eq!(again.code, 2, "{}", again.stderr);
+    assert_eq!(w.gh.statuses().len(), 1, "{:?}", w.gh.statuses());
+    assert_eq!(w.cb.count("RetryBuildBatch"), 0);
 }
 
 /// The same, when not even the context can be read: the default context.

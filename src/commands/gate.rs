@@ -362,10 +362,23 @@ async fn report_policy_problem(
         return problem;
     };
     let posted = match clients.github().await {
-        Ok(github) => github
-            .post_status(&target.1, &target.0.sha, &status)
-            .await
-            .map_err(|e| e.to_string()),
+        Ok(github) => {
+            // A re-run does not repost the same error (GitHub keeps at most 1,000 statuses
+            // per commit and context): only on the batch's own commit, as for a decision.
+            if target.0.verified
+                && let Ok(seen) = github
+                    .latest_status(&target.1, &target.0.sha, &status.context)
+                    .await
+                && report::already_says(seen.as_ref(), &status, &batch)
+            {
+                log.debug("the commit already shows this error status: not posted again");
+                return problem;
+            }
+            github
+                .post_status(&target.1, &target.0.sha, &status)
+                .await
+                .map_err(|e| e.to_string())
+        }
         Err(e) => Err(e.to_string()),
     };
     match posted {
