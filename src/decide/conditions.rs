@@ -230,3 +230,16 @@ fn judge_tests(tests: &TestsCondition, build_id: Option<&str>, facts: &Facts) ->
     });
     super::test_reports::judge_tests(tests, build_id, group, facts, facts.moment())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_NAMES_SHOWN, shown_names};
+
+    /// Exactly the shown number of names: no "and 0 more"; one more: "and 1 more".
+    #[test]
+    fn shown_names_counts_only_the_names_left_out() {
+        let names: Vec<String> = (0..=MAX_NAMES_SHOWN).map(|i| format!("b{i}")).collect();
+        assert_eq!(shown_names(&names[..MAX_NAMES_SHOWN]), "b0, b1, b2, b3, b4");
+        assert_eq!(shown_names(&names), "b0, b1, b2, b3, b4 and 1 more");
+    }
+}
