@@ -9,7 +9,7 @@ mod history;
 
 use std::path::Path;
 
-use fakes::{FakeCodeBuild, FakeGitHub};
+use fakes::{FakeCodeBuild, FakeGitHub, FakeLogs};
 use history::{DAY, End, Fail, HOUR, History, sha};
 use serde_json::Value;
 
@@ -506,4 +506,138 @@ async fn live_replay_reads_test_reports_once_and_counts_expired_ones_as_not_judg
         "{}",
         r.stdout
     );
+}
+
+/// Issue 17: live, the replay reads the CloudWatch Logs of the failed builds a `log` rule
+/// needs (through AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, each stream once, newest first and
+/// bounded by the build's times): a rate limit in the log is a retry, a real failure a
+/// refusal, and a stream CloudWatch no longer has (retention) leaves its attempt "could not
+/// judge", naming the build and why, never a refusal.
+#[tokio::test(flavor = "multi_thread")]
+async fn live_replay_reads_cloudwatch_logs_and_an_expired_stream_is_not_judged() {
+    const GROUP: &str = "/aws/codebuild/acme-web";
+    let cb = FakeCodeBuild::start().await;
+    let logs = FakeLogs::start().await;
+    let now = now();
+    let mut h = History::new("acme-web");
+    let rate = h.batch(&sha('a'), now - 10.0 * DAY, &[TEST, OK], 900.0, End::Done);
+    let bug = h.batch(&sha('b'), now - 8.0 * DAY, &[TEST], 0.0, End::Done);
+    let gone = h.batch(&sha('c'), now - 6.0 * DAY, &[TEST], 0.0, End::Done);
+    let texts = [
+        (
+            rate.as_str(),
+            "npm ci\nnpm ERR! 429 Too Many Requests - GET https://registry.npmjs.org/left-pad\n",
+        ),
+        (
+            bug.as_str(),
+            "npm test\nAssertionError: expected 200, got 500\n",
+        ),
+    ];
+    // Each failed build names its stream; the third's is gone from CloudWatch.
+    let mut streams = Vec::new();
+    for build in &mut h.builds {
+        if build["buildStatus"] != "FAILED" {
+            continue;
+        }
+        let id = build["id"].as_str().unwrap().to_string();
+        let stream = id.split_once(':').unwrap().1.to_string();
+        build["logs"] = serde_json::json!({"groupName": GROUP, "streamName": stream});
+        let batch = h
+            .batches
+            .iter()
+            .find(|b| b["arn"] == build["buildBatchArn"])
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        if let Some((_, text)) = texts.iter().find(|(b, _)| *b == batch) {
+            let start_ms = (build["startTime"].as_f64().unwrap() * 1000.0) as i64;
+            logs.add_log(GROUP, &stream, start_ms + 30_000, 10, text);
+        }
+        streams.push((batch, id, stream));
+    }
+    assert_eq!(streams.len(), 3, "{streams:?}");
+    cb.add_batch(h.batches_json());
+    cb.add_build(h.builds_json());
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("policy.yml"),
+        "version: 1\nrules:\n  - name: registry-rate-limits\n    log:\n      matches: [\"429 Too Many Requests\"]\n",
+    )
+    .unwrap();
+    let mut cmd = simulate(
+        dir.path(),
+        &cb.endpoint(),
+        &[
+            "--project",
+            "acme-web",
+            "--days",
+            "30",
+            "--policy",
+            "policy.yml",
+            "--format",
+            "json",
+        ],
+    );
+    cmd.env("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", logs.endpoint());
+    let r = run(cmd).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        attempts(&report),
+        vec![
+            (
+                rate.clone(),
+                1,
+                "retry".into(),
+                "all-failures-allowed".into(),
+                "retried-then-succeeded".into()
+            ),
+            (
+                bug.clone(),
+                1,
+                "refuse".into(),
+                "failure-not-allowed".into(),
+                "not-retried".into()
+            ),
+            (
+                gone.clone(),
+                1,
+                "refuse".into(),
+                "could-not-judge".into(),
+                "not-retried".into()
+            ),
+        ]
+    );
+    assert_eq!(report["totals"]["could_not_judge"], 1);
+    assert_eq!(report["totals"]["refuse"], 1);
+    let gone_build = &streams.iter().find(|(b, _, _)| *b == gone).unwrap().1;
+    let reason = report["attempts"][2]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(gone_build.as_str()) && reason.contains("ResourceNotFoundException"),
+        "{reason}"
+    );
+    // Every failed build's stream was asked for, in its group, within its build's time,
+    // and none more than once for the tail (plus the one-event head read).
+    let calls = logs.calls();
+    for (_, id, stream) in &streams {
+        let asked: Vec<&Value> = calls
+            .iter()
+            .filter(|c| c.op == "GetLogEvents" && c.body["logStreamName"] == stream.as_str())
+            .map(|c| &c.body)
+            .collect();
+        assert!(!asked.is_empty() && asked.len() <= 2, "{id}: {asked:?}");
+        let build = h.builds.iter().find(|b| b["id"] == id.as_str()).unwrap();
+        let end_ms = (build["endTime"].as_f64().unwrap() * 1000.0) as i64;
+        for body in asked {
+            assert_eq!(body["logGroupName"], GROUP);
+            assert!(
+                body["endTime"].as_i64().unwrap() <= end_ms + 5 * 60 * 1000,
+                "{body}"
+            );
+        }
+    }
+    assert!(calls.iter().all(|c| c.service.as_deref() == Some("logs")));
+    assert_eq!(cb.count("RetryBuildBatch"), 0);
 }
