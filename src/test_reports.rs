@@ -218,68 +218,104 @@ impl ReportReader {
     }
 }
 
-/// The live step for `tests` conditions: the reports of the builds [`crate::decide::needs`] names (root
-/// failures whose other selectors match a rule with `tests`) and, for `known-flaky-days`,
-/// the history's flips in those builds' groups (their failed builds, then their reports),
-/// recorded in `facts`. Bounded (at most [`flaky::MAX_FLAKY_BATCHES`] batches with flips;
-/// reports 100 a call, 4 calls at once) and never an error: what cannot be read is recorded
-/// so, and the judgment fails closed on it.
+/// Flips whose reports are read in the look-back's first wave; each later wave is twice
+/// the one before (4, 8, 16, 32: a test that never flipped costs four waves, not fifty).
+pub const FIRST_FLAKY_WAVE: usize = MAX_CONCURRENT_READS;
+
+/// The live step for `tests` conditions: the reports of the builds [`crate::decide::needs`]
+/// names (root failures whose other selectors match a rule with `tests`) and, for
+/// `known-flaky-days`, the history's flips in those builds' groups (their failed builds,
+/// then their reports), recorded in `facts`. The builds' own reports and the flips' builds
+/// are read at once; then the flips' reports newest first, in growing waves, only until
+/// every failed test of the builds is known flaky ([`flaky::settled`]: reading more could
+/// not change the judgment). Bounded (at most [`flaky::MAX_FLAKY_BATCHES`] batches with
+/// flips; reports 100 a call, 4 calls at once) and never an error: what cannot be read is
+/// recorded so, and the judgment fails closed on it.
 pub async fn read_for_tests(codebuild: &CodeBuild, policy: &Policy, facts: &mut Facts) {
     let builds = crate::decide::needs(policy, facts).reports;
     if builds.is_empty() {
         return;
     }
     let reader = ReportReader::new(codebuild.clone());
-    let mut arns: Vec<String> = builds
+    let arns: Vec<String> = builds
         .iter()
         .filter_map(|id| facts.builds.get(id))
         .flat_map(|b| b.report_arns.iter().cloned())
         .collect();
-    let days = policy
+    let days: Vec<u32> = policy
         .rules
         .iter()
         .filter_map(|r| r.tests.as_ref()?.known_flaky_days)
-        .max();
-    if let Some(days) = days {
-        let groups: BTreeSet<&str> = facts
-            .batch
-            .groups
-            .iter()
-            .filter(|g| {
-                g.current
-                    .as_ref()
-                    .and_then(|s| s.build_id())
-                    .is_some_and(|id| builds.contains(id))
-            })
-            .map(|g| g.identifier.as_str())
-            .collect();
-        let now = facts.moment();
-        // The same flips `decide` will look at: per group, its newest batches with one.
-        let flips: BTreeSet<String> = groups
-            .iter()
-            .flat_map(|g| flaky::evidence(facts, Some(g), days, now))
-            .map(|f| f.build_id)
-            .collect();
-        let unread: Vec<String> = flips
-            .iter()
-            .filter(|id| !facts.builds.contains_key(*id))
-            .cloned()
-            .collect();
-        // A failed read leaves those builds out: the look-back counts them unreadable.
-        if let Ok(read) = codebuild.builds(&unread).await {
-            for build in read {
-                facts.builds.insert(build.id.clone(), build);
+        .collect::<BTreeSet<u32>>()
+        .into_iter()
+        .collect();
+    let Some(&longest) = days.last() else {
+        let read = reader.read(&arns).await;
+        facts.reports.extend(read);
+        return;
+    };
+    // Each failed build with its group.
+    let failed: Vec<(String, String)> = facts
+        .batch
+        .groups
+        .iter()
+        .filter_map(|g| {
+            let id = g.current.as_ref()?.build_id()?;
+            builds
+                .contains(id)
+                .then(|| (id.to_string(), g.identifier.clone()))
+        })
+        .collect();
+    let now = facts.moment();
+    // The same flips `decide` will look at: per group, its newest batches with one; taken
+    // in turn across the groups, newest first.
+    let per_group: Vec<Vec<String>> = failed
+        .iter()
+        .map(|(_, g)| g.as_str())
+        .collect::<BTreeSet<&str>>()
+        .into_iter()
+        .map(|g| {
+            flaky::evidence(facts, Some(g), longest, now)
+                .into_iter()
+                .map(|f| f.build_id)
+                .collect()
+        })
+        .collect();
+    let mut flips: Vec<String> = Vec::new();
+    for i in 0..per_group.iter().map(Vec::len).max().unwrap_or(0) {
+        for id in per_group.iter().filter_map(|list| list.get(i)) {
+            if !flips.contains(id) {
+                flips.push(id.clone());
             }
         }
-        arns.extend(
-            flips
-                .iter()
-                .filter_map(|id| facts.builds.get(id))
-                .flat_map(|b| b.report_arns.iter().cloned()),
-        );
     }
-    let read = reader.read(&arns).await;
-    facts.reports.extend(read);
+    let unread: Vec<String> = flips
+        .iter()
+        .filter(|id| !facts.builds.contains_key(*id))
+        .cloned()
+        .collect();
+    let (own, flipped) = tokio::join!(reader.read(&arns), codebuild.builds(&unread));
+    facts.reports.extend(own);
+    // A failed read leaves those builds out: the look-back counts them unreadable.
+    if let Ok(read) = flipped {
+        for build in read {
+            facts.builds.insert(build.id.clone(), build);
+        }
+    }
+    let mut rest: &[String] = &flips;
+    let mut wave = FIRST_FLAKY_WAVE;
+    while !rest.is_empty() && !flaky::settled(facts, &failed, &days, now) {
+        let (this, next) = rest.split_at(wave.min(rest.len()));
+        let arns: Vec<String> = this
+            .iter()
+            .filter_map(|id| facts.builds.get(id))
+            .flat_map(|b| b.report_arns.iter().cloned())
+            .collect();
+        let read = reader.read(&arns).await;
+        facts.reports.extend(read);
+        rest = next;
+        wave *= 2;
+    }
 }
 
 /// The failed statuses whose cases are read for `report`: FAILED and ERROR, but not one its

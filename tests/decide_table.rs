@@ -4327,3 +4327,116 @@ fn tests_known_flaky_learned_from_history() {
         .also(detail_has("test `cart: :adds` failed and is neither quarantined")),
     ]);
 }
+
+/// Issue 17: when the live side may stop reading the look-back: every failed test of every
+/// build known flaky for every look-back (reading more only adds known-flaky tests, so the
+/// judgment can no longer change), or a build whose failed tests are not known at all.
+#[test]
+fn the_flaky_look_back_is_settled_only_when_nothing_more_could_change_the_judgment() {
+    use codebuild_retry_gate::decide::flaky::settled;
+    let e2e_build = || vec![(build_id("e2e"), "e2e".to_string())];
+    let two_failing = || {
+        batch("FAILED")
+            .group(e2e())
+            .reports("e2e", vec![rep(&["checkout::pays", "search::suggests"])])
+    };
+    let check = |what: &str, fx: Fx, builds: Vec<(String, String)>, days: &[u32], want: bool| {
+        let now = fx.0.moment();
+        assert_eq!(settled(&fx.0, &builds, days, now), want, "{what}");
+    };
+    let both_flipped = || {
+        two_failing().flipped(
+            "web:old",
+            "e2e",
+            3,
+            &["checkout::pays", "search::suggests"],
+            "SUCCEEDED",
+            None,
+        )
+    };
+    check(
+        "every failed test known flaky",
+        both_flipped(),
+        e2e_build(),
+        &[14],
+        true,
+    );
+    check(
+        "one of two failed tests not known flaky",
+        two_failing().flipped("web:old", "e2e", 3, &["checkout::pays"], "SUCCEEDED", None),
+        e2e_build(),
+        &[14],
+        false,
+    );
+    check(
+        "known flaky in another group only",
+        two_failing().flipped(
+            "web:old",
+            "unit",
+            3,
+            &["checkout::pays", "search::suggests"],
+            "SUCCEEDED",
+            None,
+        ),
+        e2e_build(),
+        &[14],
+        false,
+    );
+    check(
+        "known flaky for the 14-day look-back, not for the 2-day one",
+        both_flipped(),
+        e2e_build(),
+        &[2, 14],
+        false,
+    );
+    check(
+        "nothing learned yet",
+        two_failing(),
+        e2e_build(),
+        &[14],
+        false,
+    );
+    check(
+        "no look-back rule left to satisfy",
+        two_failing(),
+        e2e_build(),
+        &[],
+        true,
+    );
+    check(
+        "the build's own report not read: the judgment never reaches the look-back",
+        batch("FAILED").group(e2e()),
+        e2e_build(),
+        &[14],
+        true,
+    );
+    let mut other = both_flipped();
+    other.0.builds.insert(
+        "web:unread".to_string(),
+        Build {
+            id: "web:unread".to_string(),
+            ..Build::default()
+        },
+    );
+    check(
+        "a second build with no test report settles nothing for the first",
+        two_failing().flipped("web:old", "e2e", 3, &["checkout::pays"], "SUCCEEDED", None),
+        vec![
+            (build_id("e2e"), "e2e".to_string()),
+            ("web:unread".to_string(), "e2e".to_string()),
+        ],
+        &[14],
+        false,
+    );
+    check(
+        "both builds settled",
+        other,
+        vec![
+            (build_id("e2e"), "e2e".to_string()),
+            ("web:unread".to_string(), "e2e".to_string()),
+        ],
+        &[14],
+        true,
+    );
+    check("no build", two_failing(), vec![], &[14], true);
+}

@@ -269,8 +269,97 @@ async fn tests_known_flaky_from_the_history_are_retried() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.starts_with("RETRY"), "{}", r.stdout);
     assert_eq!(w.cb.retries_performed(&id), 1);
-    // Today's report and the two flips' reports: read in one BatchGetReports call.
-    assert_eq!(w.cb.count("BatchGetReports"), 1);
+    // Today's report (with the flips' builds), then the two flips' reports: two calls.
+    assert_eq!(w.cb.count("BatchGetReports"), 2);
+}
+
+/// The report ARN of flip `n` (see [`add_flip`]).
+fn flip_report(n: u64) -> String {
+    format!(
+        "{REPORT_PREFIX}{}",
+        fakes::codebuild::pseudo_uuid(n * 10 + 3, "flip")
+    )
+}
+
+/// The flips' reports the gate asked for, call by call.
+fn flip_reports_read(cb: &FakeCodeBuild, flips: u64) -> Vec<Vec<u64>> {
+    cb.calls()
+        .iter()
+        .filter(|c| c.op == "BatchGetReports")
+        .map(|c| {
+            let asked: Vec<&str> = c.body["reportArns"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+                .collect();
+            (1..=flips)
+                .filter(|n| asked.contains(&flip_report(*n).as_str()))
+                .collect()
+        })
+        .filter(|read: &Vec<u64>| !read.is_empty())
+        .collect()
+}
+
+/// The look-back is read newest first, in growing waves, and only as far as it must: once
+/// every failed test is known flaky the older flips' reports are never read; a test that
+/// never flipped has every flip read before the refusal names it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_look_back_stops_once_every_failed_test_is_known_flaky() {
+    let (w, id) = World::new(true).await;
+    // The two newest flips show both of today's tests flaky; eight older ones others.
+    add_flip(
+        &w.cb,
+        1,
+        &[("checkout.spec.ts", "pays with a saved card")],
+        "SUCCEEDED",
+    );
+    add_flip(
+        &w.cb,
+        2,
+        &[("search.spec.ts", "search suggests as you type")],
+        "SUCCEEDED",
+    );
+    for n in 3..=10 {
+        add_flip(
+            &w.cb,
+            n,
+            &[("cart.spec.ts", &format!("adds line {n}"))],
+            "SUCCEEDED",
+        );
+    }
+    let r = w.gate(&id, LEARNED).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.starts_with("RETRY"), "{}", r.stdout);
+    // One wave of the four newest flips, and no more.
+    assert_eq!(flip_reports_read(&w.cb, 10), vec![vec![1, 2, 3, 4]]);
+    // FAILED and ERROR for today's report and each of the four (their summaries do not
+    // count ERROR, so it is read).
+    assert_eq!(w.cb.count("DescribeTestCases"), 2 * (1 + 4));
+
+    // Search never flipped: every flip is read (waves of 4, then 8), newest first.
+    let (w, id) = World::new(true).await;
+    for n in 1..=10 {
+        add_flip(
+            &w.cb,
+            n,
+            &[("checkout.spec.ts", "pays with a saved card")],
+            "SUCCEEDED",
+        );
+    }
+    let r = w.gate(&id, LEARNED).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.starts_with("REFUSE"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("search suggests as you type` failed and is not known flaky"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        flip_reports_read(&w.cb, 10),
+        vec![vec![1, 2, 3, 4], vec![5, 6, 7, 8, 9, 10]]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

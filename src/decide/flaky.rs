@@ -151,3 +151,26 @@ pub fn learn(facts: &Facts, group: &str, days: u32, now: Option<Timestamp>) -> L
     }
     learned
 }
+
+/// Whether reading more of the look-back can no longer change a `tests` judgment of
+/// `builds` (each a failed build and its group): for every build, either its failed tests
+/// are not known (the judgment stops before the look-back) or each of them is already known
+/// flaky in its group for every look-back in `days`. Learning only adds known-flaky tests,
+/// and a failed test known flaky is allowed whatever else could not be read, so the live side
+/// reads the look-back newest first and stops here.
+pub fn settled(
+    facts: &Facts,
+    builds: &[(String, String)],
+    days: &[u32],
+    now: Option<Timestamp>,
+) -> bool {
+    builds.iter().all(|(id, group)| {
+        let Ok(failed) = super::test_reports::failed_tests(id, facts, now) else {
+            return true;
+        };
+        days.iter().all(|&d| {
+            let known = learn(facts, group, d, now).flaky;
+            failed.iter().all(|c| known.contains(&c.identity()))
+        })
+    })
+}

@@ -21,7 +21,7 @@ fn shown(identity: &str) -> String {
 }
 
 /// The failed tests of build `id`, from all its test reports, or why they cannot be known.
-fn failed_tests(
+pub(super) fn failed_tests(
     id: &str,
     facts: &Facts,
     now: Option<Timestamp>,
