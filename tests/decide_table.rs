@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use codebuild_retry_gate::decide::{GithubNeeds, decide, github_needs, needs};
+use codebuild_retry_gate::decide::{GithubNeeds, Needs, decide, github_needs, needs};
 use codebuild_retry_gate::decision::{Decision, DecisionCode, Outcome, VerdictCode};
 use codebuild_retry_gate::facts::github::{GitHubFacts, Listed};
 use codebuild_retry_gate::facts::{
@@ -3756,11 +3756,11 @@ fn needs_asks_only_for_logs_a_matching_rule_would_read() {
                  {name: registry, log: {matches: [x]}}]",
     );
     let facts = batch("FAILED").group(command_failure("a")).0;
-    assert!(needs(&p, &facts).is_empty());
+    assert_eq!(needs(&p, &facts), Needs::default());
 
     // Selectors that do not match: nothing is read.
     let p = policy("rules: [{name: registry, phases: [PROVISIONING], log: {matches: [x]}}]");
-    assert!(needs(&p, &facts).is_empty());
+    assert_eq!(needs(&p, &facts), Needs::default());
 
     // Two log rules on the way: the larger tail.
     let p = policy(
@@ -3772,16 +3772,22 @@ fn needs_asks_only_for_logs_a_matching_rule_would_read() {
 
     // Not judged on its failures: a running, succeeded or uncovered batch reads nothing.
     let p = policy(REGISTRY);
-    assert!(
+    assert_eq!(
         needs(
             &p,
             &batch("FAILED").group(command_failure("a")).incomplete().0
-        )
-        .is_empty()
+        ),
+        Needs::default()
     );
-    assert!(needs(&p, &batch("SUCCEEDED").group(g("a", "SUCCEEDED")).0).is_empty());
+    assert_eq!(
+        needs(&p, &batch("SUCCEEDED").group(g("a", "SUCCEEDED")).0),
+        Needs::default()
+    );
     let p = policy("rules: [{name: registry, projects: [api], log: {matches: [x]}}]");
-    assert!(needs(&p, &batch("FAILED").group(command_failure("a")).0).is_empty());
+    assert_eq!(
+        needs(&p, &batch("FAILED").group(command_failure("a")).0),
+        Needs::default()
+    );
     // Collateral and ignored failures are judged by others: their logs are not read.
     let p = policy(REGISTRY);
     let facts = batch("FAILED")

@@ -38,13 +38,6 @@ pub struct GithubNeeds {
     pub pulls: bool,
 }
 
-impl Needs {
-    /// Nothing to read: `decide` can run on the facts at hand.
-    pub fn is_empty(&self) -> bool {
-        self.logs.is_empty() && self.reports.is_empty() && self.github == GithubNeeds::default()
-    }
-}
-
 /// The facts that cost a read and could change what [`super::decide`] concludes about
 /// `facts.batch` under `policy`. Empty when the batch is not judged on its failures (it
 /// succeeded, is running, is not complete, or no rule covers its project).
