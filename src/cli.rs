@@ -116,8 +116,8 @@ pub struct ExplainArgs {
     #[arg(long = "test-cases", value_name = "FILE")]
     pub test_cases: Vec<PathBuf>,
     /// Captured build logs for rules with `log`: one file per build, named PROJECT:UUID or
-    /// UUID, `.log` (plain text) or `.json` (`aws logs get-log-events` output) [default: the
-    /// BATCH directory's logs/]
+    /// UUID, `.log` (plain text), `.json` (`aws logs get-log-events` output) or `.gz` (the S3
+    /// log object) [default: the BATCH directory's logs/]
     #[arg(long, value_name = "DIR")]
     pub logs: Option<PathBuf>,
     /// Policy file [default: the built-in default policy]

@@ -1,7 +1,8 @@
 //! Build logs captured to files, for offline `explain --logs DIR` (and `explain DIR` with a
 //! `logs/` directory): one file per build, named by its id `PROJECT:UUID` or its UUID,
-//! `.log` for plain text or `.json` for `aws logs get-log-events` output. A capture is taken
-//! as the whole log; only the end each rule needs is judged.
+//! `.log` for plain text, `.json` for `aws logs get-log-events` output, or `.gz` for the S3
+//! log object as `aws s3 cp` saves it (`UUID.gz`). A capture is taken as the whole log; only
+//! the end each rule needs is judged.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom};
@@ -9,10 +10,13 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use super::expensive::gunzip_tail;
 use super::{Fetched, LogTail};
 
 /// A `.json` capture larger than this is not read (a `.log` file is read from its end).
 pub const MAX_JSON_BYTES: u64 = 64 * 1024 * 1024;
+/// The kinds of capture, in the order they are looked for.
+const EXTENSIONS: [&str; 3] = ["log", "json", "gz"];
 
 /// The logs of `wanted` (build id → bytes of the end) from `dir`. Every build gets a fact:
 /// known, absent (no file for it) or unreadable (why).
@@ -28,10 +32,9 @@ pub fn read_dir(
 
 fn read_one(dir: &Path, id: &str, bytes: usize) -> Fetched<LogTail> {
     let uuid = id.rsplit_once(':').map_or(id, |(_, u)| u);
-    let mut names = vec![format!("{id}.log"), format!("{id}.json")];
+    let mut names: Vec<String> = EXTENSIONS.iter().map(|e| format!("{id}.{e}")).collect();
     if uuid != id {
-        names.push(format!("{uuid}.log"));
-        names.push(format!("{uuid}.json"));
+        names.extend(EXTENSIONS.iter().map(|e| format!("{uuid}.{e}")));
     }
     let Some(path) = names.iter().map(|n| dir.join(n)).find(|p| p.is_file()) else {
         return Fetched::Absent(format!(
@@ -41,10 +44,10 @@ fn read_one(dir: &Path, id: &str, bytes: usize) -> Fetched<LogTail> {
         ));
     };
     let shown = path.display().to_string();
-    let result = if path.extension().is_some_and(|e| e == "json") {
-        read_json(&path, bytes)
-    } else {
-        read_text(&path, bytes)
+    let result = match path.extension().and_then(|e| e.to_str()) {
+        Some("json") => read_json(&path, bytes),
+        Some("gz") => read_gzip(&path, bytes),
+        _ => read_text(&path, bytes),
     };
     match result {
         Ok(tail) => Fetched::Known(tail),
@@ -71,6 +74,18 @@ fn read_text(path: &Path, bytes: usize) -> Result<LogTail, String> {
         &text,
         bytes,
         want == len,
+    ))
+}
+
+/// The end of a gzip capture, gunzipped as it is read (only the tail is kept).
+fn read_gzip(path: &Path, bytes: usize) -> Result<LogTail, String> {
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let (text, whole) = gunzip_tail(std::io::BufReader::new(file), bytes)?;
+    Ok(LogTail::from_text(
+        &path.display().to_string(),
+        &text,
+        bytes,
+        whole,
     ))
 }
 
@@ -137,6 +152,32 @@ mod tests {
             matches!(&got["web:ccc"], Fetched::Unreadable(why) if why.contains("get-log-events"))
         );
         assert!(matches!(&got["web:ddd"], Fetched::Absent(why) if why.contains("ddd.log")));
+    }
+
+    #[test]
+    fn an_s3_log_saved_as_gzip_is_read_and_a_broken_one_is_unreadable() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(b"npm ci\nnpm ERR! 429 Too Many Requests\n")
+            .unwrap();
+        std::fs::write(dir.path().join("aaa.gz"), gz.finish().unwrap()).unwrap();
+        std::fs::write(dir.path().join("web:bbb.gz"), "plain text, not gzip").unwrap();
+        let wanted: BTreeMap<String, usize> =
+            [("web:aaa", 1024), ("web:bbb", 1024), ("web:ccc", 1024)]
+                .iter()
+                .map(|(id, n)| (id.to_string(), *n))
+                .collect();
+        let got = read_dir(dir.path(), &wanted);
+        let a = got["web:aaa"].known().unwrap();
+        assert_eq!(a.lines, ["npm ci", "npm ERR! 429 Too Many Requests"]);
+        assert!(a.whole);
+        assert!(
+            matches!(&got["web:bbb"], Fetched::Unreadable(why) if why.contains("web:bbb.gz") && why.contains("not a gzip log")),
+            "{:?}",
+            got["web:bbb"]
+        );
+        assert!(matches!(&got["web:ccc"], Fetched::Absent(why) if why.contains("ccc.gz")));
     }
 
     #[test]

@@ -4,6 +4,12 @@
 //! Each is recorded as known, absent or unreadable (with why): a value the judgment sees and
 //! names in its reason, never an error that ends the run, never a silent "no match".
 
+use std::collections::VecDeque;
+use std::io::Read;
+
+/// A gunzipped log larger than this is not read to its end.
+pub const MAX_GUNZIPPED_LOG_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+
 /// A fact that costs a read, as the judgment sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fetched<T> {
@@ -161,6 +167,39 @@ pub fn strip_ansi(line: &str) -> String {
     out
 }
 
+/// The last `bytes` (and one more, to tell whether the first line is whole) of the gunzipped
+/// `gzip` (an S3 log object, or one captured to a file), and whether that is all of it. Gzip
+/// members are read one after another.
+pub fn gunzip_tail(gzip: impl Read, bytes: usize) -> Result<(Vec<u8>, bool), String> {
+    let keep = bytes.saturating_add(1);
+    let mut decoder = flate2::read::MultiGzDecoder::new(gzip);
+    let mut ring: VecDeque<u8> = VecDeque::with_capacity(keep.min(1 << 24));
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut total: u64 = 0;
+    loop {
+        let n = decoder
+            .read(&mut chunk)
+            .map_err(|e| format!("not a gzip log: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        if total > MAX_GUNZIPPED_LOG_BYTES {
+            return Err(format!(
+                "the log is more than {} GiB gunzipped; it was not read to its end",
+                MAX_GUNZIPPED_LOG_BYTES >> 30
+            ));
+        }
+        ring.extend(&chunk[..n]);
+        if ring.len() > keep {
+            let extra = ring.len() - keep;
+            ring.drain(..extra);
+        }
+    }
+    let whole = total as usize == ring.len();
+    Ok((ring.into_iter().collect(), whole))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,5 +225,22 @@ mod tests {
         assert_eq!(cut.lines, vec!["second", "third"]);
         assert!(cut.within(15).is_none());
         assert!(cut.within(14).is_some());
+    }
+
+    #[test]
+    fn a_gzip_tail_keeps_the_last_bytes() {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(b"one\ntwo\nthree\n").unwrap();
+        let gz = gz.finish().unwrap();
+        assert_eq!(
+            gunzip_tail(gz.as_slice(), 100).unwrap(),
+            (b"one\ntwo\nthree\n".to_vec(), true)
+        );
+        assert_eq!(
+            gunzip_tail(gz.as_slice(), 6).unwrap(),
+            (b"\nthree\n".to_vec(), false)
+        );
+        assert!(gunzip_tail(&b"plain text"[..], 10).is_err());
     }
 }

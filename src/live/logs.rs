@@ -22,7 +22,6 @@
 //! build and why, and the rule that needs it does not match (fail closed).
 
 use std::collections::{BTreeMap, VecDeque};
-use std::io::Read;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -36,7 +35,7 @@ use aws_smithy_types::byte_stream::ByteStream;
 use futures_util::StreamExt;
 
 use crate::aws::Aws;
-use crate::facts::expensive::split_lines;
+use crate::facts::expensive::{gunzip_tail, split_lines};
 use crate::facts::{Build, Facts, Fetched, LogLocation, LogTail};
 use crate::policy::Policy;
 
@@ -54,8 +53,6 @@ pub const MAX_PAGES: usize = 16;
 pub const TIME_MARGIN_MS: i64 = 5 * 60 * 1000;
 /// An S3 log object (gzip) larger than this is not read.
 pub const MAX_S3_OBJECT_BYTES: usize = 256 * 1024 * 1024;
-/// A gunzipped S3 log larger than this is not read to its end.
-pub const MAX_S3_LOG_BYTES: u64 = 4 * 1024 * 1024 * 1024;
 /// S3 GET attempts (throttling and 5xx are retried, with a short backoff).
 const S3_ATTEMPTS: u32 = 3;
 
@@ -322,7 +319,7 @@ impl LogReader {
             Ok(body) => body,
             Err(why) => return Fetched::Unreadable(format!("S3 GetObject {source}: {why}")),
         };
-        match gunzip_tail(&body, bytes) {
+        match gunzip_tail(body.as_slice(), bytes) {
             Ok((text, whole)) => Fetched::Known(LogTail::from_text(&source, &text, bytes, whole)),
             Err(why) => Fetched::Unreadable(format!("{source}: {why}")),
         }
@@ -588,38 +585,6 @@ fn s3_error(status: u16, body: &[u8]) -> (String, bool) {
     (crate::text::clean(&format!("{detail}{hint}"), 600), retry)
 }
 
-/// The last `bytes` (and one more, to tell whether the first line is whole) of the gunzipped
-/// `gzip`, and whether that is all of it. Gzip members are read one after another.
-pub fn gunzip_tail(gzip: &[u8], bytes: usize) -> Result<(Vec<u8>, bool), String> {
-    let keep = bytes.saturating_add(1);
-    let mut decoder = flate2::read::MultiGzDecoder::new(gzip);
-    let mut ring: VecDeque<u8> = VecDeque::with_capacity(keep.min(1 << 24));
-    let mut chunk = vec![0u8; 64 * 1024];
-    let mut total: u64 = 0;
-    loop {
-        let n = decoder
-            .read(&mut chunk)
-            .map_err(|e| format!("not a gzip log: {e}"))?;
-        if n == 0 {
-            break;
-        }
-        total += n as u64;
-        if total > MAX_S3_LOG_BYTES {
-            return Err(format!(
-                "the log is more than {} GiB gunzipped; it was not read to its end",
-                MAX_S3_LOG_BYTES >> 30
-            ));
-        }
-        ring.extend(&chunk[..n]);
-        if ring.len() > keep {
-            let extra = ring.len() - keep;
-            ring.drain(..extra);
-        }
-    }
-    let whole = total as usize == ring.len();
-    Ok((ring.into_iter().collect(), whole))
-}
-
 /// The pages of a stream read so far, newest first, and what they add up to.
 #[derive(Default)]
 struct Tail {
@@ -767,20 +732,6 @@ mod tests {
         assert!(why.starts_with("AccessDenied: Access Denied (the gate's role needs s3:GetObject"));
         assert!(!retry);
         assert!(s3_error(503, b"<Error><Code>SlowDown</Code></Error>").1);
-    }
-
-    #[test]
-    fn a_gzip_tail_keeps_the_last_bytes() {
-        use std::io::Write;
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        gz.write_all(b"one\ntwo\nthree\n").unwrap();
-        let gz = gz.finish().unwrap();
-        assert_eq!(
-            gunzip_tail(&gz, 100).unwrap(),
-            (b"one\ntwo\nthree\n".to_vec(), true)
-        );
-        assert_eq!(gunzip_tail(&gz, 6).unwrap(), (b"\nthree\n".to_vec(), false));
-        assert!(gunzip_tail(b"plain text", 10).is_err());
     }
 
     #[test]
