@@ -315,17 +315,22 @@ impl Batch {
 
     /// `OWNER/REPO` when the source is a GitHub (or GitHub Enterprise) repository URL.
     pub fn github_repository(&self) -> Option<String> {
-        let location = self.source_location.as_deref()?;
-        let rest = location
-            .strip_prefix("https://")
-            .or_else(|| location.strip_prefix("http://"))?;
-        let (_host, path) = rest.split_once('/')?;
-        let path = path.trim_end_matches('/').trim_end_matches(".git");
-        let mut parts = path.rsplitn(3, '/');
-        let repo = parts.next()?;
-        let owner = parts.next()?;
-        (!owner.is_empty() && !repo.is_empty()).then(|| format!("{owner}/{repo}"))
+        github_repository_of(self.source_location.as_deref()?)
     }
+}
+
+/// `OWNER/REPO` of a source location `https://HOST/OWNER/REPO(.git)` (GitHub or GitHub
+/// Enterprise).
+pub fn github_repository_of(location: &str) -> Option<String> {
+    let rest = location
+        .strip_prefix("https://")
+        .or_else(|| location.strip_prefix("http://"))?;
+    let (_host, path) = rest.split_once('/')?;
+    let path = path.trim_end_matches('/').trim_end_matches(".git");
+    let mut parts = path.rsplitn(3, '/');
+    let repo = parts.next()?;
+    let owner = parts.next()?;
+    (!owner.is_empty() && !repo.is_empty()).then(|| format!("{owner}/{repo}"))
 }
 
 /// The batch phase CodeBuild records for each retry: `FAILED` with status `RETRY` (the one

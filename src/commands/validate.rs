@@ -175,16 +175,7 @@ fn check(path: &Path, stdin: &mut dyn Read) -> Checked {
         (file, bytes)
     };
     let result = bytes
-        .map_err(|message| PolicyError {
-            diagnostics: vec![Diagnostic {
-                file: file.clone(),
-                pos: Pos::default(),
-                code: "unreadable-file",
-                message,
-                help: None,
-            }],
-            context: None,
-        })
+        .map_err(|message| PolicyError::single(&file, Pos::default(), "unreadable-file", message))
         .and_then(|bytes| Policy::check_bytes(&bytes, &file));
     match result {
         Ok((policy, warnings)) => Checked {

@@ -324,15 +324,32 @@ impl fmt::Display for PolicyError {
 }
 
 impl PolicyError {
-    fn single(file: &str, pos: Pos, code: &'static str, message: String) -> PolicyError {
+    /// One problem, at `pos` of `file`.
+    pub(crate) fn single(file: &str, pos: Pos, code: &'static str, message: String) -> PolicyError {
+        PolicyError::with_help(file, pos, code, message, None)
+    }
+
+    /// One problem, at `pos` of `file`, with what to do about it.
+    pub(crate) fn with_help(
+        file: &str,
+        pos: Pos,
+        code: &'static str,
+        message: String,
+        help: Option<String>,
+    ) -> PolicyError {
+        PolicyError::all(vec![Diagnostic {
+            file: file.to_string(),
+            pos,
+            code,
+            message,
+            help,
+        }])
+    }
+
+    /// Every problem found, in order.
+    pub(crate) fn all(diagnostics: Vec<Diagnostic>) -> PolicyError {
         PolicyError {
-            diagnostics: vec![Diagnostic {
-                file: file.to_string(),
-                pos,
-                code,
-                message,
-                help: None,
-            }],
+            diagnostics,
             context: None,
         }
     }

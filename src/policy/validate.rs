@@ -85,7 +85,7 @@ fn parse_located(text: &str, file: &str) -> Result<(Policy, Locations), PolicyEr
                 Err(e) => serde_error(file, text, &e, "yaml-syntax"),
                 Ok(_) => {
                     let help = super::words::syntax_hint(text, pos, &message);
-                    diagnostic(file, pos, "yaml-syntax", message, help)
+                    PolicyError::with_help(file, pos, "yaml-syntax", message, help)
                 }
             });
         }
@@ -106,7 +106,13 @@ fn parse_located(text: &str, file: &str) -> Result<(Policy, Locations), PolicyEr
     };
     // An empty file, a list, a single value: said in words, not as a missing key.
     if let Some((code, message, help)) = super::words::not_a_mapping(&document) {
-        return Err(diagnostic(file, at.value(""), code, message, Some(help)));
+        return Err(PolicyError::with_help(
+            file,
+            at.value(""),
+            code,
+            message,
+            Some(help),
+        ));
     }
     let mut check = Checker {
         file,
@@ -117,10 +123,7 @@ fn parse_located(text: &str, file: &str) -> Result<(Policy, Locations), PolicyEr
     // 3. Unknown keys, all of them, with suggestions.
     check.unknown_keys();
     if !check.problems.is_empty() {
-        return Err(PolicyError {
-            diagnostics: check.problems,
-            context: None,
-        });
+        return Err(PolicyError::all(check.problems));
     }
     // 4. Shapes and types.
     let raw: RawPolicy =
@@ -132,29 +135,7 @@ fn parse_located(text: &str, file: &str) -> Result<(Policy, Locations), PolicyEr
     if check.problems.is_empty() {
         Ok((policy, check.at))
     } else {
-        Err(PolicyError {
-            diagnostics: check.problems,
-            context: None,
-        })
-    }
-}
-
-fn diagnostic(
-    file: &str,
-    pos: Pos,
-    code: &'static str,
-    message: String,
-    help: Option<String>,
-) -> PolicyError {
-    PolicyError {
-        diagnostics: vec![Diagnostic {
-            file: file.to_string(),
-            pos,
-            code,
-            message,
-            help,
-        }],
-        context: None,
+        Err(PolicyError::all(check.problems))
     }
 }
 
@@ -171,7 +152,7 @@ fn serde_error(file: &str, text: &str, err: &yaml_serde::Error, code: &'static s
             "{message} (the parser reached line {} column {} without finding its end)",
             pos.line, pos.column
         );
-        return diagnostic(file, opened, "yaml-syntax", message, Some(help));
+        return PolicyError::with_help(file, opened, "yaml-syntax", message, Some(help));
     }
     // yaml_serde puts " at line L column C" into the text; the position is shown in front.
     let message = strip_position(&raw);
@@ -195,7 +176,7 @@ fn serde_error(file: &str, text: &str, err: &yaml_serde::Error, code: &'static s
             (message, help)
         }
     };
-    diagnostic(file, pos, code, message, help)
+    PolicyError::with_help(file, pos, code, message, help)
 }
 
 /// The keys each kind of mapping allows, taken from the JSON Schema of the raw types so the

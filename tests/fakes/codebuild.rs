@@ -12,14 +12,15 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use wiremock::matchers::any;
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{MockServer, Request, Respond, ResponseTemplate};
+
+use super::lock;
 
 /// `X-Amz-Target` prefix of every CodeBuild operation.
 pub const TARGET_PREFIX: &str = "CodeBuild_20161006.";
@@ -141,28 +142,18 @@ struct State {
 
 type Reply = (u16, Vec<u8>);
 
-fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    state
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 impl FakeCodeBuild {
     /// Start an empty fake on a fresh port of 127.0.0.1.
     pub async fn start() -> Self {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let server = MockServer::builder()
-            .listener(listener)
-            .disable_request_recording()
-            .start()
-            .await;
+        let server = super::listen().await;
         let state = Arc::new(Mutex::new(State::default()));
-        Mock::given(any())
-            .respond_with(Responder {
+        super::answer_all(
+            &server,
+            Responder {
                 state: Arc::clone(&state),
-            })
-            .mount(&server)
-            .await;
+            },
+        )
+        .await;
         Self { server, state }
     }
 

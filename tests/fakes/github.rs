@@ -23,14 +23,15 @@
 //! [`FakeGitHub::start_with_prefix`].
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use wiremock::matchers::any;
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{MockServer, Request, Respond, ResponseTemplate};
+
+use super::lock;
 
 const JSON: &str = "application/json; charset=utf-8";
 const HANG: Duration = Duration::from_secs(3600);
@@ -170,12 +171,6 @@ enum Auth {
     Token(String),
 }
 
-fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    state
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 impl FakeGitHub {
     /// Start a fake with the API at the root, like api.github.com.
     pub async fn start() -> Self {
@@ -189,24 +184,20 @@ impl FakeGitHub {
             p if p.starts_with('/') => p.to_string(),
             p => format!("/{p}"),
         };
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let server = MockServer::builder()
-            .listener(listener)
-            .disable_request_recording()
-            .start()
-            .await;
+        let server = super::listen().await;
         let state = Arc::new(Mutex::new(State {
             base: format!("{}{prefix}", server.uri()),
             prefix: prefix.clone(),
             next_status_id: 30_000_000_001,
             ..State::default()
         }));
-        Mock::given(any())
-            .respond_with(Responder {
+        super::answer_all(
+            &server,
+            Responder {
                 state: Arc::clone(&state),
-            })
-            .mount(&server)
-            .await;
+            },
+        )
+        .await;
         Self {
             server,
             state,

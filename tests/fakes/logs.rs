@@ -20,12 +20,13 @@
 //! Point a client at it with `AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use wiremock::matchers::any;
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{MockServer, Request, Respond, ResponseTemplate};
+
+use super::lock;
 
 /// `X-Amz-Target` prefix of every CloudWatch Logs operation.
 pub const TARGET_PREFIX: &str = "Logs_20140328.";
@@ -81,12 +82,6 @@ struct State {
     stuck_backward: bool,
 }
 
-fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    state
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 /// A fake CloudWatch Logs on 127.0.0.1. Dropping it stops the server.
 pub struct FakeLogs {
     server: MockServer,
@@ -95,19 +90,15 @@ pub struct FakeLogs {
 
 impl FakeLogs {
     pub async fn start() -> FakeLogs {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let server = MockServer::builder()
-            .listener(listener)
-            .disable_request_recording()
-            .start()
-            .await;
+        let server = super::listen().await;
         let state = Arc::new(Mutex::new(State::default()));
-        Mock::given(any())
-            .respond_with(Responder {
+        super::answer_all(
+            &server,
+            Responder {
                 state: Arc::clone(&state),
-            })
-            .mount(&server)
-            .await;
+            },
+        )
+        .await;
         FakeLogs { server, state }
     }
 

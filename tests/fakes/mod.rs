@@ -16,3 +16,35 @@ pub use codebuild::{Call, FakeCodeBuild, Fault};
 pub use github::{FakeGitHub, GitHubCall, GitHubFault, RecordedStatus};
 pub use logs::{FakeLogs, LogsFault};
 pub use s3::FakeS3;
+
+use std::sync::{Mutex, MutexGuard};
+
+use wiremock::matchers::any;
+use wiremock::{Mock, MockServer, Respond};
+
+/// A wiremock server on a fresh port of 127.0.0.1 (never another interface), recording
+/// nothing itself: each fake keeps its own record of the calls.
+pub async fn listen() -> MockServer {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    MockServer::builder()
+        .listener(listener)
+        .disable_request_recording()
+        .start()
+        .await
+}
+
+/// `responder` answers every request to `server` (one catch-all mock).
+pub async fn answer_all(server: &MockServer, responder: impl Respond + 'static) {
+    Mock::given(any())
+        .respond_with(responder)
+        .mount(server)
+        .await;
+}
+
+/// The fake's state, also after a test thread panicked while holding it (the state is
+/// still what the fake recorded; the panic is the test's failure, not the fake's).
+pub fn lock<T>(state: &Mutex<T>) -> MutexGuard<'_, T> {
+    state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -5,10 +5,11 @@
 //! Point the gate at it with `AWS_ENDPOINT_URL_S3`.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
-use wiremock::matchers::any;
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{MockServer, Request, Respond, ResponseTemplate};
+
+use super::lock;
 
 /// One request as the fake saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,12 +30,6 @@ struct State {
     faults: Vec<(u16, String, String)>,
 }
 
-fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    state
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 /// A fake S3 on 127.0.0.1.
 pub struct FakeS3 {
     server: MockServer,
@@ -43,19 +38,15 @@ pub struct FakeS3 {
 
 impl FakeS3 {
     pub async fn start() -> FakeS3 {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let server = MockServer::builder()
-            .listener(listener)
-            .disable_request_recording()
-            .start()
-            .await;
+        let server = super::listen().await;
         let state = Arc::new(Mutex::new(State::default()));
-        Mock::given(any())
-            .respond_with(Responder {
+        super::answer_all(
+            &server,
+            Responder {
                 state: Arc::clone(&state),
-            })
-            .mount(&server)
-            .await;
+            },
+        )
+        .await;
         FakeS3 { server, state }
     }
 

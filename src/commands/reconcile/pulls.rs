@@ -268,7 +268,7 @@ fn judgeable<'a>(source: &'a ProjectSource, repo: &Repo) -> Result<&'a Webhook, 
     let named = source
         .location
         .as_deref()
-        .and_then(repository_of)
+        .and_then(crate::facts::github_repository_of)
         .is_some_and(|r| r.eq_ignore_ascii_case(&repo.to_string()));
     if !named {
         return Err(format!(
@@ -277,19 +277,6 @@ fn judgeable<'a>(source: &'a ProjectSource, repo: &Repo) -> Result<&'a Webhook, 
         ));
     }
     webhook::judgeable(source.webhook.as_ref())
-}
-
-/// `OWNER/REPO` of a source location `https://HOST/OWNER/REPO(.git)`.
-fn repository_of(location: &str) -> Option<String> {
-    let rest = location
-        .strip_prefix("https://")
-        .or_else(|| location.strip_prefix("http://"))?;
-    let (_host, path) = rest.split_once('/')?;
-    let path = path.trim_end_matches('/').trim_end_matches(".git");
-    let mut parts = path.rsplitn(3, '/');
-    let name = parts.next()?;
-    let owner = parts.next()?;
-    (!owner.is_empty() && !name.is_empty()).then(|| format!("{owner}/{name}"))
 }
 
 /// An RFC 3339 time as GitHub sends it.
