@@ -4036,13 +4036,67 @@ fn tests_quarantine_list() {
             &[("e2e", V::AllowedByRule, Some("few"))],
         ),
         case(
-            "issue 17: the same test failed twice (two reports) counts once",
+            "issue 17: the same test failed in two reports counts twice, as CodeBuild counts it (fail closed)",
             "rules: [{name: few, tests: {failed: [\"*\"], max-failed: 1}}]",
             batch("FAILED")
                 .group(e2e())
                 .reports("e2e", vec![rep(&["a::x"]), rep(&["a::x"])]),
+            refuse(D::FailureNotAllowed),
+            &[("e2e", V::NoMatchingRule, None)],
+        )
+        .also(detail_has(
+            "2 tests of build web:e2e-build failed, more than max-failed 1",
+        )),
+        case(
+            "issue 17: one test run twice in one report (two browsers) counts twice",
+            "rules: [{name: few, tests: {max-failed: 1}}]",
+            batch("FAILED")
+                .group(e2e())
+                .reports("e2e", vec![rep(&["a::x", "a::x"])]),
+            refuse(D::FailureNotAllowed),
+            &[("e2e", V::NoMatchingRule, None)],
+        )
+        .also(detail_has(
+            "2 tests of build web:e2e-build failed, more than max-failed 1",
+        )),
+        case(
+            "issue 17: the summary counts more failed tests than the cases repeat: the count",
+            "rules: [{name: few, tests: {max-failed: 2}}]",
+            batch("FAILED").group(e2e()).reports(
+                "e2e",
+                vec![Rep {
+                    counted: Some(3),
+                    ..rep(&["a::x", "a::y", "a::z"])
+                }],
+            ),
+            refuse(D::FailureNotAllowed),
+            &[("e2e", V::NoMatchingRule, None)],
+        ),
+        case(
+            "issue 17: no summary: the failed cases read are the count",
+            "rules: [{name: few, tests: {max-failed: 2}}]",
+            batch("FAILED").group(e2e()).reports(
+                "e2e",
+                vec![Rep {
+                    counted: None,
+                    ..rep(&["a::x", "a::y"])
+                }],
+            ),
             retry(),
             &[("e2e", V::AllowedByRule, Some("few"))],
+        ),
+        case(
+            "issue 17: a summary that counts fewer than were read: what was read",
+            "rules: [{name: few, tests: {max-failed: 1}}]",
+            batch("FAILED").group(e2e()).reports(
+                "e2e",
+                vec![Rep {
+                    counted: Some(1),
+                    ..rep(&["a::x", "a::y"])
+                }],
+            ),
+            refuse(D::FailureNotAllowed),
+            &[("e2e", V::NoMatchingRule, None)],
         ),
     ]);
 }
@@ -4093,6 +4147,15 @@ fn tests_fail_closed_on_reports_that_cannot_be_judged() {
                 ..rep(&["checkout.spec.ts::pays"])
             }),
             "is truncated: it counts 5 failed tests, 1 were read",
+        ),
+        unknown(
+            "issue 17: a truncated report without a test summary: whether all were read is not known",
+            with(Rep {
+                truncated: true,
+                counted: None,
+                ..rep(&["checkout.spec.ts::pays"])
+            }),
+            "is truncated and has no test summary",
         ),
         unknown(
             "issue 17: a report whose failed cases were not read",

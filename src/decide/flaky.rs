@@ -170,7 +170,7 @@ pub fn settled(
         };
         days.iter().all(|&d| {
             let known = learn(facts, group, d, now).flaky;
-            failed.iter().all(|c| known.contains(&c.identity()))
+            failed.cases.iter().all(|c| known.contains(&c.identity()))
         })
     })
 }

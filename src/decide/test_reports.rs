@@ -20,19 +20,29 @@ fn shown(identity: &str) -> String {
     crate::text::clean(identity, MAX_TEST_NAME)
 }
 
+/// The failed tests of a build, from all its test reports.
+pub(super) struct Failed {
+    /// Each failed test once (by identity), in the order read.
+    pub cases: Vec<TestCase>,
+    /// How many failed or errored test cases the reports hold: their summaries' counts (a
+    /// test run twice, e.g. in two browsers, is counted twice, as CodeBuild counts it).
+    pub count: usize,
+}
+
 /// The failed tests of build `id`, from all its test reports, or why they cannot be known.
 pub(super) fn failed_tests(
     id: &str,
     facts: &Facts,
     now: Option<Timestamp>,
-) -> Result<Vec<TestCase>, Judgement> {
+) -> Result<Failed, Judgement> {
     let Some(build) = facts.builds.get(id) else {
         return Err(Judgement::Unknown(format!(
             "the details of build {id} were not read, so its test reports are not known"
         )));
     };
     let mut failed: Vec<TestCase> = Vec::new();
-    let mut test_reports = 0;
+    let mut count = 0;
+    let mut any_test_report = false;
     for arn in &build.report_arns {
         let report = match facts.reports.reports.get(arn) {
             None => {
@@ -55,7 +65,7 @@ pub(super) fn failed_tests(
         if report.is_coverage() {
             continue;
         }
-        test_reports += 1;
+        any_test_report = true;
         if let (Some(expired), Some(now)) = (report.expired, now)
             && expired <= now
         {
@@ -87,18 +97,25 @@ pub(super) fn failed_tests(
             }
         };
         let read: Vec<&TestCase> = cases.iter().filter(|c| c.is_failed()).collect();
-        if let Some(counted) = report.failed_count()
-            && (read.len() as i64) < counted
-        {
-            let how = if report.truncated {
-                "is truncated"
-            } else {
-                "was not read whole"
-            };
-            return Err(Judgement::Unknown(format!(
-                "test report {arn} of build {id} {how}: it counts {counted} failed tests, {} were read",
-                read.len()
-            )));
+        match report.failed_count() {
+            Some(counted) if (read.len() as i64) < counted => {
+                let how = if report.truncated {
+                    "is truncated"
+                } else {
+                    "was not read whole"
+                };
+                return Err(Judgement::Unknown(format!(
+                    "test report {arn} of build {id} {how}: it counts {counted} failed tests, {} were read",
+                    read.len()
+                )));
+            }
+            None if report.truncated => {
+                return Err(Judgement::Unknown(format!(
+                    "test report {arn} of build {id} is truncated and has no test summary, so whether every failed test was read is not known"
+                )));
+            }
+            Some(counted) => count += (counted as usize).max(read.len()),
+            None => count += read.len(),
         }
         for case in read {
             if !failed.iter().any(|f| f.identity() == case.identity()) {
@@ -106,7 +123,7 @@ pub(super) fn failed_tests(
             }
         }
     }
-    if test_reports == 0 {
+    if !any_test_report {
         return Err(Judgement::NotMet(format!("build {id} has no test report")));
     }
     if failed.is_empty() {
@@ -114,7 +131,10 @@ pub(super) fn failed_tests(
             "no test of build {id} failed: its failure is not a test failure"
         )));
     }
-    Ok(failed)
+    Ok(Failed {
+        cases: failed,
+        count,
+    })
 }
 
 /// `tests` for the failure of build `build_id` of group `group` (`None`: the batch's own
@@ -130,16 +150,18 @@ pub(super) fn judge_tests(
     let (Some(id), Some(group)) = (build_id, group) else {
         return Judgement::NotMet("the batch's own failure has no test reports".to_string());
     };
-    let failed = match failed_tests(id, facts, now) {
+    let Failed {
+        cases: failed,
+        count,
+    } = match failed_tests(id, facts, now) {
         Ok(failed) => failed,
         Err(judgement) => return judgement,
     };
     if let Some(max) = tests.max_failed
-        && failed.len() > max as usize
+        && count > max as usize
     {
         return Judgement::NotMet(format!(
-            "{} tests of build {id} failed, more than max-failed {max}",
-            failed.len()
+            "{count} tests of build {id} failed, more than max-failed {max}"
         ));
     }
     let learned = tests
@@ -171,8 +193,8 @@ pub(super) fn judge_tests(
             ),
             (None, None) => unreachable!("open"),
         };
-        let more = if failed.len() > 1 {
-            format!(" ({} tests failed)", failed.len())
+        let more = if count > 1 {
+            format!(" ({count} tests failed)")
         } else {
             String::new()
         };
