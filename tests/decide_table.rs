@@ -3558,7 +3558,37 @@ const RATE_LIMIT_LOG: &str = "Step 1/4 : FROM node:20\nerror pulling image: toom
 
 #[test]
 fn log_conditions() {
+    let refuse_first =
+        "rules: [{name: real-bugs, action: refuse, log: {matches: [AssertionError]}}, {name: any}]";
     run(vec![
+        case(
+            "an empty log is no evidence: a refuse rule on the log might apply, never a retry",
+            refuse_first,
+            batch("FAILED").group(command_failure("a")).log("a", ""),
+            refuse(D::CouldNotJudge),
+            &[("a", V::CouldNotJudge, Some("real-bugs"))],
+        )
+        .also(|d| {
+            assert!(
+                d.reason.contains("the log of build web:a-build is empty (test.log): nothing to judge"),
+                "{}",
+                d.reason
+            );
+        }),
+        case(
+            "a log of blank lines is empty too",
+            REGISTRY,
+            batch("FAILED").group(command_failure("a")).log("a", "\n  \r\n\n"),
+            refuse(D::CouldNotJudge),
+            &[("a", V::CouldNotJudge, Some("commands"))],
+        ),
+        case(
+            "one line is a log: judged",
+            refuse_first,
+            batch("FAILED").group(command_failure("a")).log("a", "ok\n"),
+            retry(),
+            &[("a", V::AllowedByRule, Some("any"))],
+        ),
         case(
             "a rate limit in the log: retry, the line shown",
             REGISTRY,

@@ -181,6 +181,13 @@ fn judge_log(log: &LogCondition, build_id: Option<&str>, facts: &Facts) -> Judge
         }
         Some(Fetched::Known(tail)) => tail,
     };
+    // An empty log is no evidence either way: "no line matches" would be a guess.
+    if tail.whole && tail.lines.iter().all(|l| l.trim().is_empty()) {
+        return Judgement::Unknown(format!(
+            "the log of build {id} is empty ({}): nothing to judge",
+            tail.source
+        ));
+    }
     let kib = log.tail_kib;
     let Some(lines) = tail.within(log.tail_bytes()) else {
         return Judgement::Unknown(format!(

@@ -36,18 +36,35 @@ fn read_one(dir: &Path, id: &str, bytes: usize) -> Fetched<LogTail> {
     if uuid != id {
         names.extend(EXTENSIONS.iter().map(|e| format!("{uuid}.{e}")));
     }
-    let Some(path) = names.iter().map(|n| dir.join(n)).find(|p| p.is_file()) else {
-        return Fetched::Absent(format!(
-            "no captured log for it in {} (looked for {})",
-            dir.display(),
-            names.join(", ")
-        ));
+    let found: Vec<std::path::PathBuf> = names
+        .iter()
+        .map(|n| dir.join(n))
+        .filter(|p| p.is_file())
+        .collect();
+    let path = match found.as_slice() {
+        [] => {
+            return Fetched::Absent(format!(
+                "no captured log for it in {} (looked for {})",
+                dir.display(),
+                names.join(", ")
+            ));
+        }
+        [path] => path,
+        several => {
+            // Which one is the log? Guessing could judge the wrong one: keep one capture.
+            let shown: Vec<String> = several.iter().map(|p| p.display().to_string()).collect();
+            return Fetched::Unreadable(format!(
+                "{} captures of its log ({}): keep one",
+                several.len(),
+                shown.join(", ")
+            ));
+        }
     };
     let shown = path.display().to_string();
     let result = match path.extension().and_then(|e| e.to_str()) {
-        Some("json") => read_json(&path, bytes),
-        Some("gz") => read_gzip(&path, bytes),
-        _ => read_text(&path, bytes),
+        Some("json") => read_json(path, bytes),
+        Some("gz") => read_gzip(path, bytes),
+        _ => read_text(path, bytes),
     };
     match result {
         Ok(tail) => Fetched::Known(tail),
@@ -92,11 +109,17 @@ fn read_gzip(path: &Path, bytes: usize) -> Result<LogTail, String> {
 #[derive(Deserialize)]
 struct Capture {
     events: Vec<Event>,
+    /// Only in `aws logs filter-log-events` output.
+    #[serde(rename = "searchedLogStreams")]
+    searched_log_streams: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
 struct Event {
     message: Option<String>,
+    /// Only in `aws logs filter-log-events` output.
+    #[serde(rename = "eventId")]
+    event_id: Option<String>,
 }
 
 /// `aws logs get-log-events` output: its events' messages, in order.
@@ -110,6 +133,10 @@ fn read_json(path: &Path, bytes: usize) -> Result<LogTail, String> {
     let text = std::fs::read(path).map_err(|e| e.to_string())?;
     let capture: Capture = serde_json::from_slice(&text)
         .map_err(|e| format!("not `aws logs get-log-events` output: {e}"))?;
+    if capture.searched_log_streams.is_some() || capture.events.iter().any(|e| e.event_id.is_some())
+    {
+        return Err("`aws logs filter-log-events` output holds only the lines its filter matched, not the log; capture it with `aws logs get-log-events` or as text".into());
+    }
     let mut joined = Vec::new();
     for message in capture.events.iter().filter_map(|e| e.message.as_deref()) {
         joined.extend_from_slice(message.as_bytes());
@@ -178,6 +205,37 @@ mod tests {
             got["web:bbb"]
         );
         assert!(matches!(&got["web:ccc"], Fetched::Absent(why) if why.contains("ccc.gz")));
+    }
+
+    #[test]
+    fn two_captures_of_one_log_or_a_filtered_one_are_unreadable_never_a_guess() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("web:aaa.log"), "429 Too Many Requests\n").unwrap();
+        std::fs::write(
+            dir.path().join("aaa.json"),
+            r#"{"events": [{"timestamp": 1, "message": "AssertionError"}]}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("bbb.json"),
+            r#"{"events": [{"logStreamName": "s", "timestamp": 1, "message": "429", "eventId": "1"}], "searchedLogStreams": []}"#,
+        )
+        .unwrap();
+        let wanted: BTreeMap<String, usize> = ["web:aaa", "web:bbb"]
+            .iter()
+            .map(|id| (id.to_string(), 1024))
+            .collect();
+        let got = read_dir(dir.path(), &wanted);
+        assert!(
+            matches!(&got["web:aaa"], Fetched::Unreadable(why) if why.starts_with("2 captures of its log") && why.contains("web:aaa.log") && why.contains("aaa.json")),
+            "{:?}",
+            got["web:aaa"]
+        );
+        assert!(
+            matches!(&got["web:bbb"], Fetched::Unreadable(why) if why.contains("filter-log-events")),
+            "{:?}",
+            got["web:bbb"]
+        );
     }
 
     #[test]
