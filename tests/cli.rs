@@ -270,8 +270,8 @@ fn validate_reports_every_problem_of_every_file() {
 }
 
 /// Issue 17's keys `log` and `tests`: a bad regex at its character, a regex over the size
-/// limit, ranges, a bad glob, an empty condition, and unknown keys inside each with a
-/// suggestion.
+/// limit, ranges, a bad glob, an empty condition, regexes that can match empty text (and so
+/// every line), and unknown keys inside each with a suggestion.
 #[test]
 fn validate_checks_log_and_tests_conditions() {
     let f = |name: &str| format!("tests/fixtures/policies/conditions-{name}.yml");
@@ -284,7 +284,10 @@ fn validate_checks_log_and_tests_conditions() {
         ":10:16: error[bad-glob]: bad glob `Checkout[*`",
         ":11:25: error[out-of-range]: `known-flaky-days` is 0; it must be between 1 and 90",
         ":13:12: error[empty-condition]: `tests` names no condition",
-        "6 problems in 1 of 1 file",
+        ":16:17: error[bad-regex]: regex `EAI_AGAIN|` can match empty text, so it matches lines that hold none of what it names",
+        ":16:31: error[bad-regex]: regex `\\b(ECONNRESET|ETIMEDOUT|)\\b` can match empty text",
+        ":16:62: error[bad-regex]: regex `x*` can match empty text",
+        "9 problems in 1 of 1 file",
     ] {
         assert!(
             r.stderr.contains(line),

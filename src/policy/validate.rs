@@ -626,10 +626,20 @@ impl Checker<'_> {
                 good = false;
                 continue;
             }
-            if let Err(e) = regex::RegexBuilder::new(pattern)
+            let built = regex::RegexBuilder::new(pattern)
                 .size_limit(REGEX_SIZE_LIMIT)
-                .build()
-            {
+                .build();
+            if built.is_ok() && can_match_empty(pattern) {
+                self.error(
+                    &item,
+                    "bad-regex",
+                    format!("regex `{pattern}` can match empty text, so it matches lines that hold none of what it names (an empty alternative such as `a|`, or only optional parts such as `x*`)"),
+                    Some("remove the empty alternative, or make the pattern require the text the line must contain".into()),
+                );
+                good = false;
+                continue;
+            }
+            if let Err(e) = built {
                 good = false;
                 let (message, offset) = regex_problem(pattern, &e);
                 let help = if matches!(e, regex::Error::CompiledTooBig(_)) {
@@ -876,6 +886,15 @@ fn suggest<'a>(value: &str, allowed: &[&'a str]) -> Option<&'a str> {
         .filter(|(d, a)| *d <= 2.max(a.len() / 3))
         .min_by_key(|(d, _)| *d)
         .map(|(_, a)| a)
+}
+
+/// Whether `pattern` can match empty text: then it matches lines that hold none of the text
+/// meant (`EAI_AGAIN|` matches every line, `\b(ECONNRESET|)\b` every line with a word in
+/// it, `^$` every blank one). A `log` pattern must require some text.
+fn can_match_empty(pattern: &str) -> bool {
+    regex_syntax::Parser::new()
+        .parse(pattern)
+        .is_ok_and(|hir| hir.properties().minimum_len() == Some(0))
 }
 
 #[cfg(test)]
