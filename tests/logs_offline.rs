@@ -211,3 +211,125 @@ fn hostile_log_text_is_shown_safely_everywhere() {
         }
     }
 }
+
+/// As the gate, `explain` reads at most ten builds' logs for one decision: with eleven failed
+/// builds whose captured logs all show a rate limit, the eleventh (in id order) is not read
+/// and could not be judged, as it would not be live — never a retry the gate would refuse.
+/// The example batch with eleven failed groups (`shard_00`…`shard_10`), each a build whose
+/// captured log shows a registry rate limit, and a policy that retries on it.
+fn eleven_rate_limited_shards() -> tempfile::TempDir {
+    let example = common::root().join(EXAMPLE);
+    let read = |f: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(example.join(f)).unwrap()).unwrap()
+    };
+    let mut batches = read("batch.json");
+    let mut builds = read("builds.json");
+    let template = builds["builds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["id"] == BUILD)
+        .unwrap()
+        .clone();
+    let batch = &mut batches["buildBatches"][0];
+    let source = batch["buildGroups"][0].clone();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("logs")).unwrap();
+    let mut groups = vec![source];
+    let mut list = Vec::new();
+    for n in 0..11 {
+        let uuid = format!("00000000-0000-4000-8000-0000000000{n:02}");
+        let id = format!("acme-web:{uuid}");
+        let arn = format!("arn:aws:codebuild:us-east-1:111122223333:build/{id}");
+        groups.push(serde_json::json!({
+            "identifier": format!("shard_{n:02}"), "dependsOn": [], "ignoreFailure": false,
+            "currentBuildSummary": {"arn": arn, "requestedOn": batch["startTime"], "buildStatus": "FAILED"}
+        }));
+        let mut build = template.clone();
+        build["id"] = serde_json::json!(id);
+        build["arn"] = serde_json::json!(arn);
+        list.push(build);
+        std::fs::write(
+            dir.path().join("logs").join(format!("{uuid}.log")),
+            "npm ci\nnpm error 429 Too Many Requests - GET https://registry.npmjs.org/x\n",
+        )
+        .unwrap();
+    }
+    batch["buildGroups"] = serde_json::json!(groups);
+    builds["builds"] = serde_json::json!(list);
+    std::fs::write(dir.path().join("batch.json"), batches.to_string()).unwrap();
+    std::fs::write(dir.path().join("builds.json"), builds.to_string()).unwrap();
+    std::fs::write(
+        dir.path().join("policy.yml"),
+        "version: 1\nrules:\n  - name: rate-limits\n    log:\n      matches: ['429 Too Many Requests']\n",
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn at_most_ten_builds_logs_are_judged_for_one_decision_as_live() {
+    let dir = eleven_rate_limited_shards();
+    let r = run(gate().current_dir(dir.path()).args([
+        "explain",
+        ".",
+        "--policy",
+        "policy.yml",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report = json(&r.stdout);
+    assert_eq!(report["decision"], "refuse", "{}", r.stdout);
+    assert_eq!(report["code"], "could-not-judge", "{}", r.stdout);
+    let verdicts: Vec<(String, String)> = report["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["group"].as_str().unwrap().starts_with("shard_"))
+        .map(|g| {
+            (
+                g["group"].as_str().unwrap().to_string(),
+                g["code"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let mut want: Vec<(String, String)> = (0..10)
+        .map(|n| (format!("shard_{n:02}"), "allowed-by-rule".to_string()))
+        .collect();
+    want.push(("shard_10".into(), "could-not-judge".into()));
+    assert_eq!(verdicts, want);
+    assert!(
+        r.stdout
+            .contains("not read: at most 10 builds' logs are read for one decision"),
+        "{}",
+        r.stdout
+    );
+}
+
+/// `simulate` replays each decision as the gate would have made it: the same ten-log bound,
+/// so the batch is "could not judge", never a retry.
+#[test]
+fn simulate_judges_at_most_ten_builds_logs_for_one_decision() {
+    let dir = eleven_rate_limited_shards();
+    let r = run(gate().current_dir(dir.path()).args([
+        "simulate",
+        "--batches",
+        "batch.json",
+        "--builds",
+        "builds.json",
+        "--logs",
+        "logs",
+        "--policy",
+        "policy.yml",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report = json(&r.stdout);
+    let attempts = report["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 1, "{}", r.stdout);
+    assert_eq!(attempts[0]["decision"], "refuse", "{}", r.stdout);
+    assert_eq!(attempts[0]["code"], "could-not-judge", "{}", r.stdout);
+    assert_eq!(report["totals"]["could_not_judge"], 1, "{}", r.stdout);
+}

@@ -46,6 +46,10 @@ pub fn run(args: &ExplainArgs, out: &mut dyn Write) -> Result<i32, RunError> {
             ));
         }
         facts.logs = captured_logs::read_dir(&dir, &wanted.logs);
+        // As the gate: at most ten builds' logs for one decision.
+        facts
+            .logs
+            .extend(crate::facts::expensive::logs_over_the_cap(&wanted.logs));
     }
     if let Some(path) = &args.github {
         let captured = load_github(path)?;

@@ -423,7 +423,7 @@ async fn read_logs_live(
     }
     log.debug(&format!("reading the logs of {} build(s)", wanted.len()));
     let list: Vec<(String, usize)> = wanted.iter().map(|(k, v)| (k.clone(), *v)).collect();
-    for chunk in list.chunks(crate::live::logs::MAX_LOG_BUILDS) {
+    for chunk in list.chunks(crate::facts::expensive::MAX_LOG_BUILDS) {
         let chunk: BTreeMap<String, usize> = chunk.iter().cloned().collect();
         reads.logs.extend(reader.read(&chunk, builds).await);
     }

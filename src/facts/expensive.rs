@@ -4,11 +4,34 @@
 //! Each is recorded as known, absent or unreadable (with why): a value the judgment sees and
 //! names in its reason, never an error that ends the run, never a silent "no match".
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::Read;
 
 /// A gunzipped log larger than this is not read to its end.
 pub const MAX_GUNZIPPED_LOG_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+
+/// Builds whose logs are read for one decision, at most (CloudWatch Logs allows 10
+/// `GetLogEvents` requests a second per account and region). The rest are not read, live or
+/// offline, and the rules that need them do not match.
+pub const MAX_LOG_BUILDS: usize = 10;
+
+/// The logs one decision does not read: those of `wanted` (build id → bytes of the end)
+/// after the first [`MAX_LOG_BUILDS`] in id order, each with why. The same cut live (the
+/// log reader), in `explain` and in `simulate`, so all three judge alike.
+pub fn logs_over_the_cap(wanted: &BTreeMap<String, usize>) -> BTreeMap<String, Fetched<LogTail>> {
+    wanted
+        .keys()
+        .skip(MAX_LOG_BUILDS)
+        .map(|id| {
+            (
+                id.clone(),
+                Fetched::Unreadable(format!(
+                    "not read: at most {MAX_LOG_BUILDS} builds' logs are read for one decision"
+                )),
+            )
+        })
+        .collect()
+}
 
 /// A fact that costs a read, as the judgment sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -35,13 +35,10 @@ use aws_smithy_types::byte_stream::ByteStream;
 use futures_util::StreamExt;
 
 use crate::aws::Aws;
-use crate::facts::expensive::{gunzip_tail, split_lines};
+use crate::facts::expensive::{MAX_LOG_BUILDS, gunzip_tail, logs_over_the_cap, split_lines};
 use crate::facts::{Build, Facts, Fetched, LogLocation, LogTail};
 use crate::policy::Policy;
 
-/// Builds whose logs are read for one decision, at most. The rest are recorded unreadable
-/// (the rules that need them do not match).
-pub const MAX_LOG_BUILDS: usize = 10;
 /// `GetLogEvents` requests started in any one second, at most: CloudWatch Logs' quota is
 /// 10 a second per account and region.
 pub const MAX_REQUESTS_PER_SECOND: usize = 10;
@@ -113,18 +110,9 @@ impl LogReader {
         wanted: &BTreeMap<String, usize>,
         builds: &BTreeMap<String, Build>,
     ) -> BTreeMap<String, Fetched<LogTail>> {
-        let mut out = BTreeMap::new();
+        let mut out = logs_over_the_cap(wanted);
         let mut jobs = Vec::new();
-        for (i, (id, bytes)) in wanted.iter().enumerate() {
-            if i >= MAX_LOG_BUILDS {
-                out.insert(
-                    id.clone(),
-                    Fetched::Unreadable(format!(
-                        "not read: at most {MAX_LOG_BUILDS} builds' logs are read for one decision"
-                    )),
-                );
-                continue;
-            }
+        for (id, bytes) in wanted.iter().take(MAX_LOG_BUILDS) {
             match builds.get(id) {
                 Some(build) => jobs.push((id.clone(), *bytes, build)),
                 None => {

@@ -393,6 +393,7 @@ fn walk(
         .iter()
         .filter_map(|r| r.tests.as_ref()?.known_flaky_days)
         .max();
+    let has_log_rules = policy.rules.iter().any(|r| r.log.is_some());
     let mut timeline = Timeline::new(batches);
     // A cut read is reported once for the whole replay (`history_truncated`), not turned into
     // `history-incomplete` refusals: the gate at each attempt would have read its own
@@ -431,6 +432,13 @@ fn walk(
             .keys()
             .filter_map(|id| Some((id.clone(), reads.logs.get(id)?.clone())))
             .collect();
+        if has_log_rules {
+            // As the gate: at most ten builds' logs for one decision.
+            let wanted = needs(policy, &facts).logs;
+            facts
+                .logs
+                .extend(crate::facts::expensive::logs_over_the_cap(&wanted));
+        }
         facts.reports = reports_of(facts.builds.values(), &reads.reports);
         visit(&facts, &d);
         if let (Some(p), Some(b)) = (own, saved) {
