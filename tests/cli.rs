@@ -1013,7 +1013,7 @@ fn explain_judges_tests_conditions_from_captured_reports() {
     let reason = named["reason"].as_str().unwrap();
     assert!(
         reason.contains(
-            "test `search.spec.ts: :search suggests as you type` failed and is not quarantined"
+            "test `search.spec.ts::search suggests as you type` failed and is not quarantined"
         ),
         "{reason}"
     );

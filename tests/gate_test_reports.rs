@@ -114,7 +114,7 @@ async fn one_test_not_quarantined_is_refused_by_name() {
     assert!(r.stdout.starts_with("REFUSE"), "{}", r.stdout);
     assert!(
         r.stdout.contains(
-            "test `search.spec.ts: :search suggests as you type` failed and is not quarantined"
+            "test `search.spec.ts::search suggests as you type` failed and is not quarantined"
         ),
         "{}",
         r.stdout
@@ -383,7 +383,7 @@ async fn a_test_that_never_flipped_is_refused_by_name() {
     assert!(r.stdout.starts_with("REFUSE"), "{}", r.stdout);
     assert!(
         r.stdout.contains(
-            "test `search.spec.ts: :search suggests as you type` failed and is not known flaky in group unit_tests"
+            "test `search.spec.ts::search suggests as you type` failed and is not known flaky in group unit_tests"
         ),
         "{}",
         r.stdout

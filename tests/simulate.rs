@@ -600,7 +600,7 @@ fn known_flaky_tests_are_learned_as_the_replay_goes_from_a_directory() {
     let report = r.json();
     let reason = report["attempts"][3]["reason"].as_str().unwrap();
     assert!(
-        reason.contains("test `suite: :case1` failed and is not known flaky in group test"),
+        reason.contains("test `suite::case1` failed and is not known flaky in group test"),
         "{reason}"
     );
     assert_eq!(report["totals"]["could_not_judge"], 0);
@@ -666,7 +666,7 @@ fn a_test_that_repeats_in_refusals_fixed_by_hand_suggests_a_tests_rule() {
     let s = &suggestions[0];
     assert_eq!(s["kind"], "test");
     assert_eq!(s["group"], "test");
-    assert_eq!(s["what"], "suite: :case0");
+    assert_eq!(s["what"], "suite::case0");
     assert_eq!(
         (s["batches"].as_u64(), s["of"].as_u64()),
         (Some(3), Some(3))
@@ -674,7 +674,7 @@ fn a_test_that_repeats_in_refusals_fixed_by_hand_suggests_a_tests_rule() {
     // case1 failed once, in a refusal that held: not suggested.
     let text = simulate_dir(&h, true, &[], None, "text").stdout;
     assert!(
-        text.contains("test `suite: :case0` failed in 3 of 3 such batches of group test"),
+        text.contains("test `suite::case0` failed in 3 of 3 such batches of group test"),
         "{text}"
     );
     // The suggested rule is a valid policy rule that retries them.

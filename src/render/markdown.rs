@@ -252,7 +252,7 @@ mod tests {
     #[test]
     fn escape_defuses_table_breakers_html_and_newlines() {
         let s = escape("a|b`c<script>\n::error::x", 100);
-        assert_eq!(s, "a\\|b\\`c&lt;script&gt; : :error: :x");
+        assert_eq!(s, "a\\|b\\`c&lt;script&gt; ::error::x");
         assert!(!s.contains('\n'));
     }
 }

@@ -549,7 +549,7 @@ mod tests {
           BATCH             COMMIT        FOUND       DID             WHY
           acme-api:1        b80469b84b2d  pending     posted success  Passed after 1 retry
           acme-api:2        b80469b84b2d  running     left alone      still running
-          acme-api:3|`<x>`  b80469b84b2d  unreadable  failed          GitHub get combined commit status failed (HTTP 502) : :error: :x
+          acme-api:3|`<x>`  b80469b84b2d  unreadable  failed          GitHub get combined commit status failed (HTTP 502) ::error::x
         ");
     }
 

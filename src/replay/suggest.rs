@@ -320,6 +320,6 @@ mod tests {
     #[test]
     fn globs_and_yaml_are_literal_and_safe() {
         assert_eq!(escape_glob("a*b[1]"), "a[*]b[[]1[]]");
-        assert_eq!(yaml_string("say \"hi\"\n::x"), "\"say \\\"hi\\\" : :x\"");
+        assert_eq!(yaml_string("say \"hi\"\n::x"), "\"say \\\"hi\\\" ::x\"");
     }
 }
