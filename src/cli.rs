@@ -280,7 +280,7 @@ pub struct SimulateArgs {
     #[arg(long = "test-cases", value_name = "FILE", requires = "batches")]
     pub test_cases: Vec<PathBuf>,
     /// Offline: captured build logs for rules with `log` (as `explain --logs`: one file per
-    /// build, PROJECT:UUID or UUID, `.log` or `.json`)
+    /// build, PROJECT:UUID or UUID, `.log`, `.json` or `.gz`)
     #[arg(long, value_name = "DIR", requires = "batches")]
     pub logs: Option<PathBuf>,
     /// Policy file [input: policy; default: the built-in default policy, as for `explain`]

@@ -3674,7 +3674,7 @@ fn log_conditions() {
             refuse(D::CouldNotJudge),
             &[("a", V::CouldNotJudge, None)],
         )
-        .also(|d| assert!(d.reason.contains("the log of build web:a-build was not read"), "{}", d.reason)),
+        .also(|d| assert!(d.reason.contains("the log of build web:a-build was not read (offline: put it in the --logs directory as a-build.log)"), "{}", d.reason)),
         case(
             "a refusing log rule that cannot be judged refuses: it might apply",
             "rules: [{name: real-bug, action: refuse, log: {matches: [AssertionError]}}, {name: any}]",
@@ -4225,7 +4225,7 @@ fn tests_fail_closed_on_reports_that_cannot_be_judged() {
                     .push("arn:x".into());
                 fx
             },
-            "test report arn:x of build web:e2e-build was not read",
+            "test report arn:x of build web:e2e-build was not read (offline: add `aws codebuild batch-get-reports --report-arns arn:x` output with --reports)",
         ),
         case(
             "issue 17: a truncated report whose failed tests were all read is judged",
@@ -4403,7 +4403,7 @@ fn tests_known_flaky_learned_from_history() {
             refuse(D::CouldNotJudge),
             &[("e2e", V::CouldNotJudge, None)],
         )
-        .also(detail_has("1 earlier attempt that a retry fixed could not be read")),
+        .also(detail_has("1 earlier attempt that a retry fixed could not be read (their failed builds or test reports; offline, add them with --builds, --reports and --test-cases)")),
         case(
             "issue 17: quarantined or known flaky, each test one or the other: retried",
             "rules: [{name: both, tests: {failed: [\"search*\"], known-flaky-days: 14}}]",

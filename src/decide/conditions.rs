@@ -172,7 +172,12 @@ fn judge_log(log: &LogCondition, build_id: Option<&str>, facts: &Facts) -> Judge
         return Judgement::NotMet("the batch's own failure has no build log".to_string());
     };
     let tail = match facts.logs.get(id) {
-        None => return Judgement::Unknown(format!("the log of build {id} was not read")),
+        None => {
+            return Judgement::Unknown(format!(
+                "the log of build {id} was not read (offline: put it in the --logs directory as {}.log)",
+                id.rsplit_once(':').map_or(id, |(_, uuid)| uuid)
+            ));
+        }
         Some(Fetched::Absent(why)) => {
             return Judgement::Unknown(format!("build {id} has no log to read ({why})"));
         }

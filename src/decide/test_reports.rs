@@ -47,7 +47,7 @@ pub(super) fn failed_tests(
         let report = match facts.reports.reports.get(arn) {
             None => {
                 return Err(Judgement::Unknown(format!(
-                    "test report {arn} of build {id} was not read"
+                    "test report {arn} of build {id} was not read (offline: add `aws codebuild batch-get-reports --report-arns {arn}` output with --reports)"
                 )));
             }
             Some(ReportRead::NotFound) => {
@@ -92,7 +92,7 @@ pub(super) fn failed_tests(
             None if report.failed_count() == Some(0) => continue,
             None => {
                 return Err(Judgement::Unknown(format!(
-                    "the failed tests of report {arn} of build {id} were not read"
+                    "the failed tests of report {arn} of build {id} were not read (offline: add `aws codebuild describe-test-cases --report-arn {arn} --filter status=FAILED` output, and with status=ERROR, with --test-cases)"
                 )));
             }
         };
@@ -202,7 +202,7 @@ pub(super) fn judge_tests(
         // Evidence that could not be read might have shown it flaky: not known, not "no".
         return match &learned {
             Some((_, l)) if l.unreadable > 0 && !quarantined(case) => Judgement::Unknown(format!(
-                "{sentence}; {} earlier attempt{} that a retry fixed could not be read",
+                "{sentence}; {} earlier attempt{} that a retry fixed could not be read (their failed builds or test reports; offline, add them with --builds, --reports and --test-cases)",
                 l.unreadable,
                 if l.unreadable == 1 { "" } else { "s" }
             )),
