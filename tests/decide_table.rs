@@ -4426,7 +4426,7 @@ fn tests_known_flaky_learned_from_history() {
             refuse(D::FailureNotAllowed),
             &[("e2e", V::NoMatchingRule, None)],
         )
-        .also(detail_has("test `cart::adds` failed and is neither quarantined nor known flaky in group e2e (no retry fixed it in the last 14 days) (2 tests failed)")),
+        .also(detail_has("test `cart::adds` failed and is neither quarantined (`failed`) nor known flaky in group e2e (no retry fixed it in the last 14 days) (2 tests failed)")),
     ]);
 }
 
