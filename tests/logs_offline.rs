@@ -301,7 +301,7 @@ fn at_most_ten_builds_logs_are_judged_for_one_decision_as_live() {
     assert_eq!(verdicts, want);
     assert!(
         r.stdout
-            .contains("not read: at most 10 builds' logs are read for one decision"),
+            .contains("it was left unread: at most 10 builds' logs are read for one decision (the first in build id order)"),
         "{}",
         r.stdout
     );

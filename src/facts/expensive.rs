@@ -26,7 +26,7 @@ pub fn logs_over_the_cap(wanted: &BTreeMap<String, usize>) -> BTreeMap<String, F
             (
                 id.clone(),
                 Fetched::Unreadable(format!(
-                    "not read: at most {MAX_LOG_BUILDS} builds' logs are read for one decision"
+                    "it was left unread: at most {MAX_LOG_BUILDS} builds' logs are read for one decision (the first in build id order)"
                 )),
             )
         })
