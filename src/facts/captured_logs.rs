@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::expensive::gunzip_tail;
+use super::expensive::{gunzip_tail, raw_window};
 use super::{Fetched, LogTail};
 
 /// A `.json` capture larger than this is not read (a `.log` file is read from its end).
@@ -77,7 +77,8 @@ fn read_one(dir: &Path, id: &str, bytes: usize) -> Fetched<LogTail> {
 fn read_text(path: &Path, bytes: usize) -> Result<LogTail, String> {
     let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let len = file.metadata().map_err(|e| e.to_string())?.len();
-    let want = (bytes as u64).saturating_add(1).min(len);
+    let raw = raw_window(bytes);
+    let want = (raw as u64).saturating_add(1).min(len);
     file.seek(SeekFrom::Start(len - want))
         .map_err(|e| e.to_string())?;
     let mut text = Vec::with_capacity(want as usize);
@@ -89,7 +90,7 @@ fn read_text(path: &Path, bytes: usize) -> Result<LogTail, String> {
     Ok(LogTail::from_text(
         &path.display().to_string(),
         &text,
-        bytes,
+        raw,
         want == len,
     ))
 }
@@ -97,11 +98,12 @@ fn read_text(path: &Path, bytes: usize) -> Result<LogTail, String> {
 /// The end of a gzip capture, gunzipped as it is read (only the tail is kept).
 fn read_gzip(path: &Path, bytes: usize) -> Result<LogTail, String> {
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let (text, whole) = gunzip_tail(std::io::BufReader::new(file), bytes)?;
+    let raw = raw_window(bytes);
+    let (text, whole) = gunzip_tail(std::io::BufReader::new(file), raw)?;
     Ok(LogTail::from_text(
         &path.display().to_string(),
         &text,
-        bytes,
+        raw,
         whole,
     ))
 }
@@ -147,7 +149,7 @@ fn read_json(path: &Path, bytes: usize) -> Result<LogTail, String> {
     Ok(LogTail::from_text(
         &path.display().to_string(),
         &joined,
-        bytes,
+        raw_window(bytes),
         true,
     ))
 }
@@ -241,14 +243,19 @@ mod tests {
     #[test]
     fn a_long_text_log_is_read_from_its_end() {
         let dir = tempfile::tempdir().unwrap();
-        let text = format!("{}\nlast line\n", "x".repeat(10_000));
+        let text = format!("{}\nlast line\n", "x".repeat(200_000));
         std::fs::write(dir.path().join("web:aaa.log"), text).unwrap();
         let wanted = BTreeMap::from([("web:aaa".to_string(), 16)]);
         let got = read_dir(dir.path(), &wanted);
         let tail = got["web:aaa"].known().unwrap();
+        // The raw window (2 × 16 bytes + 64 KiB) ends inside the long line: dropped.
         assert_eq!(tail.lines, ["last line"]);
         assert!(!tail.whole);
-        assert!(tail.within(16).is_some());
-        assert!(tail.within(17).is_none());
+        assert_eq!(tail.bytes, crate::facts::expensive::raw_window(16));
+        assert_eq!(tail.within(16).unwrap().as_ref(), ["last line"]);
+        assert!(
+            tail.within(crate::facts::expensive::raw_window(16) + 1)
+                .is_none()
+        );
     }
 }

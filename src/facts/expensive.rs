@@ -69,13 +69,26 @@ pub struct LogTail {
     pub bytes: usize,
 }
 
+/// How many raw bytes of a log's end to read for a tail of `tail` bytes as judged: the
+/// tail is measured in cleaned text (ANSI colour codes and carriage returns removed, as
+/// CloudWatch's lines are counted), so raw text is read twice over and 64 KiB more. A raw
+/// read that still cleans to less than the tail leaves the rule "could not judge".
+pub fn raw_window(tail: usize) -> usize {
+    tail.saturating_mul(2).saturating_add(64 * 1024)
+}
+
 impl LogTail {
     /// A tail from raw log text (e.g. a captured file or an S3 object), keeping at most its last
-    /// `max_bytes`; `whole` when the text is the complete log and fits.
+    /// `max_bytes` raw bytes; `whole` when the text is the complete log and fits. What it
+    /// covers ([`LogTail::bytes`]) is counted in cleaned text, the unit [`LogTail::within`]
+    /// judges by.
     pub fn from_text(source: &str, text: &[u8], max_bytes: usize, whole: bool) -> LogTail {
         let start = text.len().saturating_sub(max_bytes);
         let cut = &text[start..];
         let mut lines = split_lines(cut);
+        // Cleaned, each line with its newline (the cut first line too: its bytes are the
+        // log's, though the line is not judged).
+        let bytes = lines.iter().map(|l| l.len() + 1).sum();
         // The first line may have been cut: keep only whole lines, unless it is the only one.
         if start > 0 && lines.len() > 1 && text[start - 1] != b'\n' {
             lines.remove(0);
@@ -84,7 +97,7 @@ impl LogTail {
             source: source.to_string(),
             lines,
             whole: whole && start == 0,
-            bytes: cut.len(),
+            bytes,
         }
     }
 
@@ -248,6 +261,27 @@ mod tests {
         assert_eq!(cut.lines, vec!["second", "third"]);
         assert!(cut.within(15).is_none());
         assert!(cut.within(14).is_some());
+    }
+
+    #[test]
+    fn a_raw_tail_covers_what_it_holds_once_cleaned() {
+        // 100 coloured lines: each 5 visible characters and 9 bytes of escape codes.
+        let line = "\x1b[31mERROR\x1b[0m\n";
+        let text = format!("AssertionError: boom\n{}", line.repeat(100));
+        // The last 1,500 raw bytes are 100 lines of 15 bytes, 600 bytes once cleaned: a
+        // 1,000-byte tail is not covered (the line before them is unknown).
+        let short = LogTail::from_text("f", text.as_bytes(), 1_500, true);
+        assert_eq!(short.bytes, 600);
+        assert!(short.within(1_000).is_none());
+        // Read over the raw window, the whole text is there: the assertion line is seen.
+        let read = LogTail::from_text("f", text.as_bytes(), super::raw_window(1_000), true);
+        assert!(read.whole);
+        assert!(
+            read.within(1_000)
+                .unwrap()
+                .iter()
+                .any(|l| l.starts_with("AssertionError"))
+        );
     }
 
     #[test]

@@ -35,7 +35,9 @@ use aws_smithy_types::byte_stream::ByteStream;
 use futures_util::StreamExt;
 
 use crate::aws::Aws;
-use crate::facts::expensive::{MAX_LOG_BUILDS, gunzip_tail, logs_over_the_cap, split_lines};
+use crate::facts::expensive::{
+    MAX_LOG_BUILDS, gunzip_tail, logs_over_the_cap, raw_window, split_lines,
+};
 use crate::facts::{Build, Facts, Fetched, LogLocation, LogTail};
 use crate::policy::Policy;
 
@@ -307,8 +309,9 @@ impl LogReader {
             Ok(body) => body,
             Err(why) => return Fetched::Unreadable(format!("S3 GetObject {source}: {why}")),
         };
-        match gunzip_tail(body.as_slice(), bytes) {
-            Ok((text, whole)) => Fetched::Known(LogTail::from_text(&source, &text, bytes, whole)),
+        let raw = raw_window(bytes);
+        match gunzip_tail(body.as_slice(), raw) {
+            Ok((text, whole)) => Fetched::Known(LogTail::from_text(&source, &text, raw, whole)),
             Err(why) => Fetched::Unreadable(format!("{source}: {why}")),
         }
     }
