@@ -4145,6 +4145,26 @@ fn tests_fail_closed_on_reports_that_cannot_be_judged() {
         .also(detail_has(needle))
     };
     let with = |r: Rep| batch("FAILED").group(e2e()).reports("e2e", vec![r]);
+    // A truncated report counting `failed` FAILED and `errored` ERROR tests, of which one
+    // of each was read.
+    let with_errored = |failed: i64, errored: i64| {
+        let mut fx = with(Rep {
+            truncated: true,
+            ..rep(&["checkout.spec.ts::pays"])
+        });
+        let arn = report_arn("e2e", 0);
+        if let Some(ReportRead::Found(r)) = fx.0.reports.reports.get_mut(&arn) {
+            r.status_counts = Some(BTreeMap::from([
+                ("FAILED".to_string(), failed),
+                ("ERROR".to_string(), errored),
+                ("SUCCEEDED".to_string(), 40),
+            ]));
+        }
+        if let Some(CasesRead::Read(cases)) = fx.0.reports.failed_cases.get_mut(&arn) {
+            cases.push(test_case(&arn, "search.spec.ts::search suggests", "ERROR"));
+        }
+        fx
+    };
     run(vec![
         unknown(
             "issue 17: a report INCOMPLETE",
@@ -4178,6 +4198,22 @@ fn tests_fail_closed_on_reports_that_cannot_be_judged() {
                 ..rep(&["checkout.spec.ts::pays"])
             }),
             "is truncated: it counts 5 failed tests, 1 were read",
+        ),
+        unknown(
+            "issue 17: an errored case read does not stand in for a failed one missing",
+            {
+                let mut fx = with(Rep {
+                    truncated: true,
+                    counted: Some(2),
+                    ..rep(&["checkout.spec.ts::pays"])
+                });
+                let arn = report_arn("e2e", 0);
+                if let Some(CasesRead::Read(cases)) = fx.0.reports.failed_cases.get_mut(&arn) {
+                    cases.push(test_case(&arn, "search.spec.ts::suggests", "ERROR"));
+                }
+                fx
+            },
+            "is truncated: it counts 2 failed tests, 1 were read",
         ),
         unknown(
             "issue 17: a truncated report without a test summary: whether all were read is not known",
@@ -4236,6 +4272,18 @@ fn tests_fail_closed_on_reports_that_cannot_be_judged() {
             }),
             retry(),
             &[("e2e", V::AllowedByRule, Some("quarantine"))],
+        ),
+        case(
+            "issue 17: failed and errored counted and read, each: judged",
+            QUARANTINE,
+            with_errored(1, 1),
+            retry(),
+            &[("e2e", V::AllowedByRule, Some("quarantine"))],
+        ),
+        unknown(
+            "issue 17: errored tests missing are named as such",
+            with_errored(1, 2),
+            "is truncated: it counts 2 errored tests, 1 were read",
         ),
         case(
             "issue 17: a later rule that needs no report still allows it",

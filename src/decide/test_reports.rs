@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use super::conditions::Judgement;
 use super::flaky;
-use crate::facts::reports::{CasesRead, ReportRead, TestCase};
+use crate::facts::reports::{CasesRead, FAILED_STATUSES, ReportRead, TestCase};
 use crate::facts::{Facts, Timestamp};
 use crate::policy::TestsCondition;
 
@@ -97,18 +97,30 @@ pub(super) fn failed_tests(
             }
         };
         let read: Vec<&TestCase> = cases.iter().filter(|c| c.is_failed()).collect();
+        // Status by status: errored cases read never stand in for failed ones missing.
+        let short = report.status_counts.as_ref().and_then(|counts| {
+            FAILED_STATUSES.iter().find_map(|&status| {
+                let counted = *counts.get(status)?;
+                let got = read.iter().filter(|c| c.status == status).count();
+                ((got as i64) < counted).then_some((status, counted, got))
+            })
+        });
+        if let Some((status, counted, got)) = short {
+            let how = if report.truncated {
+                "is truncated"
+            } else {
+                "was not read whole"
+            };
+            let kind = if status == "ERROR" {
+                "errored"
+            } else {
+                "failed"
+            };
+            return Err(Judgement::Unknown(format!(
+                "test report {arn} of build {id} {how}: it counts {counted} {kind} tests, {got} were read"
+            )));
+        }
         match report.failed_count() {
-            Some(counted) if (read.len() as i64) < counted => {
-                let how = if report.truncated {
-                    "is truncated"
-                } else {
-                    "was not read whole"
-                };
-                return Err(Judgement::Unknown(format!(
-                    "test report {arn} of build {id} {how}: it counts {counted} failed tests, {} were read",
-                    read.len()
-                )));
-            }
             None if report.truncated => {
                 return Err(Judgement::Unknown(format!(
                     "test report {arn} of build {id} is truncated and has no test summary, so whether every failed test was read is not known"
