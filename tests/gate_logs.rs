@@ -173,6 +173,33 @@ async fn a_rate_limit_in_the_cloudwatch_log_is_retried_and_the_line_shown() {
     );
 }
 
+/// GetLogEvents "can return empty results while there are more log events available
+/// through the token": an empty newest page and an empty head read are no proof the log is
+/// empty; the gate pages on to the events (and to the repeated token, the documented end).
+#[tokio::test(flavor = "multi_thread")]
+async fn empty_first_pages_are_paged_past_never_taken_for_an_empty_log() {
+    let w = World::new().await;
+    w.log(&example_log());
+    w.logs.set_empty_first_pages(2);
+    let r = w
+        .gate(&World::example_policy(), &["--format", "json"])
+        .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["decision"], "retry", "{}", r.stdout);
+    assert_eq!(r.unit_tests()["log_match"]["line"], RATE_LIMIT);
+    let calls = w.logs.calls();
+    // The two empty first pages, the events, and the token returned unchanged.
+    assert_eq!(calls.len(), 4, "{calls:?}");
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|c| c.body.get("nextToken").is_some())
+            .count(),
+        2,
+        "{calls:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_forbidden_line_beside_the_rate_limit_is_refused() {
     let w = World::new().await;

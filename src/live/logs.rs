@@ -208,8 +208,10 @@ impl LogReader {
         tail.add_page(newest.events());
         let mut whole = match &head {
             Some(Some(first)) => tail.oldest() == Some(first),
-            // The range holds no event at all, and the newest page is empty too.
-            Some(None) => tail.events == 0,
+            // An empty head page is no proof the range is empty: GetLogEvents "can return
+            // empty results while there are more log events available through the token".
+            // Page on; an empty stream ends with its token returned unchanged.
+            Some(None) => false,
             None => false,
         };
         let mut token = newest.next_backward_token().map(str::to_string);

@@ -80,6 +80,10 @@ struct State {
     /// A misbehaving service: every backward token answers the newest page again, with a
     /// new token (pages that overlap).
     stuck_backward: bool,
+    /// The next requests without a token answer an empty page whose tokens lead on to the
+    /// events, as the service may ("can return empty results while there are more log
+    /// events available through the token").
+    empty_first_pages: usize,
 }
 
 /// A fake CloudWatch Logs on 127.0.0.1. Dropping it stops the server.
@@ -120,6 +124,12 @@ impl FakeLogs {
     /// From now on backward tokens answer the newest page again, with a new token each time.
     pub fn set_stuck_backward(&self) {
         lock(&self.state).stuck_backward = true;
+    }
+
+    /// The next `n` requests without a token (newest page or head read) answer an empty
+    /// page with tokens that lead on to the events.
+    pub fn set_empty_first_pages(&self, n: usize) {
+        lock(&self.state).empty_first_pages = n;
     }
 
     /// Creates the group and stream (empty) if they do not exist.
@@ -335,6 +345,17 @@ impl State {
             .and_then(Value::as_bool)
             .unwrap_or(false);
         let given = text("nextToken");
+        if given.is_none() && self.empty_first_pages > 0 {
+            self.empty_first_pages -= 1;
+            return (
+                200,
+                json!({
+                    "events": [],
+                    "nextForwardToken": token('f', 0),
+                    "nextBackwardToken": token('b', events.len()),
+                }),
+            );
+        }
         let stuck = self.stuck_backward && given.as_deref().is_some_and(|t| t.starts_with("b/"));
         let (forward, at) = match given.as_deref() {
             None if from_head => (true, 0),
