@@ -4117,6 +4117,19 @@ fn tests_quarantine_list() {
             &[("e2e", V::AllowedByRule, Some("few"))],
         ),
         case(
+            "issue 17: no summary: three failed cases read are more than max-failed 2",
+            "rules: [{name: few, tests: {max-failed: 2}}]",
+            batch("FAILED").group(e2e()).reports(
+                "e2e",
+                vec![Rep {
+                    counted: None,
+                    ..rep(&["a::x", "a::y", "a::z"])
+                }],
+            ),
+            refuse(D::FailureNotAllowed),
+            &[("e2e", V::NoMatchingRule, None)],
+        ),
+        case(
             "issue 17: a summary that counts fewer than were read: what was read",
             "rules: [{name: few, tests: {max-failed: 1}}]",
             batch("FAILED").group(e2e()).reports(
