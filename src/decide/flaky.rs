@@ -174,3 +174,54 @@ pub fn settled(
         })
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::Group;
+
+    const HOUR: i64 = 60 * 60 * 1000;
+    const NOW: i64 = 1_750_000_000_000;
+
+    /// A batch of `web`, started `hours` before `NOW`, whose group `e2e` failed and then
+    /// succeeded in the retry (a flip of build `web:fail-N`).
+    fn flipped(n: i64) -> Batch {
+        let summary = |id: String, status| BuildSummary {
+            arn: Some(format!("arn:aws:codebuild:eu-west-1:1:build/{id}")),
+            status: Some(status),
+            requested_on: None,
+        };
+        Batch {
+            id: format!("web:batch-{n}"),
+            project: "web".into(),
+            start_time: Some(Timestamp(NOW - n * HOUR)),
+            groups: vec![Group {
+                identifier: "e2e".into(),
+                prior: vec![summary(format!("web:fail-{n}"), Status::Failed)],
+                current: Some(summary(format!("web:pass-{n}"), Status::Succeeded)),
+                ..Group::default()
+            }],
+            ..Batch::default()
+        }
+    }
+
+    #[test]
+    fn evidence_stops_at_fifty_batches_with_flips_newest_first() {
+        let facts = Facts {
+            batch: Batch {
+                id: "web:judged".into(),
+                project: "web".into(),
+                start_time: Some(Timestamp(NOW)),
+                ..Batch::default()
+            },
+            // 51 flips, one an hour, listed oldest first.
+            history: (1..=51).rev().map(flipped).collect(),
+            ..Facts::default()
+        };
+        let flips = evidence(&facts, Some("e2e"), 14, Some(Timestamp(NOW)));
+        assert_eq!(flips.len(), MAX_FLAKY_BATCHES);
+        assert_eq!(flips[0].build_id, "web:fail-1");
+        assert_eq!(flips[49].build_id, "web:fail-50");
+        assert!(flips.iter().all(|f| f.build_id != "web:fail-51"));
+    }
+}
