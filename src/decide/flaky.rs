@@ -97,8 +97,6 @@ fn started_within(batch: &Batch, days: u32, now: Option<Timestamp>) -> bool {
 pub struct Learned {
     /// Identities (`PREFIX::NAME`) that failed in an attempt the group's next attempt fixed.
     pub flaky: BTreeSet<String>,
-    /// Flips looked at.
-    pub flips: usize,
     /// Flips whose failed build, time or reports could not be read: they might have shown
     /// more flaky tests.
     pub unreadable: usize,
@@ -114,7 +112,6 @@ pub fn learn(facts: &Facts, group: &str, days: u32, now: Option<Timestamp>) -> L
     };
     let from = now.0.saturating_sub(i64::from(days) * DAY_MS);
     for flip in evidence(facts, Some(group), days, Some(now)) {
-        learned.flips += 1;
         let Some(build) = facts.builds.get(&flip.build_id) else {
             learned.unreadable += 1;
             continue;
@@ -203,6 +200,109 @@ mod tests {
             }],
             ..Batch::default()
         }
+    }
+
+    const DAY: i64 = 24 * HOUR;
+
+    #[test]
+    fn evidence_keeps_only_batches_started_within_the_look_back() {
+        let at = |ms: i64, n: i64| Batch {
+            start_time: Some(Timestamp(ms)),
+            ..flipped(n)
+        };
+        let facts = Facts {
+            batch: Batch {
+                id: "web:judged".into(),
+                project: "web".into(),
+                ..Batch::default()
+            },
+            history: vec![
+                at(NOW - 13 * DAY, 1),
+                // Exactly at the window's start: outside (the window is open there).
+                at(NOW - 14 * DAY, 2),
+                at(NOW - 15 * DAY, 3),
+            ],
+            ..Facts::default()
+        };
+        let ids: Vec<String> = evidence(&facts, Some("e2e"), 14, Some(Timestamp(NOW)))
+            .into_iter()
+            .map(|f| f.build_id)
+            .collect();
+        assert_eq!(ids, ["web:fail-1"]);
+    }
+
+    /// One flip in a batch whose start is unknown (so only its build's end can place it),
+    /// the failed build ending at `end` (`None`: not read) with test `suite::t` failed.
+    fn one_flip(end: Option<Option<i64>>) -> Facts {
+        let mut facts = Facts {
+            batch: Batch {
+                id: "web:judged".into(),
+                project: "web".into(),
+                ..Batch::default()
+            },
+            history: vec![Batch {
+                start_time: None,
+                ..flipped(1)
+            }],
+            ..Facts::default()
+        };
+        let arn = "arn:aws:codebuild:eu-west-1:1:report/web-e2e:r1".to_string();
+        if let Some(end) = end {
+            facts.builds.insert(
+                "web:fail-1".into(),
+                crate::facts::Build {
+                    id: "web:fail-1".into(),
+                    end_time: end.map(Timestamp),
+                    report_arns: vec![arn.clone()],
+                    ..crate::facts::Build::default()
+                },
+            );
+        }
+        facts.reports.reports.insert(
+            arn.clone(),
+            ReportRead::Found(crate::facts::reports::Report {
+                arn: arn.clone(),
+                kind: Some("TEST".into()),
+                status: Some("FAILED".into()),
+                ..crate::facts::reports::Report::default()
+            }),
+        );
+        facts.reports.failed_cases.insert(
+            arn.clone(),
+            CasesRead::Read(vec![crate::facts::reports::TestCase {
+                report_arn: arn,
+                prefix: "suite".into(),
+                name: "t".into(),
+                status: "FAILED".into(),
+                ..crate::facts::reports::TestCase::default()
+            }]),
+        );
+        facts
+    }
+
+    #[test]
+    fn learns_from_a_flip_whose_build_ended_within_the_window_only() {
+        let learn_at =
+            |end: Option<Option<i64>>| learn(&one_flip(end), "e2e", 14, Some(Timestamp(NOW)));
+        let known = |l: &Learned| l.flaky.contains("suite::t");
+        // Ended inside the window, and at its very end: learned.
+        assert!(known(&learn_at(Some(Some(NOW - DAY)))));
+        assert!(known(&learn_at(Some(Some(NOW)))));
+        // Ended at the window's start, before it, or after the moment of judgment: not.
+        for end in [NOW - 14 * DAY, NOW - 15 * DAY, NOW + 1] {
+            let l = learn_at(Some(Some(end)));
+            assert!(!known(&l) && l.unreadable == 0, "{end}: {l:?}");
+        }
+        // The failed build not read, or without an end: counted unreadable, nothing learned.
+        for end in [None, Some(None)] {
+            let l = learn_at(end);
+            assert!(!known(&l) && l.unreadable == 1, "{end:?}: {l:?}");
+        }
+        // Without a moment of judgment nothing is learned.
+        assert_eq!(
+            learn(&one_flip(Some(Some(NOW - DAY))), "e2e", 14, None),
+            Learned::default()
+        );
     }
 
     #[test]
