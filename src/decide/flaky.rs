@@ -298,6 +298,26 @@ mod tests {
             let l = learn_at(end);
             assert!(!known(&l) && l.unreadable == 1, "{end:?}: {l:?}");
         }
+        // A code-coverage report beside the test report has no cases: nothing is missing.
+        let mut with_coverage = one_flip(Some(Some(NOW - DAY)));
+        let coverage = "arn:aws:codebuild:eu-west-1:1:report/web-coverage:c1".to_string();
+        with_coverage
+            .builds
+            .get_mut("web:fail-1")
+            .unwrap()
+            .report_arns
+            .push(coverage.clone());
+        with_coverage.reports.reports.insert(
+            coverage.clone(),
+            ReportRead::Found(crate::facts::reports::Report {
+                arn: coverage,
+                kind: Some("CODE_COVERAGE".into()),
+                status: Some("SUCCEEDED".into()),
+                ..crate::facts::reports::Report::default()
+            }),
+        );
+        let l = learn(&with_coverage, "e2e", 14, Some(Timestamp(NOW)));
+        assert!(known(&l) && l.unreadable == 0, "{l:?}");
         // Without a moment of judgment nothing is learned.
         assert_eq!(
             learn(&one_flip(Some(Some(NOW - DAY))), "e2e", 14, None),
